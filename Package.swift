@@ -1,0 +1,41 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Poolswap",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "poolswap", targets: ["poolswap"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        .target(name: "PoolCore"),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Drivers", dependencies: ["PoolCore", "CZlib"]),
+        .target(name: "Simulation", dependencies: ["PoolCore"]),
+        .executableTarget(
+            name: "poolswap",
+            dependencies: [
+                "PoolCore", "Drivers", "Simulation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "PoolCoreTests",
+            dependencies: ["PoolCore", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "DriversTests",
+            dependencies: ["Drivers", "PoolCore", "CZlib"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "SimulationTests",
+            dependencies: ["Simulation", "Drivers", "PoolCore"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

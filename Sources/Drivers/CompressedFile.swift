@@ -1,0 +1,38 @@
+import CZlib
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads a whole file into memory, decompressing it when it is gzip (zlib reads plain files
+/// unchanged, so `.csv` and `.csv.gz` go through the same path).
+enum CompressedFile {
+    static func read(_ path: String) throws(TraceError) -> [UInt8] {
+        guard let file = gzopen(path, "rb") else {
+            throw TraceError(file: path, message: "cannot open the file (\(String(cString: strerror(errno))))")
+        }
+        defer { gzclose(file) }
+        gzbuffer(file, 1 << 17)
+        var bytes: [UInt8] = []
+        var chunk = 1 << 20
+        while true {
+            let start = bytes.count
+            bytes.reserveCapacity(start + chunk)
+            var readCount: Int32 = 0
+            bytes.append(contentsOf: repeatElement(0, count: chunk))
+            bytes.withUnsafeMutableBufferPointer { buffer in
+                readCount = gzread(file, buffer.baseAddress! + start, UInt32(chunk))
+            }
+            if readCount < 0 {
+                var code: Int32 = 0
+                let message = String(cString: gzerror(file, &code))
+                throw TraceError(file: path, message: "cannot decompress the file: \(message)")
+            }
+            bytes.removeLast(chunk - Int(readCount))
+            if readCount == 0 { break }
+            chunk = min(chunk * 2, 1 << 26)
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,160 @@
+import PoolCore
+
+/// Reads Poolswap's plain CSV usage format, for users' own data:
+///
+///     instance,timestamp,cpu_used,cpu_allocated,memory_used,memory_allocated,gpu_used,gpu_allocated
+///     web-1,2024-05-01T00:00:00Z,1.25,2,3.5,8,0,0
+///
+/// One header line naming the columns (any order; `gpu_used` and `gpu_allocated` may be left
+/// out and are then 0), then one row per instance and sample. `timestamp` is epoch seconds
+/// or UTC ISO 8601 (`YYYY-MM-DDTHH:MM:SSZ`). Units: cpu in cores, memory in GiB, gpu in whole
+/// devices; amounts are finite and at least 0. Rows may come in any order; an instance's
+/// samples are sorted by time and the first of equal timestamps is kept.
+public struct UsageCSVReader: Sendable {
+    public static let requiredColumns = ["instance", "timestamp", "cpu_used", "cpu_allocated", "memory_used", "memory_allocated"]
+    public static let optionalColumns = ["gpu_used", "gpu_allocated"]
+
+    /// Skip malformed rows (counting them) instead of stopping at the first one.
+    public var lenient: Bool
+    /// Seconds between samples; the trace's grid.
+    public var interval: Int
+
+    public init(lenient: Bool = false, interval: Int = 300) {
+        self.lenient = lenient
+        self.interval = interval
+    }
+
+    public func read(file: String) throws(TraceError) -> (trace: UsageTrace, report: TraceLoadReport) {
+        let bytes = try CompressedFile.read(file)
+        return try bytes.withUnsafeBufferPointer { (buffer) throws(TraceError) in try parse(buffer, file: file) }
+    }
+
+    func parse(_ bytes: UnsafeBufferPointer<UInt8>, file: String) throws(TraceError) -> (trace: UsageTrace, report: TraceLoadReport) {
+        guard interval > 0 else { throw TraceError(file: file, message: "the interval must be a positive number of seconds, not \(interval)") }
+        let text = DelimitedText(bytes: bytes, delimiter: UInt8(ascii: ","))
+        var report = TraceLoadReport()
+        report.files = 1
+        var columnIndex: [String: Int] = [:]
+        var order: [String] = []
+        var samplesByInstance: [String: [(row: Int, sample: UsageTraceBuilder.Sample)]] = [:]
+        try text.forEachLine { (line, fields) throws(TraceError) -> Bool in
+            if columnIndex.isEmpty {
+                columnIndex = try Self.header(fields, text: text, file: file, line: line)
+                return true
+            }
+            report.rows += 1
+            do throws(TraceError) {
+                guard fields.count == columnIndex.count else {
+                    throw TraceError(file: file, line: line, message: "expected \(columnIndex.count) fields as in the header, found \(fields.count)")
+                }
+                let instance = text.text(fields[columnIndex["instance"]!])
+                guard !instance.isEmpty else { throw TraceError(file: file, line: line, field: "instance", message: "the instance name is empty") }
+                let timestamp = try Self.timestamp(fields[columnIndex["timestamp"]!], text: text, file: file, line: line)
+                var used = ResourceVector.zero
+                var allocated = ResourceVector.zero
+                for resource in Resource.allCases {
+                    used[resource] = try Self.amount("\(resource)_used", fields, columnIndex, text: text, file: file, line: line)
+                    allocated[resource] = try Self.amount("\(resource)_allocated", fields, columnIndex, text: text, file: file, line: line)
+                }
+                guard allocated.gpu == allocated.gpu.rounded() else {
+                    throw TraceError(file: file, line: line, field: "gpu_allocated", message: "\(formatAmount(allocated.gpu)) is not a whole number of devices")
+                }
+                if samplesByInstance[instance] == nil { order.append(instance) }
+                samplesByInstance[instance, default: []].append((line, .init(timestamp: timestamp, used: used, allocated: allocated)))
+            } catch {
+                guard lenient else { throw error }
+                report.skip(error)
+            }
+            return true
+        }
+        guard !columnIndex.isEmpty else { throw TraceError(file: file, message: "the file is empty: expected a header line") }
+
+        var builder = UsageTraceBuilder(interval: interval)
+        for instance in order {
+            var rows = samplesByInstance[instance]!
+            rows.sort { ($0.sample.timestamp, $0.row) < ($1.sample.timestamp, $1.row) }
+            var kept: [UsageTraceBuilder.Sample] = []
+            kept.reserveCapacity(rows.count)
+            for row in rows {
+                if let last = kept.last, last.timestamp == row.sample.timestamp {
+                    report.duplicateTimestampRows += 1
+                } else {
+                    kept.append(row.sample)
+                }
+            }
+            builder.add(InstanceID(instance), samples: kept)
+        }
+        let (trace, merged) = builder.build()
+        report.mergedSamples = merged
+        return (trace, report)
+    }
+
+    private static func header(_ fields: [Range<Int>], text: DelimitedText, file: String, line: Int) throws(TraceError) -> [String: Int] {
+        var index: [String: Int] = [:]
+        let known = Set(requiredColumns + optionalColumns)
+        for (position, range) in fields.enumerated() {
+            let name = text.text(range)
+            guard known.contains(name) else {
+                throw TraceError(file: file, line: line, field: name, message: "unknown column; the columns are \((requiredColumns + optionalColumns).joined(separator: ", "))")
+            }
+            guard index.updateValue(position, forKey: name) == nil else {
+                throw TraceError(file: file, line: line, field: name, message: "the column appears twice")
+            }
+        }
+        for name in requiredColumns where index[name] == nil {
+            throw TraceError(file: file, line: line, field: name, message: "the header lacks this required column")
+        }
+        return index
+    }
+
+    private static func amount(
+        _ column: String, _ fields: [Range<Int>], _ columnIndex: [String: Int], text: DelimitedText, file: String, line: Int
+    ) throws(TraceError) -> Double {
+        guard let position = columnIndex[column] else { return 0 }
+        guard let value = text.number(fields[position]) else {
+            throw TraceError(file: file, line: line, field: column, message: "'\(text.text(fields[position]))' is not a number")
+        }
+        guard value.isFinite, value >= 0 else {
+            throw TraceError(file: file, line: line, field: column, message: "\(text.text(fields[position])) is not a finite amount of at least 0")
+        }
+        return value
+    }
+
+    /// Epoch seconds (digits) or `YYYY-MM-DDTHH:MM:SSZ`.
+    static func timestamp(_ range: Range<Int>, text: DelimitedText, file: String, line: Int) throws(TraceError) -> Int64 {
+        let raw = text.text(range)
+        if let seconds = Int64(raw), seconds >= 0 { return seconds }
+        if let seconds = parseISO8601(raw) { return seconds }
+        throw TraceError(file: file, line: line, field: "timestamp", message: "'\(raw)' is neither epoch seconds nor a UTC time like 2024-05-01T00:00:00Z")
+    }
+
+    /// Seconds since 1970 for `YYYY-MM-DDTHH:MM:SSZ`, or nil if the text is not exactly that
+    /// or names an impossible date.
+    static func parseISO8601(_ text: String) -> Int64? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
+              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: "Z") else { return nil }
+        func number(_ start: Int, _ length: Int) -> Int? {
+            var value = 0
+            for byte in bytes[start..<start + length] {
+                guard byte >= 48, byte <= 57 else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+              year >= 1970, (1...12).contains(month), hour < 24, minute < 60, second < 60 else { return nil }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...monthDays[month - 1]).contains(day) else { return nil }
+        // Days from 1970-01-01 (Howard Hinnant's days_from_civil).
+        let y = month <= 2 ? year - 1 : year
+        let era = y / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return Int64(days * 86_400 + hour * 3_600 + minute * 60 + second)
+    }
+}

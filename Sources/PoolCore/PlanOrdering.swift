@@ -1,0 +1,131 @@
+extension AllocationLedger {
+    /// The most migrations whose order is searched exhaustively when the greedy order gets stuck;
+    /// beyond it a stuck plan is reported as "no order found" rather than proven impossible.
+    public static let exhaustiveOrderingLimit = 20
+
+    /// Rewrites `plan` into an order in which every intermediate state is valid and which ends
+    /// in the same state as applying `plan` in its own order.
+    ///
+    /// Each instance's net change is split into a shrink (every resource that goes down), an
+    /// optional migration and a grow (every resource that goes up). Shrinks run first (they only
+    /// free capacity) and grows last (they only take it, up to a final state that fits), so a
+    /// plan of resizes always has an order when its final state is valid. Migrations in between
+    /// are ordered greedily, each once its target has room; if that gets stuck, a memoised
+    /// search over the remaining migrations either finds an order or proves none exists.
+    public func ordered(_ plan: SwapPlan) throws(LedgerError) -> SwapPlan {
+        // The final state, with every step checked for references and amounts but not capacity.
+        var finalAllocation = instances.map(\.allocation)
+        var finalNode = nodeIndexOfInstance
+        var touched: [Int] = []
+        var seen = Set<Int>()
+        for (stepIndex, step) in plan.steps.enumerated() {
+            do {
+                let instanceIndex = try index(of: step.instance)
+                if seen.insert(instanceIndex).inserted { touched.append(instanceIndex) }
+                switch step {
+                case .resize(_, let allocation):
+                    try Self.checkBounds(allocation, sla: instances[instanceIndex].sla, of: step.instance)
+                    finalAllocation[instanceIndex] = allocation
+                case .migrate(_, let node):
+                    finalNode[instanceIndex] = try index(of: node)
+                }
+            } catch {
+                throw .inPlan(stepIndex: stepIndex, step: step, reason: error)
+            }
+        }
+        var finalTotals = [ResourceVector](repeating: .zero, count: nodes.count)
+        for instanceIndex in instances.indices {
+            finalTotals[finalNode[instanceIndex]] += finalAllocation[instanceIndex]
+        }
+        for (nodeIndex, total) in finalTotals.enumerated() {
+            for resource in Resource.allCases {
+                let limit = nodes[nodeIndex].allocatable[resource]
+                if total[resource] > limit + Self.tolerance(limit) {
+                    throw .noValidOrder(
+                        "its final state puts node \(nodes[nodeIndex].id) over capacity: \(resource) "
+                            + "\(formatAmount(total[resource])) \(resource.unit) allocated, \(formatAmount(limit)) allocatable")
+                }
+            }
+        }
+
+        var working = self
+        var ordered: [PlanStep] = []
+        // 1. Shrinks.
+        for instanceIndex in touched {
+            let current = instances[instanceIndex].allocation
+            let shrunk = ResourceVector.minimum(current, finalAllocation[instanceIndex])
+            if shrunk != current {
+                ordered.append(.resize(instances[instanceIndex].id, to: shrunk))
+                try working.resize(instanceAt: instanceIndex, to: shrunk)
+            }
+        }
+        // 2. Migrations.
+        let moving = touched.filter { finalNode[$0] != nodeIndexOfInstance[$0] }
+        for instanceIndex in try working.migrationOrder(moving, to: finalNode) {
+            ordered.append(.migrate(instances[instanceIndex].id, to: nodes[finalNode[instanceIndex]].id))
+            try working.migrate(instanceAt: instanceIndex, toNodeAt: finalNode[instanceIndex])
+        }
+        // 3. Grows.
+        for instanceIndex in touched where working.instances[instanceIndex].allocation != finalAllocation[instanceIndex] {
+            ordered.append(.resize(instances[instanceIndex].id, to: finalAllocation[instanceIndex]))
+            try working.resize(instanceAt: instanceIndex, to: finalAllocation[instanceIndex])
+        }
+        return SwapPlan(ordered)
+    }
+
+    /// An order for the migrations of `moving` (instance indices) to `target` in which each
+    /// one fits when it runs.
+    private func migrationOrder(_ moving: [Int], to target: [Int]) throws(LedgerError) -> [Int] {
+        // Greedy: repeatedly run any migration that fits now.
+        var working = self
+        var remaining = moving
+        var order: [Int] = []
+        var progressed = true
+        while progressed && !remaining.isEmpty {
+            progressed = false
+            var index = 0
+            while index < remaining.count {
+                let instanceIndex = remaining[index]
+                if (try? working.migrate(instanceAt: instanceIndex, toNodeAt: target[instanceIndex])) != nil {
+                    order.append(instanceIndex)
+                    remaining.remove(at: index)
+                    progressed = true
+                } else {
+                    index += 1
+                }
+            }
+        }
+        if remaining.isEmpty { return order }
+
+        let blocked = remaining.prefix(5).map { "\(instances[$0].id) → \(nodes[target[$0]].id)" }.joined(separator: ", ")
+        guard moving.count <= Self.exhaustiveOrderingLimit else {
+            throw .noValidOrder(
+                "no order found for \(remaining.count) migrations that block each other (\(blocked), …); "
+                    + "the plan has \(moving.count) migrations, more than \(Self.exhaustiveOrderingLimit) to search exhaustively")
+        }
+        // The greedy choices may have led into the dead end: search from the start.
+        var failed = Set<UInt32>()
+        if let full = searchOrder(moving, to: target, done: 0, failed: &failed) {
+            return full
+        }
+        throw .noValidOrder(
+            "the migrations \(blocked) need room on their targets that only the others could free: "
+                + "every order overfills a node (a swap of places needs a third node or a temporary shrink)")
+    }
+
+    /// Depth-first search over subsets of `moving` already migrated (bit i set = moving[i] done),
+    /// remembering subsets from which no order exists.
+    private func searchOrder(_ moving: [Int], to target: [Int], done: UInt32, failed: inout Set<UInt32>) -> [Int]? {
+        if done == (UInt32(1) << moving.count) - 1 { return [] }
+        if failed.contains(done) { return nil }
+        for (bit, instanceIndex) in moving.enumerated() where done & (1 << bit) == 0 {
+            var next = self
+            if (try? next.migrate(instanceAt: instanceIndex, toNodeAt: target[instanceIndex])) != nil,
+               let rest = next.searchOrder(moving, to: target, done: done | (1 << bit), failed: &failed) {
+                return [instanceIndex] + rest
+            }
+        }
+        failed.insert(done)
+        return nil
+    }
+}

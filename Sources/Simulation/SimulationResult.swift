@@ -1,0 +1,67 @@
+import PoolCore
+
+/// What one policy did over a whole replay.
+public struct SimulationResult: Sendable {
+    public var policy: String
+    /// Resources the trace has data for, in order.
+    public var resources: [Resource]
+    /// Seconds per slot.
+    public var interval: Int
+    public var firstSlot: Int
+    /// Per resource (indexed by `Resource.rawValue`), summed over instances and slots, in
+    /// amount-hours (core-hours, GiB-hours, device-hours).
+    public var allocatedHours = ResourceVector.zero
+    public var usedHours = ResourceVector.zero
+    /// Allocated minus used where the allocation was larger.
+    public var slackHours = ResourceVector.zero
+    /// Used minus allocated where usage was larger: demand that would have been throttled or OOM-killed.
+    public var shortfallHours = ResourceVector.zero
+    /// Instance-intervals with a shortfall in any resource.
+    public var shortfallIntervals = 0
+    /// Instance-intervals with a sample.
+    public var instanceIntervals = 0
+    public var resizes = 0
+    public var migrations = 0
+    /// Grows the pool could not grant in full because a node was full.
+    public var cappedRequests = 0
+    /// Pool capacity (sum over nodes' allocatable).
+    public var poolAllocatable = ResourceVector.zero
+    /// Per slot from `firstSlot`: totals over instances present in the slot, as amounts (not hours).
+    public var slackPerSlot: [ResourceVector] = []
+    public var shortfallPerSlot: [ResourceVector] = []
+    public var allocatedPerSlot: [ResourceVector] = []
+    public var usedPerSlot: [ResourceVector] = []
+
+    /// Slack as a share of what was allocated, in percent.
+    public func slackPercent(_ resource: Resource) -> Double {
+        allocatedHours[resource] > 0 ? 100 * slackHours[resource] / allocatedHours[resource] : 0
+    }
+
+    /// Shortfall as a share of what was used (the demand), in percent.
+    public func shortfallPercent(_ resource: Resource) -> Double {
+        usedHours[resource] > 0 ? 100 * shortfallHours[resource] / usedHours[resource] : 0
+    }
+
+    /// Days that instances were present, summed over instances.
+    public var instanceDays: Double { Double(instanceIntervals) * Double(interval) / 86_400 }
+
+    /// Resizes and migrations per instance-day.
+    public var changesPerInstanceDay: Double {
+        instanceDays > 0 ? Double(resizes + migrations) / instanceDays : 0
+    }
+
+    /// Mean share of the pool's allocatable capacity that was allocated, in percent, over slots.
+    public func meanAllocatedPercent(_ resource: Resource) -> Double {
+        meanPercent(allocatedPerSlot, resource)
+    }
+
+    /// Mean share of the pool's allocatable capacity that was used, in percent, over slots.
+    public func meanUsedPercent(_ resource: Resource) -> Double {
+        meanPercent(usedPerSlot, resource)
+    }
+
+    private func meanPercent(_ series: [ResourceVector], _ resource: Resource) -> Double {
+        guard !series.isEmpty, poolAllocatable[resource] > 0 else { return 0 }
+        return 100 * series.reduce(0) { $0 + $1[resource] } / Double(series.count) / poolAllocatable[resource]
+    }
+}

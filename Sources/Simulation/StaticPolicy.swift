@@ -1,0 +1,23 @@
+import PoolCore
+
+/// The trace's own provisioned allocation: what the platform actually gave each VM.
+///
+/// Memory readings within `memoryJitter` of the current allocation are taken as the
+/// averaging noise of the trace's monitoring (data README, quirk 8), not as resizes.
+public struct StaticPolicy: AllocationPolicy {
+    public let name = "static"
+    public var memoryJitter = 0.05
+    private let trace: UsageTrace
+
+    public init(trace: UsageTrace) {
+        self.trace = trace
+    }
+
+    public func target(instance: Int, slot: Int, current: ResourceVector) -> ResourceVector {
+        var provisioned = trace.instances[instance].allocated(at: slot)
+        if abs(provisioned.memory - current.memory) <= memoryJitter * current.memory {
+            provisioned.memory = current.memory
+        }
+        return provisioned
+    }
+}
