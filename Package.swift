@@ -29,8 +29,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DriversTests",
-            dependencies: ["Drivers", "PoolCore", "CZlib"],
-            resources: [.copy("Fixtures")]
+            dependencies: ["Drivers", "PoolCore", "CZlib"]
         ),
         .testTarget(
             name: "SimulationTests",

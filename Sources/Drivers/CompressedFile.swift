@@ -33,6 +33,12 @@ enum CompressedFile {
             if readCount == 0 { break }
             chunk = min(chunk * 2, 1 << 26)
         }
+        // zlib reports a stream cut short only through gzerror: a short read is not an error.
+        var code: Int32 = 0
+        let message = String(cString: gzerror(file, &code))
+        if code != Z_OK {
+            throw TraceError(file: path, message: "the compressed file is truncated or damaged: \(message)")
+        }
         return bytes
     }
 }

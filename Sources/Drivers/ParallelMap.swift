@@ -11,12 +11,22 @@ func parallelMap<T: Sendable, E: Error>(
     return try results.values.map { result throws(E) -> T in try result.get() }
 }
 
-/// Slots each written by exactly one worker, read after all workers finish.
+/// Slots each written by exactly one worker, read after all workers finish. The buffer is
+/// allocated once, so workers write disjoint elements without touching shared array storage.
 private final class ResultSlots<T>: @unchecked Sendable {
-    private var storage: [T?]
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-    func store(_ index: Int, _ value: T) {
-        storage.withUnsafeMutableBufferPointer { $0[index] = value }
+    private let storage: UnsafeMutableBufferPointer<T?>
+
+    init(count: Int) {
+        storage = .allocate(capacity: count)
+        storage.initialize(repeating: nil)
     }
+
+    deinit {
+        storage.deinitialize()
+        storage.deallocate()
+    }
+
+    func store(_ index: Int, _ value: T) { storage[index] = value }
+
     var values: [T] { storage.map { $0! } }
 }

@@ -22,6 +22,9 @@ public struct AllocationLedger: Sendable {
                     throw .invalidNodeAmount(node.id, resource, amount: value, field: field)
                 }
             }
+            for resource in Resource.allCases where node.reserve[resource] > node.capacity[resource] {
+                throw .invalidNodeAmount(node.id, resource, amount: node.reserve[resource], field: "reserve (above the capacity of \(formatAmount(node.capacity[resource])))")
+            }
             guard nodeIndexByID.updateValue(index, forKey: node.id) == nil else { throw .duplicateNode(node.id) }
         }
         var instanceIndexByID: [InstanceID: Int] = [:]
@@ -120,7 +123,8 @@ public struct AllocationLedger: Sendable {
 
     // MARK: Invariants
 
-    /// Slack allowed on a capacity comparison, for rounding in sums of doubles.
+    /// Slack allowed when a node's running total is compared with its capacity: the rounding
+    /// of sums of doubles (1e-9 relative, a millionth of a millicore on a 1000-core node).
     static func tolerance(_ limit: Double) -> Double { 1e-9 * max(1, abs(limit)) }
 
     static func checkSLA(_ sla: SLA, of id: InstanceID) throws(LedgerError) {
@@ -142,10 +146,10 @@ public struct AllocationLedger: Sendable {
             guard amount.isFinite, amount >= 0 else {
                 throw .invalidAmount(id, resource, amount: amount, field: "allocation")
             }
-            guard amount >= sla.minimum[resource] - tolerance(sla.minimum[resource]) else {
+            guard amount >= sla.minimum[resource] else {
                 throw .belowMinimum(id, resource, amount: amount, minimum: sla.minimum[resource])
             }
-            guard amount <= sla.maximum[resource] + tolerance(sla.maximum[resource]) else {
+            guard amount <= sla.maximum[resource] else {
                 throw .aboveMaximum(id, resource, amount: amount, maximum: sla.maximum[resource])
             }
         }

@@ -6,15 +6,21 @@ extension AllocationLedger {
     /// Rewrites `plan` into an order in which every intermediate state is valid and which ends
     /// in the same state as applying `plan` in its own order.
     ///
-    /// Each instance's net change is split into a shrink (every resource that goes down), an
-    /// optional migration and a grow (every resource that goes up). Shrinks run first (they only
-    /// free capacity) and grows last (they only take it, up to a final state that fits), so a
-    /// plan of resizes always has an order when its final state is valid. Migrations in between
-    /// are ordered greedily, each once its target has room; if that gets stuck, a memoised
-    /// search over the remaining migrations either finds an order or proves none exists.
+    /// A plan that is valid as written is returned unchanged. Otherwise each instance's change
+    /// is split into a shrink (to the smallest allocation the plan gives it, per resource), an
+    /// optional migration straight to its final node, and a grow to its final allocation.
+    /// Shrinks run first (they only free capacity) and grows last (they only take it, up to a
+    /// final state that fits), so a plan of resizes always has an order when its final state is
+    /// valid. Migrations in between are ordered greedily, each once its target has room; if that
+    /// gets stuck, a memoised search over all migrations either finds an order or proves that
+    /// no order of direct moves exists.
     public func ordered(_ plan: SwapPlan) throws(LedgerError) -> SwapPlan {
+        var asWritten = self
+        if (try? asWritten.apply(plan)) != nil { return plan }
+
         // The final state, with every step checked for references and amounts but not capacity.
         var finalAllocation = instances.map(\.allocation)
+        var lowestAllocation = finalAllocation
         var finalNode = nodeIndexOfInstance
         var touched: [Int] = []
         var seen = Set<Int>()
@@ -26,6 +32,7 @@ extension AllocationLedger {
                 case .resize(_, let allocation):
                     try Self.checkBounds(allocation, sla: instances[instanceIndex].sla, of: step.instance)
                     finalAllocation[instanceIndex] = allocation
+                    lowestAllocation[instanceIndex] = ResourceVector.minimum(lowestAllocation[instanceIndex], allocation)
                 case .migrate(_, let node):
                     finalNode[instanceIndex] = try index(of: node)
                 }
@@ -53,7 +60,7 @@ extension AllocationLedger {
         // 1. Shrinks.
         for instanceIndex in touched {
             let current = instances[instanceIndex].allocation
-            let shrunk = ResourceVector.minimum(current, finalAllocation[instanceIndex])
+            let shrunk = lowestAllocation[instanceIndex]
             if shrunk != current {
                 ordered.append(.resize(instances[instanceIndex].id, to: shrunk))
                 try working.resize(instanceAt: instanceIndex, to: shrunk)
@@ -110,7 +117,7 @@ extension AllocationLedger {
         }
         throw .noValidOrder(
             "the migrations \(blocked) need room on their targets that only the others could free: "
-                + "every order overfills a node (a swap of places needs a third node or a temporary shrink)")
+                + "every order of direct moves overfills a node (a swap of places needs a move through a third node or a temporary shrink)")
     }
 
     /// Depth-first search over subsets of `moving` already migrated (bit i set = moving[i] done),

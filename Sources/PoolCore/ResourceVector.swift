@@ -69,8 +69,8 @@ public struct ResourceVector: Sendable, Hashable, Codable, CustomStringConvertib
 
 /// An amount printed with as many decimals as it needs, up to four.
 public func formatAmount(_ value: Double) -> String {
-    if value.isNaN { return "NaN" }
-    if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
+    guard value.isFinite, abs(value) < 1e14 else { return "\(value)" }
+    if value == value.rounded() { return String(Int64(value)) }
     var text = String(Double(Int64((value * 10_000).rounded())) / 10_000)
     if text.hasSuffix(".0") { text.removeLast(2) }
     return text

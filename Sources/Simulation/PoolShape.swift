@@ -39,7 +39,11 @@ extension PoolShape {
         guard minimumFraction >= 0, minimumFraction <= 1 else {
             throw PoolBuildError(description: "the SLA minimum fraction must be within 0...1, not \(minimumFraction)")
         }
-        let sizes = trace.instances.map(\.peak)
+        let sizes = trace.instances.map { series in
+            var size = series.peak
+            size.gpu = size.gpu.rounded(.up)
+            return size
+        }
         for (series, size) in zip(trace.instances, sizes) where !size.fits(within: allocatable) {
             throw PoolBuildError(description: "instance \(series.id) needs up to \(size), more than a node's allocatable \(allocatable); choose a larger node shape")
         }

@@ -105,7 +105,8 @@ public struct Simulator: Sendable {
     }
 
     /// Scales back grows on any node and resource where the targets together exceed what the
-    /// node may hold, in proportion to each grow. Returns how many grows were cut.
+    /// node may hold, in proportion to each grow (whole gpus go to the largest unmet grows).
+    /// Returns how many grows were cut.
     func admit(_ targets: inout [ResourceVector], in ledger: AllocationLedger) -> Int {
         var totals = [ResourceVector](repeating: .zero, count: ledger.nodes.count)
         for index in targets.indices { totals[ledger.nodeIndexOfInstance[index]] += targets[index] }
@@ -122,13 +123,27 @@ public struct Simulator: Sendable {
                 }
                 let room = max(0, node.allocatable[resource] - fixed)
                 let scale = growth > 0 ? min(1, room / growth) : 1
+                var granted = 0.0
+                var unmet: [(index: Int, wanted: Double)] = []
                 for index in targets.indices where ledger.nodeIndexOfInstance[index] == nodeIndex {
                     let current = ledger.instances[index].allocation[resource]
-                    guard targets[index][resource] > current else { continue }
-                    var granted = current + (targets[index][resource] - current) * scale
-                    if resource == .gpu { granted = granted.rounded(.down) }
-                    targets[index][resource] = granted
+                    let wanted = targets[index][resource]
+                    guard wanted > current else { continue }
+                    var grant = current + (wanted - current) * scale
+                    if resource == .gpu { grant = grant.rounded(.down) }
+                    targets[index][resource] = grant
+                    granted += grant - current
+                    unmet.append((index, wanted))
                     capped += 1
+                }
+                if resource == .gpu {
+                    var spare = (room - granted + 1e-9).rounded(.down)
+                    while spare >= 1, let next = unmet.indices.max(by: {
+                        unmet[$0].wanted - targets[unmet[$0].index].gpu < unmet[$1].wanted - targets[unmet[$1].index].gpu
+                    }), unmet[next].wanted - targets[unmet[next].index].gpu >= 1 {
+                        targets[unmet[next].index].gpu += 1
+                        spare -= 1
+                    }
                 }
             }
         }

@@ -1,0 +1,169 @@
+import Drivers
+import Foundation
+import PoolCore
+@testable import Simulation
+import Testing
+
+/// A trace of one instance per element of `usage` (cpu cores per slot; memory fixed at 1 GiB
+/// used of 2 GiB allocated), each allocated `allocatedCPU` cores.
+func syntheticTrace(_ usage: [[Double]], allocatedCPU: Double) -> UsageTrace {
+    UsageTrace(origin: 1_700_000_000, interval: 300, instances: usage.enumerated().map { index, cpu in
+        InstanceSeries(
+            id: InstanceID("vm\(index)"), firstSlot: 0,
+            used: [cpu, cpu.map { $0.isNaN ? .nan : 1 }, cpu.map { $0.isNaN ? .nan : 0 }],
+            allocated: [cpu.map { $0.isNaN ? .nan : allocatedCPU }, cpu.map { $0.isNaN ? .nan : 2 }, cpu.map { $0.isNaN ? .nan : 0 }])
+    })
+}
+
+@Suite struct SimulatorTests {
+    @Test func accountsSlackAndShortfallInAmountHours() throws {
+        // 12 five-minute slots = 1 hour. vm0 uses 1 of 2 cores; vm1 uses 3 of 2.
+        let trace = syntheticTrace([Array(repeating: 1, count: 12), Array(repeating: 3, count: 12)], allocatedCPU: 2)
+        let simulator = Simulator(trace: trace, pool: try PoolShape().buildPool(for: trace))
+        let result = simulator.run(StaticPolicy(trace: trace))
+        #expect(abs(result.slackHours.cpu - 1) < 1e-12)
+        #expect(abs(result.shortfallHours.cpu - 1) < 1e-12)
+        #expect(abs(result.slackHours.memory - 2) < 1e-12)
+        #expect(result.shortfallIntervals == 12)
+        #expect(result.instanceIntervals == 24)
+        #expect(abs(result.slackPercent(.cpu) - 25) < 1e-9)
+        #expect(abs(result.shortfallPercent(.cpu) - 25) < 1e-9)
+        #expect(result.resizes == 0)
+        #expect(simulator.resources == [.cpu, .memory])
+    }
+
+    @Test func theOracleHasNeitherSlackNorShortfall() throws {
+        let trace = syntheticTrace([[1, 2, 0.5, .nan, 4], [0, 0, 3, 3, 1]], allocatedCPU: 2)
+        let simulator = Simulator(trace: trace, pool: try PoolShape().buildPool(for: trace))
+        let result = simulator.run(OraclePolicy(trace: trace))
+        #expect(result.slackHours.cpu == 0)
+        #expect(result.shortfallHours == .zero)
+        #expect(result.shortfallIntervals == 0)
+        #expect(result.instanceIntervals == 9)
+    }
+
+    @Test func gapsAreNeitherAccountedNorResized() throws {
+        let trace = syntheticTrace([[1, .nan, .nan, 1]], allocatedCPU: 2)
+        let simulator = Simulator(trace: trace, pool: try PoolShape().buildPool(for: trace))
+        let result = simulator.run(OraclePolicy(trace: trace))
+        #expect(result.instanceIntervals == 2)
+        #expect(result.resizes == 1) // to 1 core and 1 GiB at slot 0, nothing after
+        #expect(result.usedPerSlot[1] == .zero)
+    }
+
+    /// Asks for `ask` cores for every instance, whatever they use.
+    struct GreedyPolicy: AllocationPolicy {
+        let name = "greedy"
+        let ask: Double
+        func target(instance: Int, slot: Int, current: ResourceVector) -> ResourceVector {
+            ResourceVector(cpu: ask, memory: current.memory)
+        }
+    }
+
+    @Test func growsBeyondANodeAreCappedAndTheLedgerStaysValid() throws {
+        let trace = syntheticTrace([[10, 10], [10, 10]], allocatedCPU: 2)
+        // Both fit one 24-core node by size (10 each); a policy asking 12 each must be cut to 11 each.
+        let shape = PoolShape(nodeCapacity: ResourceVector(cpu: 24, memory: 64), nodeReserve: ResourceVector(cpu: 2, memory: 0))
+        var pool = try shape.buildPool(for: trace)
+        #expect(pool.nodes.count == 1)
+        // Widen the SLA ceilings so only node capacity limits the grow.
+        pool = try AllocationLedger(nodes: pool.nodes, instances: pool.instances.map { instance in
+            var wide = instance
+            wide.sla.maximum.cpu = 20
+            return wide
+        })
+        let result = Simulator(trace: trace, pool: pool).run(GreedyPolicy(ask: 12))
+        #expect(result.cappedRequests == 4) // two instances in each of two slots
+        #expect(abs(result.allocatedPerSlot[0].cpu - 22) < 1e-9)
+        #expect(abs(result.allocatedPerSlot[1].cpu - 22) < 1e-9)
+    }
+
+    @Test func thePercentilePolicyNeverReadsTheFuture() throws {
+        var random = SystemRandomNumberGenerator()
+        let usage = (0..<3).map { _ in (0..<600).map { _ in Double.random(in: 0...4, using: &random) } }
+        let trace = syntheticTrace(usage, allocatedCPU: 4)
+        // The same trace with everything from slot 400 on replaced.
+        var altered = usage
+        for index in altered.indices { for slot in 400..<600 { altered[index][slot] = Double.random(in: 0...4, using: &random) } }
+        var alteredTrace = syntheticTrace(altered, allocatedCPU: 4)
+        // Keep the pool identical: same peaks.
+        for index in alteredTrace.instances.indices { alteredTrace.instances[index].used[0][599] = trace.instances[index].peak.cpu }
+        let pool = try PoolShape().buildPool(for: trace)
+        let a = Simulator(trace: trace, pool: pool).run(PercentilePolicy(trace: trace))
+        let b = Simulator(trace: alteredTrace, pool: pool).run(PercentilePolicy(trace: alteredTrace))
+        #expect(Array(a.allocatedPerSlot.prefix(401)) == Array(b.allocatedPerSlot.prefix(401)))
+        #expect(a.resizes > 0)
+    }
+
+    @Test func onTheBundledSampleTheOracleBeatsPercentileBeatsStatic() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let (trace, _) = try BitbrainsTraceReader().read(folder: root + "/Data/bitbrains-sample")
+        let simulator = Simulator(trace: trace, pool: try PoolShape().buildPool(for: trace))
+        let oracle = simulator.run(OraclePolicy(trace: trace))
+        let percentile = simulator.run(PercentilePolicy(trace: trace))
+        let fixed = simulator.run(StaticPolicy(trace: trace))
+        for resource in [Resource.cpu, .memory] {
+            #expect(oracle.slackHours[resource] < percentile.slackHours[resource])
+            #expect(percentile.slackHours[resource] < fixed.slackHours[resource])
+        }
+        #expect(oracle.shortfallHours == .zero)
+        #expect(oracle.instanceIntervals == fixed.instanceIntervals)
+        // The chart has one line per policy in each of 3 panels per resource.
+        let svg = SimulationChart(results: [fixed, percentile, oracle], origin: trace.origin).svg()
+        #expect(svg.components(separatedBy: "<path ").count - 1 == 3 * 3 * 2)
+        #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"))
+    }
+}
+
+@Suite struct DecayingHistogramTests {
+    @Test func percentilesOfEqualWeightsAreTheBucketsHoldingThem() {
+        var histogram = DecayingHistogram(firstBucketSize: 0.01, maxValue: 1_000)
+        for value in 1...100 { histogram.add(Double(value), at: 0) }
+        let p = histogram.percentiles([0.5, 0.9] as InlineArray<2, Double>)
+        // The answer is the upper end of the bucket holding the value: within one bucket (5%) above.
+        #expect(p[0] >= 50 && p[0] <= 50 * 1.06)
+        #expect(p[1] >= 90 && p[1] <= 90 * 1.06)
+    }
+
+    @Test func olderSamplesWeighLessByTheHalfLife() {
+        var histogram = DecayingHistogram(firstBucketSize: 0.01, maxValue: 1_000, halfLife: 3_600)
+        // 10 samples of 1 a day ago weigh 10 * 2^-24; one sample of 8 now dominates.
+        for _ in 0..<10 { histogram.add(1, at: 0) }
+        histogram.add(8, at: 86_400)
+        let p = histogram.percentiles([0.5] as InlineArray<1, Double>)
+        #expect(p[0] >= 8 && p[0] < 8.5)
+    }
+
+    @Test func weightsStayFiniteOverMonths() {
+        var histogram = DecayingHistogram(firstBucketSize: 0.01, maxValue: 1_000, halfLife: 3_600)
+        for hour in 0..<(24 * 90) { histogram.add(Double(hour % 7), at: Double(hour) * 3_600) }
+        let p = histogram.percentiles([0.5] as InlineArray<1, Double>)
+        #expect(p[0].isFinite && p[0] > 0)
+    }
+}
+
+@Suite struct AdmissionTests {
+    @Test func aSpareGPUGoesWholeToOneOfTwoAskers() throws {
+        let pool = try AllocationLedger(
+            nodes: [Node(id: "n1", capacity: ResourceVector(cpu: 8, memory: 8, gpu: 3))],
+            instances: ["a", "b"].map { Instance(id: InstanceID($0), node: "n1", allocation: ResourceVector(cpu: 1, memory: 1, gpu: 1), sla: SLA(maximum: ResourceVector(cpu: 8, memory: 8, gpu: 2))) })
+        var targets = [ResourceVector(cpu: 1, memory: 1, gpu: 2), ResourceVector(cpu: 1, memory: 1, gpu: 2)]
+        let capped = Simulator(trace: UsageTrace(origin: 0, interval: 300, instances: pool.instances.map {
+            InstanceSeries(id: $0.id, firstSlot: 0, used: [[1], [1], [1]], allocated: [[1], [1], [1]])
+        }), pool: pool).admit(&targets, in: pool)
+        #expect(capped == 2)
+        #expect(targets.map(\.gpu).sorted() == [1, 2])
+    }
+
+    @Test func fractionalGPUUsageGetsWholeDevicesWithoutBreakingTheLedger() throws {
+        let trace = UsageTrace(origin: 0, interval: 300, instances: [
+            InstanceSeries(id: "g", firstSlot: 0, used: [[1, 1], [1, 1], [0.5, 1.5]], allocated: [[2, 2], [2, 2], [0, 1]]),
+        ])
+        let shape = PoolShape(nodeCapacity: ResourceVector(cpu: 8, memory: 8, gpu: 4), nodeReserve: .zero)
+        let pool = try shape.buildPool(for: trace)
+        #expect(pool.instances[0].sla.maximum.gpu == 2)
+        let result = Simulator(trace: trace, pool: pool).run(OraclePolicy(trace: trace))
+        #expect(result.allocatedPerSlot.map(\.gpu) == [1, 2])
+        #expect(result.shortfallHours.gpu == 0)
+    }
+}
