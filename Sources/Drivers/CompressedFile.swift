@@ -15,23 +15,18 @@ enum CompressedFile {
         defer { gzclose(file) }
         gzbuffer(file, 1 << 17)
         var bytes: [UInt8] = []
-        var chunk = 1 << 20
+        let chunk = 1 << 18
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { buffer.deallocate() }
         while true {
-            let start = bytes.count
-            bytes.reserveCapacity(start + chunk)
-            var readCount: Int32 = 0
-            bytes.append(contentsOf: repeatElement(0, count: chunk))
-            bytes.withUnsafeMutableBufferPointer { buffer in
-                readCount = gzread(file, buffer.baseAddress! + start, UInt32(chunk))
-            }
+            let readCount = gzread(file, buffer, UInt32(chunk))
             if readCount < 0 {
                 var code: Int32 = 0
                 let message = String(cString: gzerror(file, &code))
                 throw TraceError(file: path, message: "cannot decompress the file: \(message)")
             }
-            bytes.removeLast(chunk - Int(readCount))
             if readCount == 0 { break }
-            chunk = min(chunk * 2, 1 << 26)
+            bytes.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: Int(readCount)))
         }
         // zlib reports a stream cut short only through gzerror: a short read is not an error.
         var code: Int32 = 0

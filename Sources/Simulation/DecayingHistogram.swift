@@ -15,6 +15,8 @@ public struct DecayingHistogram: Sendable {
     public let ratio: Double
     public let halfLife: Double
     private var weights: [Double]
+    /// `bucketStart(i + 1)` for every bucket: the value a percentile in bucket `i` reports.
+    private let bucketEnds: [Double]
     private var totalWeight = 0.0
     private var referenceTime: Double?
     private let logRatio: Double
@@ -27,6 +29,7 @@ public struct DecayingHistogram: Sendable {
         self.logRatio = log(ratio)
         let count = Int(log(maxValue * (ratio - 1) / firstBucketSize + 1) / log(ratio)) + 1
         weights = [Double](repeating: 0, count: count)
+        bucketEnds = (1...count).map { firstBucketSize * (pow(ratio, Double($0)) - 1) / (ratio - 1) }
     }
 
     public var isEmpty: Bool { totalWeight == 0 }
@@ -40,6 +43,16 @@ public struct DecayingHistogram: Sendable {
         guard value > 0 else { return 0 }
         let index = Int(log(value * (ratio - 1) / firstBucketSize + 1) / logRatio)
         return min(index, weights.count - 1)
+    }
+
+    /// Takes back a sample added earlier with the same value, weight and time (floored at 0,
+    /// for rounding).
+    public mutating func subtract(_ value: Double, weight: Double = 1, at time: Double) {
+        guard let reference = referenceTime else { return }
+        let decayed = weight * exp2((time - reference) / halfLife)
+        let bucket = bucket(for: value)
+        weights[bucket] = max(0, weights[bucket] - decayed)
+        totalWeight = max(0, totalWeight - decayed)
     }
 
     /// Adds `value` seen at `time` (seconds) with weight `weight` before decay.
@@ -69,13 +82,13 @@ public struct DecayingHistogram: Sendable {
         for index in weights.indices {
             cumulative += weights[index]
             while next < count, cumulative >= quantiles[next] * totalWeight * (1 - 1e-12) {
-                result[next] = bucketStart(index + 1)
+                result[next] = bucketEnds[index]
                 next += 1
             }
             if next == count { break }
         }
         while next < count {
-            result[next] = bucketStart(weights.count)
+            result[next] = bucketEnds[weights.count - 1]
             next += 1
         }
         return result

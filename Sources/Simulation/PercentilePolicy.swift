@@ -11,8 +11,9 @@ import PoolCore
 /// history exists. An instance is resized to the target only when its allocation falls
 /// outside the bounds, which keeps resizes rare.
 ///
-/// Differences from the VPA, for a replay at 5-minute resolution: cpu samples are not weighted
-/// by the request, and memory is fed every sample rather than daily peaks.
+/// As in the VPA, memory is fed the peak of each `memoryPeakWindow` (one sample per window,
+/// replaced while the window's peak grows). Unlike the VPA, cpu samples are not weighted by
+/// the request.
 public struct PercentilePolicy: AllocationPolicy {
     public struct Configuration: Sendable, Equatable {
         public var targetQuantile = 0.9
@@ -25,6 +26,8 @@ public struct PercentilePolicy: AllocationPolicy {
         /// Smallest allocation recommended (VPA: 25 millicores, 250 MiB).
         public var minimumCPU = 0.025
         public var minimumMemory = 250.0 / 1024
+        /// Memory usage enters the histogram as one peak per window of this many seconds (VPA: 24 h).
+        public var memoryPeakWindow = 86_400.0
         public init() {}
     }
 
@@ -34,6 +37,10 @@ public struct PercentilePolicy: AllocationPolicy {
     private var cpu: [DecayingHistogram]
     private var memory: [DecayingHistogram]
     private var firstSeen: [Int]
+    /// Per instance: start (seconds) and peak of the current memory window; the peak is in the
+    /// histogram with the window start's weight.
+    private var memoryWindowStart: [Double]
+    private var memoryWindowPeak: [Double]
 
     public init(trace: UsageTrace, configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -42,10 +49,12 @@ public struct PercentilePolicy: AllocationPolicy {
         cpu = Array(repeating: DecayingHistogram(firstBucketSize: 0.01, maxValue: 1_000, halfLife: configuration.halfLife), count: count)
         memory = Array(repeating: DecayingHistogram(firstBucketSize: 0.01, maxValue: 10_000, halfLife: configuration.halfLife), count: count)
         firstSeen = Array(repeating: -1, count: count)
+        memoryWindowStart = Array(repeating: -.infinity, count: count)
+        memoryWindowPeak = Array(repeating: 0, count: count)
     }
 
     public func target(instance: Int, slot: Int, current: ResourceVector) -> ResourceVector {
-        guard !cpu[instance].isEmpty, firstSeen[instance] >= 0 else { return current }
+        guard !cpu[instance].isEmpty, !memory[instance].isEmpty, firstSeen[instance] >= 0 else { return current }
         // Days of history, as the VPA's confidence: bounds are widened by it.
         let days = Double(slot - firstSeen[instance]) * interval / 86_400
         let upperFactor = 1 + 1 / days
@@ -73,6 +82,14 @@ public struct PercentilePolicy: AllocationPolicy {
         if firstSeen[instance] < 0 { firstSeen[instance] = slot }
         let time = Double(slot) * interval
         cpu[instance].add(used.cpu, at: time)
-        memory[instance].add(used.memory, at: time)
+        if time >= memoryWindowStart[instance] + configuration.memoryPeakWindow {
+            memoryWindowStart[instance] = time
+            memoryWindowPeak[instance] = used.memory
+            memory[instance].add(used.memory, at: time)
+        } else if used.memory > memoryWindowPeak[instance] {
+            memory[instance].subtract(memoryWindowPeak[instance], at: memoryWindowStart[instance])
+            memoryWindowPeak[instance] = used.memory
+            memory[instance].add(used.memory, at: memoryWindowStart[instance])
+        }
     }
 }

@@ -57,6 +57,7 @@ struct SimulateCommand: ParsableCommand {
     func run() throws {
         let started = ContinuousClock.now
         let (trace, report) = try source.load()
+        let loaded = ContinuousClock.now
         guard !trace.instances.isEmpty else { throw ValidationError("\(source.name) holds no samples") }
         let shape = PoolShape(
             nodeCapacity: ResourceVector(cpu: nodeCPU, memory: nodeMemory, gpu: nodeGPU),
@@ -69,8 +70,10 @@ struct SimulateCommand: ParsableCommand {
         DispatchQueue.concurrentPerform(iterations: chosen.count) { index in
             results.set(index, chosen[index].run(on: simulator))
         }
-        let elapsed = ContinuousClock.now - started
-        let summary = SimulationSummary(source: source.name, trace: trace, report: report, pool: pool, shape: shape, results: results.values, elapsed: elapsed)
+        let finished = ContinuousClock.now
+        let summary = SimulationSummary(
+            source: source.name, trace: trace, report: report, pool: pool, shape: shape, results: results.values,
+            readTime: loaded - started, simulateTime: finished - loaded)
         if json {
             print(try summary.json())
         } else {

@@ -11,7 +11,8 @@ struct SimulationSummary {
     var pool: AllocationLedger
     var shape: PoolShape
     var results: [SimulationResult]
-    var elapsed: Duration
+    var readTime: Duration
+    var simulateTime: Duration
 
     private var resources: [Resource] { results.first?.resources ?? [] }
     private var slots: Int { results.first?.slackPerSlot.count ?? 0 }
@@ -58,7 +59,7 @@ struct SimulationSummary {
             if index == 0 { lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
         }
         lines.append("")
-        lines.append("slack % is of allocated; shortfall % is of used. Took \(seconds(elapsed)) s.")
+        lines.append("slack % is of allocated; shortfall % is of used. Read the trace in \(seconds(readTime)) s, replayed in \(seconds(simulateTime)) s.")
         return lines.joined(separator: "\n")
     }
 
@@ -72,7 +73,8 @@ struct SimulationSummary {
             days: days,
             rows: report.rows,
             skippedRows: report.skippedRows,
-            elapsedSeconds: Double(seconds(elapsed)) ?? 0,
+            readSeconds: Double(seconds(readTime)) ?? 0,
+            simulateSeconds: Double(seconds(simulateTime)) ?? 0,
             policies: results.map { result in
                 PolicyDocument(
                     name: result.policy,
@@ -115,7 +117,8 @@ struct SimulationSummary {
         var days: Double
         var rows: Int
         var skippedRows: Int
-        var elapsedSeconds: Double
+        var readSeconds: Double
+        var simulateSeconds: Double
         var policies: [PolicyDocument]
     }
 

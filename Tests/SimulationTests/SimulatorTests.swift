@@ -167,3 +167,15 @@ func syntheticTrace(_ usage: [[Double]], allocatedCPU: Double) -> UsageTrace {
         #expect(result.shortfallHours.gpu == 0)
     }
 }
+
+@Suite struct HistogramSubtractTests {
+    @Test func subtractingASampleUndoesItsAdd() {
+        var histogram = DecayingHistogram(firstBucketSize: 0.01, maxValue: 1_000, halfLife: 3_600)
+        histogram.add(1, at: 0)
+        histogram.add(50, at: 100)
+        histogram.subtract(50, at: 100)
+        histogram.add(2, at: 100)
+        let p = histogram.percentiles([1.0] as InlineArray<1, Double>)
+        #expect(p[0] >= 2 && p[0] < 2.2)
+    }
+}
