@@ -169,12 +169,12 @@ public struct BitbrainsTraceReader: Sendable {
         if timestamp < lastTimestamp {
             throw TraceError(file: file, line: line, field: Self.columns[0], message: "time goes backwards: \(timestamp) follows \(lastTimestamp)")
         }
+        let cores = values.1
         if timestamp == lastTimestamp {
             report.duplicateTimestampRows += 1
-            return
-        }
-        let cores = values.1
-        if cores == 0 {
+            // Keep the first row of a timestamp that has cores (PSF-1, rule 3).
+            if cores == 0 || samples.last?.timestamp == timestamp { return }
+        } else if cores == 0 {
             lastTimestamp = timestamp
             report.switchedOffRows += 1
             return

@@ -52,8 +52,8 @@ public struct InstanceSeries: Sendable {
     }
 }
 
-/// Usage of many instances on one grid: slot `k` covers the `interval` seconds centred on
-/// `origin + k * interval` (epoch seconds, UTC).
+/// Usage of many instances on one grid: slot `k` covers the `interval` seconds starting at
+/// `origin + k * interval` (epoch seconds, UTC; `origin` is a multiple of `interval`).
 public struct UsageTrace: Sendable {
     public var origin: Int64
     public var interval: Int

@@ -1,9 +1,11 @@
 /// Puts time-ordered samples of each instance onto a common grid of slots.
 ///
-/// A sample belongs to the slot whose centre is nearest its timestamp, counted from the
-/// earliest sample of all instances. When two samples of an instance fall into one slot
-/// (duplicate timestamps, or a sampling clock that jitters) the first is kept and the other
-/// counted in `mergedSamples`; sampling drift past half an interval leaves one empty slot.
+/// Slots lie on the absolute grid of `interval` seconds since the epoch (PSF-1, rule 4): a
+/// sample at `t` belongs to the slot starting at `floor(t / interval) * interval`, and slot 0
+/// is the one holding the earliest sample of all instances. When two samples of an instance
+/// fall into one slot (jitter of a second or two, extra samples between the regular ones)
+/// the earlier is kept and the other counted in `mergedSamples`; a sampling clock drifting
+/// across a slot boundary leaves one empty slot.
 public struct UsageTraceBuilder: Sendable {
     public struct Sample: Sendable {
         public var timestamp: Int64
@@ -34,9 +36,13 @@ public struct UsageTraceBuilder: Sendable {
     /// earlier sample of the same instance.
     public func build() -> (trace: UsageTrace, mergedSamples: Int) {
         var merged = 0
-        let origin = samples.map { $0.samples[0].timestamp }.min() ?? 0
         let interval64 = Int64(interval)
-        func slot(_ timestamp: Int64) -> Int { Int((timestamp - origin + interval64 / 2) / interval64) }
+        func floorToGrid(_ timestamp: Int64) -> Int64 {
+            let remainder = timestamp % interval64
+            return timestamp - (remainder < 0 ? remainder + interval64 : remainder)
+        }
+        let origin = floorToGrid(samples.map { $0.samples[0].timestamp }.min() ?? 0)
+        func slot(_ timestamp: Int64) -> Int { Int((floorToGrid(timestamp) - origin) / interval64) }
         var series: [InstanceSeries] = []
         series.reserveCapacity(samples.count)
         for (id, instanceSamples) in samples {

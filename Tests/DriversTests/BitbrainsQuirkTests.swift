@@ -14,13 +14,15 @@ import Testing
         let files = TraceFiles()
         files.write("2013-7/1.csv.gz", bitbrains([row(t0), row(t0 + 300)]))
         let (trace, _) = try read(files)
-        #expect(trace.origin == Int64(t0))
+        // Slots lie on the absolute 300 s grid: the first sample's slot starts 204 s before it.
+        #expect(trace.origin == Int64(t0 - t0 % 300))
+        #expect(t0 % 300 == 204)
         #expect(trace.instances[0].span == 2)
         // A file really in milliseconds reads the same.
         let milliseconds = TraceFiles()
         milliseconds.write("2013-7/1.csv", bitbrains([row(t0 * 1000), row((t0 + 300) * 1000)]))
         let (same, _) = try read(milliseconds)
-        #expect(same.origin == Int64(t0))
+        #expect(same.origin == Int64(t0 - t0 % 300))
         #expect(same.instances[0].span == 2)
     }
 
@@ -76,6 +78,14 @@ import Testing
         #expect(report.duplicateTimestampRows == 2)
         #expect(trace.instances[0].used(at: 1).cpu == 0.25)
         #expect(trace.instances[0].sampleCount == 3)
+    }
+
+    @Test func quirk5_aDuplicateWithCoresReplacesAZeroCoreFirstRow() throws {
+        let files = TraceFiles()
+        files.write("2013-7/1.csv.gz", bitbrains([row(t0), row(t0 + 300, cores: 0, cpuMHz: "0"), row(t0 + 300, cpuMHz: "700"), row(t0 + 300, cpuMHz: "900")]))
+        let (trace, report) = try read(files)
+        #expect(report.duplicateTimestampRows == 2)
+        #expect(trace.instances[0].used(at: 1).cpu == 0.35)
     }
 
     @Test func quirk6_zeroCoreRowsAreAVMSwitchedOffNotAnAllocationOfZero() throws {

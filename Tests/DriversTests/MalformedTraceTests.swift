@@ -93,7 +93,7 @@ import Testing
 import Foundation
 
 func writeBytes(_ path: String, _ bytes: [UInt8]) {
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
 }
 
 @Suite struct TruncatedFileTests {
