@@ -15,11 +15,12 @@ let package = Package(
         .target(name: "PoolCore"),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Drivers", dependencies: ["PoolCore", "CZlib"]),
+        .target(name: "Forecasting", dependencies: ["PoolCore"]),
         .target(name: "Simulation", dependencies: ["PoolCore"]),
         .executableTarget(
             name: "poolswap",
             dependencies: [
-                "PoolCore", "Drivers", "Simulation",
+                "PoolCore", "Drivers", "Forecasting", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -30,6 +31,10 @@ let package = Package(
         .testTarget(
             name: "DriversTests",
             dependencies: ["Drivers", "PoolCore", "CZlib"]
+        ),
+        .testTarget(
+            name: "ForecastingTests",
+            dependencies: ["Forecasting", "PoolCore"]
         ),
         .testTarget(
             name: "SimulationTests",

@@ -124,37 +124,7 @@ public struct UsageCSVReader: Sendable {
     static func timestamp(_ range: Range<Int>, text: DelimitedText, file: String, line: Int) throws(TraceError) -> Int64 {
         let raw = text.text(range)
         if let seconds = Int64(raw), seconds >= 0 { return seconds }
-        if let seconds = parseISO8601(raw) { return seconds }
+        if let seconds = UTCTime.parseISO8601(raw) { return seconds }
         throw TraceError(file: file, line: line, field: "timestamp", message: "'\(raw)' is neither epoch seconds nor a UTC time like 2024-05-01T00:00:00Z")
-    }
-
-    /// Seconds since 1970 for `YYYY-MM-DDTHH:MM:SSZ`, or nil if the text is not exactly that
-    /// or names an impossible date.
-    static func parseISO8601(_ text: String) -> Int64? {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
-              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: "Z") else { return nil }
-        func number(_ start: Int, _ length: Int) -> Int? {
-            var value = 0
-            for byte in bytes[start..<start + length] {
-                guard byte >= 48, byte <= 57 else { return nil }
-                value = value * 10 + Int(byte - 48)
-            }
-            return value
-        }
-        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-              year >= 1970, (1...12).contains(month), hour < 24, minute < 60, second < 60 else { return nil }
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        guard (1...monthDays[month - 1]).contains(day) else { return nil }
-        // Days from 1970-01-01 (Howard Hinnant's days_from_civil).
-        let y = month <= 2 ? year - 1 : year
-        let era = y / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        return Int64(days * 86_400 + hour * 3_600 + minute * 60 + second)
     }
 }

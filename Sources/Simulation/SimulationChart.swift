@@ -84,7 +84,7 @@ public struct SimulationChart: Sendable {
             let bucket = Double(day * 86_400 - startTime) / Double(interval) / Double(bucketSlots)
             let tx = x + panelWidth * bucket / Double(max(1, bucketCount - 1))
             out += "<line x1=\"\(fmt(tx))\" x2=\"\(fmt(tx))\" y1=\"\(y + panelHeight)\" y2=\"\(y + panelHeight + 4)\" stroke=\"#999\"/>"
-            out += "<text x=\"\(fmt(tx))\" y=\"\(y + panelHeight + 16)\" text-anchor=\"middle\">\(civilDate(day))</text>\n"
+            out += "<text x=\"\(fmt(tx))\" y=\"\(y + panelHeight + 16)\" text-anchor=\"middle\">\(UTCTime.date(day * 86_400))</text>\n"
             day += stepDays
         }
         for (index, points) in series.enumerated() {
@@ -121,21 +121,6 @@ public struct SimulationChart: Sendable {
     private func escape(_ text: String) -> String {
         text.replacingAll("&", "&amp;").replacingAll("<", "&lt;").replacingAll(">", "&gt;")
     }
-}
-
-/// `YYYY-MM-DD` of a day counted from 1970-01-01 (Howard Hinnant's civil_from_days).
-func civilDate(_ daysSinceEpoch: Int64) -> String {
-    let z = daysSinceEpoch + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let dayOfEra = z - era * 146_097
-    let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-    let mp = (5 * dayOfYear + 2) / 153
-    let day = dayOfYear - (153 * mp + 2) / 5 + 1
-    let month = mp < 10 ? mp + 3 : mp - 9
-    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-    func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-    return "\(year)-\(two(month))-\(two(day))"
 }
 
 extension String {

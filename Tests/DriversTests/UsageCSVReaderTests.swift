@@ -73,6 +73,7 @@ import Testing
         ("2024-01-01T24:00:00Z", nil),
     ])
     func iso8601(text: String, seconds: Int64?) {
-        #expect(UsageCSVReader.parseISO8601(text) == seconds)
+        #expect(UTCTime.parseISO8601(text) == seconds)
+        if let seconds { #expect(UTCTime.iso8601(seconds) == text) }
     }
 }

@@ -1,0 +1,88 @@
+import PoolCore
+
+/// A rolling-origin backtest of the forecasting engine on a trace, as protocol PSF-1 defines
+/// it: hourly origins from a cut-off, every series forecast at each origin from what was
+/// observed strictly before it.
+public struct Backtest: Sendable {
+    public var cutoff: Int64
+    public var originCount: Int
+    /// Seconds between origins.
+    public var originEvery: Int64
+    /// Scored horizons, in slots (1 = the slot starting at the origin).
+    public var horizons: [Int]
+    public var resources: [Resource]
+    public var configuration: ForecastConfiguration
+
+    /// PSF-1's defaults: cut-off 2013-09-15T00:00:00Z, 336 hourly origins, horizons 1, 3, 6,
+    /// cpu and memory.
+    public init(
+        cutoff: Int64 = 1_379_203_200, originCount: Int = 336, originEvery: Int64 = 3_600, horizons: [Int] = [1, 3, 6],
+        resources: [Resource] = [.cpu, .memory], configuration: ForecastConfiguration = ForecastConfiguration()
+    ) {
+        self.cutoff = cutoff
+        self.originCount = originCount
+        self.originEvery = originEvery
+        self.horizons = horizons
+        self.resources = resources
+        self.configuration = configuration
+    }
+
+    public struct Row: Sendable, Equatable {
+        public var instance: InstanceID
+        public var resource: Resource
+        /// Epoch seconds.
+        public var origin: Int64
+        public var horizon: Int
+        public var forecast: IntervalForecast
+    }
+
+    /// Why a backtest cannot run.
+    public struct Problem: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public var origins: [Int64] { (0..<originCount).map { cutoff + Int64($0) * originEvery } }
+
+    /// Runs the backtest, handing every row to `emit` in origin order and the fraction done
+    /// to `progress` after each origin. Reads no sample at or after the last origin.
+    public func run(on trace: UsageTrace, progress: (Double) -> Void = { _ in }, emit: (Row) -> Void) throws(Problem) {
+        let interval = Int64(trace.interval)
+        guard horizons.allSatisfy({ $0 >= 1 && $0 <= configuration.maxHorizon }) else {
+            throw Problem(description: "horizons \(horizons) must lie within 1...\(configuration.maxHorizon)")
+        }
+        guard originCount > 0, originEvery > 0 else { throw Problem(description: "there must be at least one origin, at a positive spacing") }
+        for origin in origins where (origin - trace.origin) % interval != 0 {
+            throw Problem(description: "origin \(UTCTime.iso8601(origin)) is not on the trace's \(interval) s grid")
+        }
+        let originSlots = origins.map { Int(($0 - trace.origin) / interval) }
+        guard let first = originSlots.first, first >= 0 else {
+            throw Problem(description: "the first origin \(UTCTime.iso8601(cutoff)) is before the trace starts at \(UTCTime.iso8601(trace.origin))")
+        }
+        var engine = ForecastEngine(seriesCount: trace.instances.count * resources.count, configuration: configuration)
+        var nextOrigin = 0
+        var slot = 0
+        while nextOrigin < originSlots.count {
+            if slot == originSlots[nextOrigin] {
+                for (instanceIndex, series) in trace.instances.enumerated() {
+                    for (resourceIndex, resource) in resources.enumerated() {
+                        for horizon in horizons {
+                            let forecast = engine.forecast(series: instanceIndex * resources.count + resourceIndex, horizon: horizon)
+                            emit(Row(instance: series.id, resource: resource, origin: origins[nextOrigin], horizon: horizon, forecast: forecast))
+                        }
+                    }
+                }
+                nextOrigin += 1
+                progress(Double(nextOrigin) / Double(originSlots.count))
+                if nextOrigin == originSlots.count { break }
+            }
+            for (instanceIndex, series) in trace.instances.enumerated() {
+                let offset = slot - series.firstSlot
+                for (resourceIndex, resource) in resources.enumerated() {
+                    let value = offset >= 0 && offset < series.span ? series.used[resource.rawValue][offset] : .nan
+                    engine.observe(series: instanceIndex * resources.count + resourceIndex, value: value)
+                }
+            }
+            slot += 1
+        }
+    }
+}

@@ -1,0 +1,21 @@
+/// Every tunable of the forecasting engine, with its default and unit.
+public struct ForecastConfiguration: Sendable, Equatable {
+    /// Forecasts reach this many slots ahead (6 × 5 min = 30 min).
+    public var maxHorizon = 6
+    /// Slots of history each series keeps (2016 × 5 min = 7 days): enough for a daily season.
+    public var historySlots = 2016
+    /// Half-life, in observed slots, of the recent error by which each series picks its model
+    /// per horizon (288 = one day of 5-minute slots).
+    public var selectionHalfLife = 288.0
+    /// Residuals per horizon that calibrate a series' intervals (2016 = 7 days).
+    public var calibrationWindow = 2016
+    /// Residuals a series needs before its own calibrate its intervals; until then the
+    /// pooled residuals of all series, scaled to this series, do (288 = one day).
+    public var minimumOwnResiduals = 288
+    /// Residuals per horizon in the pool shared by all series.
+    public var pooledWindow = 50_000
+    /// Smallest scale a series is normalised by (cores or GiB), as PSF-1 floors its MASE scale.
+    public var scaleFloor = 0.01
+
+    public init() {}
+}

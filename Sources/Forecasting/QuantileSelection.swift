@@ -1,0 +1,24 @@
+/// The `q`-quantile (0...1) of `values` by the "lower" rule: the element at rank
+/// `floor(q * (n - 1))`, found in place by quickselect (the order of `values` changes).
+func selectQuantile(_ values: inout [Double], _ q: Double) -> Double {
+    precondition(!values.isEmpty)
+    let rank = min(values.count - 1, max(0, Int((q * Double(values.count - 1)).rounded(.down))))
+    var low = 0
+    var high = values.count - 1
+    while low < high {
+        let pivot = values[(low + high) / 2]
+        var i = low
+        var j = high
+        while i <= j {
+            while values[i] < pivot { i += 1 }
+            while values[j] > pivot { j -= 1 }
+            if i <= j {
+                values.swapAt(i, j)
+                i += 1
+                j -= 1
+            }
+        }
+        if rank <= j { high = j } else if rank >= i { low = i } else { break }
+    }
+    return values[rank]
+}
