@@ -1,0 +1,77 @@
+/// A network's shape and parameters as bytes, with a format version checked on load.
+///
+/// Layout: the magic `PSWPCKPT`, a little-endian UInt32 format version, UInt32 length of a
+/// UTF-8 header (`features hidden horizons q1,q2,…`), the header, UInt64 parameter count, then
+/// the parameters as little-endian IEEE-754 doubles.
+public enum Checkpoint {
+    public static let formatVersion: UInt32 = 1
+    static let magic = Array("PSWPCKPT".utf8)
+
+    public struct LoadError: Error, Equatable, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func encode(_ network: RecurrentNetwork) -> [UInt8] {
+        var bytes = magic
+        append(formatVersion, to: &bytes)
+        let shape = network.shape
+        let header = Array("\(shape.features) \(shape.hidden) \(shape.horizons) \(shape.quantiles.map { "\($0)" }.joined(separator: ","))".utf8)
+        append(UInt32(header.count), to: &bytes)
+        bytes += header
+        append(UInt64(network.parameters.values.count), to: &bytes)
+        for value in network.parameters.values { append(value.bitPattern, to: &bytes) }
+        return bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(LoadError) -> RecurrentNetwork {
+        var reader = ByteReader(bytes: bytes)
+        guard reader.take(magic.count) == magic else { throw LoadError(description: "not a Poolswap checkpoint (no PSWPCKPT magic)") }
+        let version: UInt32 = try reader.integer()
+        guard version == formatVersion else {
+            throw LoadError(description: "checkpoint format version \(version) is not the supported version \(formatVersion); retrain or convert it")
+        }
+        let headerLength: UInt32 = try reader.integer()
+        guard let headerBytes = reader.take(Int(headerLength)) else { throw LoadError(description: "checkpoint header is truncated") }
+        let fields = String(decoding: headerBytes, as: UTF8.self).split(separator: " ")
+        guard fields.count == 4, let features = Int(fields[0]), let hidden = Int(fields[1]), let horizons = Int(fields[2]),
+              case let quantiles = fields[3].split(separator: ",").compactMap({ Double($0) }), !quantiles.isEmpty,
+              features > 0, hidden > 0, horizons > 0 else {
+            throw LoadError(description: "checkpoint header '\(String(decoding: headerBytes, as: UTF8.self))' is not 'features hidden horizons quantiles'")
+        }
+        var network = RecurrentNetwork(shape: .init(features: features, hidden: hidden, horizons: horizons, quantiles: quantiles), seed: 0)
+        let count: UInt64 = try reader.integer()
+        guard count == UInt64(network.parameters.values.count) else {
+            throw LoadError(description: "checkpoint holds \(count) parameters; its shape needs \(network.parameters.values.count)")
+        }
+        for index in network.parameters.values.indices {
+            let bits: UInt64 = try reader.integer()
+            network.parameters.values[index] = Double(bitPattern: bits)
+        }
+        guard reader.isAtEnd else { throw LoadError(description: "checkpoint has \(reader.remaining) bytes after its parameters") }
+        return network
+    }
+
+    private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+    }
+
+    private struct ByteReader {
+        let bytes: [UInt8]
+        var position = 0
+        var isAtEnd: Bool { position == bytes.count }
+        var remaining: Int { bytes.count - position }
+
+        mutating func take(_ count: Int) -> [UInt8]? {
+            guard count >= 0, position + count <= bytes.count else { return nil }
+            defer { position += count }
+            return Array(bytes[position..<position + count])
+        }
+
+        mutating func integer<T: FixedWidthInteger>() throws(LoadError) -> T {
+            guard let raw = take(MemoryLayout<T>.size) else { throw LoadError(description: "checkpoint is truncated") }
+            var value: T = 0
+            for (shift, byte) in raw.enumerated() { value |= T(byte) << (8 * shift) }
+            return value
+        }
+    }
+}

@@ -1,0 +1,161 @@
+@testable import Forecasting
+import Testing
+
+/// Finite-difference checks of every backward pass: central differences in double precision
+/// against the analytic gradient, on small random shapes.
+@Suite struct GradientTests {
+    let epsilon = 1e-6
+
+    func randomValues(_ count: Int, _ random: inout SplitMix64) -> [Double] {
+        (0..<count).map { _ in Double.random(in: -1...1, using: &random) }
+    }
+
+    func expectClose(_ analytic: Double, _ numeric: Double, _ what: String) {
+        let tolerance = 1e-6 + 1e-4 * max(abs(analytic), abs(numeric))
+        #expect(abs(analytic - numeric) <= tolerance, "\(what): analytic \(analytic), numeric \(numeric)")
+    }
+
+    @Test func gruLayerParametersAndInputs() {
+        var random = SplitMix64(seed: 1)
+        var parameters = ParameterBuffer()
+        let layer = GRULayer(name: "gru", inputs: 3, hidden: 4, parameters: &parameters)
+        parameters.values = randomValues(parameters.values.count, &random)
+        let (batch, steps) = (2, 5)
+        let x = randomValues(batch * steps * 3, &random)
+        let weights = randomValues(batch * steps * 4, &random) // L = Σ weights ⊙ h
+        func loss(_ p: ParameterBuffer, _ x: [Double]) -> Double {
+            zip(layer.forward(p, x: x, batch: batch, steps: steps).h, weights).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        var gradients = parameters.zeros()
+        let cache = layer.forward(parameters, x: x, batch: batch, steps: steps)
+        let dx = layer.backward(parameters, x: x, cache: cache, dh: weights, gradients: &gradients)
+        for index in parameters.values.indices {
+            var plus = parameters, minus = parameters
+            plus.values[index] += epsilon
+            minus.values[index] -= epsilon
+            expectClose(gradients.values[index], (loss(plus, x) - loss(minus, x)) / (2 * epsilon), "parameter \(index)")
+        }
+        for index in x.indices {
+            var plus = x, minus = x
+            plus[index] += epsilon
+            minus[index] -= epsilon
+            expectClose(dx[index], (loss(parameters, plus) - loss(parameters, minus)) / (2 * epsilon), "input \(index)")
+        }
+    }
+
+    @Test func denseLayerParametersAndInputs() {
+        var random = SplitMix64(seed: 2)
+        var parameters = ParameterBuffer()
+        let layer = DenseLayer(name: "dense", inputs: 4, outputs: 3, parameters: &parameters)
+        parameters.values = randomValues(parameters.values.count, &random)
+        let batch = 3
+        let x = randomValues(batch * 4, &random)
+        let weights = randomValues(batch * 3, &random)
+        func loss(_ p: ParameterBuffer, _ x: [Double]) -> Double {
+            x.withUnsafeBufferPointer { zip(layer.forward(p, x: $0.baseAddress!, xStride: 4, batch: batch), weights).reduce(0) { $0 + $1.0 * $1.1 } }
+        }
+        var gradients = parameters.zeros()
+        var dx = [Double](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { xp in
+            dx.withUnsafeMutableBufferPointer { dxp in
+                layer.backward(parameters, x: xp.baseAddress!, xStride: 4, dy: weights, batch: batch, gradients: &gradients, dx: dxp.baseAddress!, dxStride: 4)
+            }
+        }
+        for index in parameters.values.indices {
+            var plus = parameters, minus = parameters
+            plus.values[index] += epsilon
+            minus.values[index] -= epsilon
+            expectClose(gradients.values[index], (loss(plus, x) - loss(minus, x)) / (2 * epsilon), "parameter \(index)")
+        }
+        for index in x.indices {
+            var plus = x, minus = x
+            plus[index] += epsilon
+            minus[index] -= epsilon
+            expectClose(dx[index], (loss(parameters, plus) - loss(parameters, minus)) / (2 * epsilon), "input \(index)")
+        }
+    }
+
+    @Test func pinballLossAwayFromItsKinks() {
+        var random = SplitMix64(seed: 3)
+        let loss = PinballLoss(quantiles: [0.1, 0.5, 0.9])
+        let batch = 2
+        let predictions = randomValues(batch * 2 * 3, &random)
+        var targets = randomValues(batch * 2, &random)
+        targets[3] = .nan // a missing slot contributes nothing
+        let (_, gradient) = loss.evaluate(predictions: predictions, targets: targets, batch: batch)
+        for index in predictions.indices {
+            var plus = predictions, minus = predictions
+            plus[index] += epsilon
+            minus[index] -= epsilon
+            let numeric = (loss.evaluate(predictions: plus, targets: targets, batch: batch).loss - loss.evaluate(predictions: minus, targets: targets, batch: batch).loss) / (2 * epsilon)
+            expectClose(gradient[index], numeric, "prediction \(index)")
+        }
+        #expect(gradient[9..<12].allSatisfy { $0 == 0 })
+    }
+
+    @Test func wholeNetworkEndToEnd() {
+        var network = RecurrentNetwork(shape: .init(features: 3, hidden: 5, horizons: 2, quantiles: [0.5, 0.9]), seed: 4)
+        var random = SplitMix64(seed: 5)
+        network.parameters.values = network.parameters.values.map { $0 + Double.random(in: -0.3...0.3, using: &random) }
+        let (batch, steps) = (2, 4)
+        let x = randomValues(batch * steps * 3, &random)
+        let weights = randomValues(batch * 4, &random)
+        func loss(_ n: RecurrentNetwork) -> Double { zip(n.forward(x, batch: batch, steps: steps).output, weights).reduce(0) { $0 + $1.0 * $1.1 } }
+        let gradients = network.backward(x, pass: network.forward(x, batch: batch, steps: steps), doutput: weights)
+        for index in network.parameters.values.indices {
+            var plus = network, minus = network
+            plus.parameters.values[index] += epsilon
+            minus.parameters.values[index] -= epsilon
+            expectClose(gradients.values[index], (loss(plus) - loss(minus)) / (2 * epsilon), "parameter \(index)")
+        }
+    }
+}
+
+@Suite struct TrainingAndCheckpointTests {
+    @Test func adamLearnsAShiftedCopyOfTheInput() {
+        // Target: the last input value plus 1, at both horizons; the median head must learn it.
+        var network = RecurrentNetwork(shape: .init(features: 1, hidden: 8, horizons: 2, quantiles: [0.5]), seed: 6)
+        var optimiser = AdamOptimizer(parameterCount: network.parameters.values.count, learningRate: 0.01)
+        let loss = PinballLoss(quantiles: [0.5])
+        var random = SplitMix64(seed: 7)
+        func batchOf(_ size: Int) -> ([Double], [Double]) {
+            var x: [Double] = [], y: [Double] = []
+            for _ in 0..<size {
+                let window = (0..<6).map { _ in Double.random(in: -1...1, using: &random) }
+                x += window
+                y += [window[5] + 1, window[5] + 1]
+            }
+            return (x, y)
+        }
+        let (testX, testY) = batchOf(64)
+        let before = loss.evaluate(predictions: network.forward(testX, batch: 64, steps: 6).output, targets: testY, batch: 64).loss
+        for _ in 0..<300 {
+            let (x, y) = batchOf(16)
+            let pass = network.forward(x, batch: 16, steps: 6)
+            let (_, gradient) = loss.evaluate(predictions: pass.output, targets: y, batch: 16)
+            optimiser.update(&network.parameters.values, gradients: network.backward(x, pass: pass, doutput: gradient).values)
+        }
+        let after = loss.evaluate(predictions: network.forward(testX, batch: 64, steps: 6).output, targets: testY, batch: 64).loss
+        #expect(after < before / 4, "loss \(before) -> \(after)")
+    }
+
+    @Test func aCheckpointRoundTripsExactly() throws {
+        let network = RecurrentNetwork(shape: .init(features: 4, hidden: 6, horizons: 6, quantiles: [0.05, 0.5, 0.95]), seed: 8)
+        let restored = try Checkpoint.decode(Checkpoint.encode(network))
+        #expect(restored == network)
+        let x = (0..<24).map { Double($0) / 24 }
+        #expect(restored.forward(x, batch: 1, steps: 6).output == network.forward(x, batch: 1, steps: 6).output)
+    }
+
+    @Test func aCheckpointOfAnotherVersionOrDamagedIsRefused() {
+        let bytes = Checkpoint.encode(RecurrentNetwork(shape: .init(features: 2, hidden: 3, horizons: 1, quantiles: [0.5]), seed: 9))
+        var otherVersion = bytes
+        otherVersion[8] = 2
+        #expect(throws: Checkpoint.LoadError(description: "checkpoint format version 2 is not the supported version 1; retrain or convert it")) {
+            _ = try Checkpoint.decode(otherVersion)
+        }
+        #expect(throws: Checkpoint.LoadError.self) { _ = try Checkpoint.decode(Array(bytes.dropLast(3))) }
+        #expect(throws: Checkpoint.LoadError.self) { _ = try Checkpoint.decode(Array("not a checkpoint".utf8)) }
+        #expect(throws: Checkpoint.LoadError.self) { _ = try Checkpoint.decode(bytes + [0]) }
+    }
+}
