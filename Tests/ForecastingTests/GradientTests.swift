@@ -93,8 +93,9 @@ import Testing
         #expect(gradient[9..<12].allSatisfy { $0 == 0 })
     }
 
-    @Test func wholeNetworkEndToEnd() {
-        var network = RecurrentNetwork(shape: .init(features: 3, hidden: 5, horizons: 2, quantiles: [0.5, 0.9]), seed: 4)
+    @Test(arguments: RecurrentNetwork.Cell.allCases)
+    func wholeNetworkEndToEnd(cell: RecurrentNetwork.Cell) {
+        var network = RecurrentNetwork(shape: .init(cell: cell, features: 3, hidden: 5, horizons: 2, quantiles: [0.5, 0.9]), seed: 4)
         var random = SplitMix64(seed: 5)
         network.parameters.values = network.parameters.values.map { $0 + Double.random(in: -0.3...0.3, using: &random) }
         let (batch, steps) = (2, 4)
@@ -112,9 +113,10 @@ import Testing
 }
 
 @Suite struct TrainingAndCheckpointTests {
-    @Test func adamLearnsAShiftedCopyOfTheInput() {
+    @Test(arguments: RecurrentNetwork.Cell.allCases)
+    func adamLearnsAShiftedCopyOfTheInput(cell: RecurrentNetwork.Cell) {
         // Target: the last input value plus 1, at both horizons; the median head must learn it.
-        var network = RecurrentNetwork(shape: .init(features: 1, hidden: 8, horizons: 2, quantiles: [0.5]), seed: 6)
+        var network = RecurrentNetwork(shape: .init(cell: cell, features: 1, hidden: 8, horizons: 2, quantiles: [0.5]), seed: 6)
         var optimiser = AdamOptimizer(parameterCount: network.parameters.values.count, learningRate: 0.01)
         let loss = PinballLoss(quantiles: [0.5])
         var random = SplitMix64(seed: 7)
@@ -139,8 +141,9 @@ import Testing
         #expect(after < before / 4, "loss \(before) -> \(after)")
     }
 
-    @Test func aCheckpointRoundTripsExactly() throws {
-        let network = RecurrentNetwork(shape: .init(features: 4, hidden: 6, horizons: 6, quantiles: [0.05, 0.5, 0.95]), seed: 8)
+    @Test(arguments: RecurrentNetwork.Cell.allCases)
+    func aCheckpointRoundTripsExactly(cell: RecurrentNetwork.Cell) throws {
+        let network = RecurrentNetwork(shape: .init(cell: cell, features: 4, hidden: 6, horizons: 6, quantiles: [0.05, 0.5, 0.95]), seed: 8)
         let restored = try Checkpoint.decode(Checkpoint.encode(network))
         #expect(restored == network)
         let x = (0..<24).map { Double($0) / 24 }
@@ -157,5 +160,38 @@ import Testing
         #expect(throws: Checkpoint.LoadError.self) { _ = try Checkpoint.decode(Array(bytes.dropLast(3))) }
         #expect(throws: Checkpoint.LoadError.self) { _ = try Checkpoint.decode(Array("not a checkpoint".utf8)) }
         #expect(throws: Checkpoint.LoadError.self) { _ = try Checkpoint.decode(bytes + [0]) }
+    }
+}
+
+@Suite struct LSTMGradientTests {
+    @Test func lstmLayerParametersAndInputs() {
+        var random = SplitMix64(seed: 11)
+        var parameters = ParameterBuffer()
+        let layer = LSTMLayer(name: "lstm", inputs: 3, hidden: 4, parameters: &parameters)
+        parameters.values = (0..<parameters.values.count).map { _ in Double.random(in: -1...1, using: &random) }
+        let (batch, steps) = (2, 5)
+        let x = (0..<(batch * steps * 3)).map { _ in Double.random(in: -1...1, using: &random) }
+        let weights = (0..<(batch * steps * 4)).map { _ in Double.random(in: -1...1, using: &random) }
+        func loss(_ p: ParameterBuffer, _ x: [Double]) -> Double {
+            zip(layer.forward(p, x: x, batch: batch, steps: steps).h, weights).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        var gradients = parameters.zeros()
+        let dx = layer.backward(parameters, x: x, cache: layer.forward(parameters, x: x, batch: batch, steps: steps), dh: weights, gradients: &gradients)
+        let epsilon = 1e-6
+        func close(_ a: Double, _ n: Double) -> Bool { abs(a - n) <= 1e-6 + 1e-4 * max(abs(a), abs(n)) }
+        for index in parameters.values.indices {
+            var plus = parameters, minus = parameters
+            plus.values[index] += epsilon
+            minus.values[index] -= epsilon
+            let numeric = (loss(plus, x) - loss(minus, x)) / (2 * epsilon)
+            #expect(close(gradients.values[index], numeric), "parameter \(index): \(gradients.values[index]) vs \(numeric)")
+        }
+        for index in x.indices {
+            var plus = x, minus = x
+            plus[index] += epsilon
+            minus[index] -= epsilon
+            let numeric = (loss(parameters, plus) - loss(parameters, minus)) / (2 * epsilon)
+            #expect(close(dx[index], numeric), "input \(index): \(dx[index]) vs \(numeric)")
+        }
     }
 }

@@ -1,7 +1,7 @@
 /// A network's shape and parameters as bytes, with a format version checked on load.
 ///
 /// Layout: the magic `PSWPCKPT`, a little-endian UInt32 format version, UInt32 length of a
-/// UTF-8 header (`features hidden horizons q1,q2,…`), the header, UInt64 parameter count, then
+/// UTF-8 header (`cell features hidden horizons q1,q2,…`), the header, UInt64 parameter count, then
 /// the parameters as little-endian IEEE-754 doubles.
 public enum Checkpoint {
     public static let formatVersion: UInt32 = 1
@@ -15,7 +15,7 @@ public enum Checkpoint {
         var bytes = magic
         append(formatVersion, to: &bytes)
         let shape = network.shape
-        let header = Array("\(shape.features) \(shape.hidden) \(shape.horizons) \(shape.quantiles.map { "\($0)" }.joined(separator: ","))".utf8)
+        let header = Array("\(shape.cell.rawValue) \(shape.features) \(shape.hidden) \(shape.horizons) \(shape.quantiles.map { "\($0)" }.joined(separator: ","))".utf8)
         append(UInt32(header.count), to: &bytes)
         bytes += header
         append(UInt64(network.parameters.values.count), to: &bytes)
@@ -33,12 +33,13 @@ public enum Checkpoint {
         let headerLength: UInt32 = try reader.integer()
         guard let headerBytes = reader.take(Int(headerLength)) else { throw LoadError(description: "checkpoint header is truncated") }
         let fields = String(decoding: headerBytes, as: UTF8.self).split(separator: " ")
-        guard fields.count == 4, let features = Int(fields[0]), let hidden = Int(fields[1]), let horizons = Int(fields[2]),
-              case let quantiles = fields[3].split(separator: ",").compactMap({ Double($0) }), !quantiles.isEmpty,
+        guard fields.count == 5, let cell = RecurrentNetwork.Cell(rawValue: String(fields[0])),
+              let features = Int(fields[1]), let hidden = Int(fields[2]), let horizons = Int(fields[3]),
+              case let quantiles = fields[4].split(separator: ",").compactMap({ Double($0) }), !quantiles.isEmpty,
               features > 0, hidden > 0, horizons > 0 else {
-            throw LoadError(description: "checkpoint header '\(String(decoding: headerBytes, as: UTF8.self))' is not 'features hidden horizons quantiles'")
+            throw LoadError(description: "checkpoint header '\(String(decoding: headerBytes, as: UTF8.self))' is not 'cell features hidden horizons quantiles'")
         }
-        var network = RecurrentNetwork(shape: .init(features: features, hidden: hidden, horizons: horizons, quantiles: quantiles), seed: 0)
+        var network = RecurrentNetwork(shape: .init(cell: cell, features: features, hidden: hidden, horizons: horizons, quantiles: quantiles), seed: 0)
         let count: UInt64 = try reader.integer()
         guard count == UInt64(network.parameters.values.count) else {
             throw LoadError(description: "checkpoint holds \(count) parameters; its shape needs \(network.parameters.values.count)")
