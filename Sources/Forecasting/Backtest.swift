@@ -43,9 +43,32 @@ public struct Backtest: Sendable {
 
     public var origins: [Int64] { (0..<originCount).map { cutoff + Int64($0) * originEvery } }
 
+    /// Slots before the first origin from which a network's forecasts are scored by the model
+    /// selection (576 = two days).
+    public var networkWarmup = 576
+
+    /// The series of `resource` as training input: one array per instance on the trace's
+    /// grid from slot 0, NaN where missing, cut before the first origin.
+    public func trainingSeries(_ trace: UsageTrace, _ resource: Resource) -> (series: [[Double]], end: Int) {
+        let end = Int((cutoff - trace.origin) / Int64(trace.interval))
+        let series = trace.instances.map { instance in
+            (0..<max(0, end)).map { slot -> Double in
+                let offset = slot - instance.firstSlot
+                return offset >= 0 && offset < instance.span ? instance.used[resource.rawValue][offset] : .nan
+            }
+        }
+        return (series, end)
+    }
+
     /// Runs the backtest, handing every row to `emit` in origin order and the fraction done
-    /// to `progress` after each origin. Reads no sample at or after the last origin.
-    public func run(on trace: UsageTrace, progress: (Double) -> Void = { _ in }, emit: (Row) -> Void) throws(Problem) {
+    /// to `progress` after each origin. Reads no sample at or after the last origin. Each
+    /// resource with a network in `networks` (trained only on data before the cut-off) gets
+    /// it as one more model beside the baselines, scored from `networkWarmup` slots before
+    /// the first origin on.
+    public func run(
+        on trace: UsageTrace, networks: [Resource: (network: RecurrentNetwork, steps: Int)] = [:],
+        progress: (Double) -> Void = { _ in }, emit: (Row) -> Void
+    ) throws(Problem) {
         let interval = Int64(trace.interval)
         guard horizons.allSatisfy({ $0 >= 1 && $0 <= configuration.maxHorizon }) else {
             throw Problem(description: "horizons \(horizons) must lie within 1...\(configuration.maxHorizon)")
@@ -58,7 +81,18 @@ public struct Backtest: Sendable {
         guard let first = originSlots.first, first >= 0 else {
             throw Problem(description: "the first origin \(UTCTime.iso8601(cutoff)) is before the trace starts at \(UTCTime.iso8601(trace.origin))")
         }
-        var engine = ForecastEngine(seriesCount: trace.instances.count * resources.count, configuration: configuration)
+        let resources = self.resources
+        let startSlot = trace.origin / interval
+        let activeFrom = max(0, first - networkWarmup)
+        let settings = configuration
+        var engine = ForecastEngine(seriesCount: trace.instances.count * resources.count, configuration: settings) { index in
+            var models = standardBaselines()
+            if let trained = networks[resources[index % resources.count]] {
+                models.append(NetworkForecaster(network: trained.network, steps: trained.steps, startSlot: startSlot,
+                                                activeFrom: activeFrom, scaleFloor: settings.scaleFloor))
+            }
+            return models
+        }
         var nextOrigin = 0
         var slot = 0
         while nextOrigin < originSlots.count {

@@ -11,9 +11,10 @@ public struct ForecastEngine: Sendable {
     private var settled: [Double] = []
     private var scratch: [Double] = []
 
-    public init(seriesCount: Int, configuration: ForecastConfiguration = ForecastConfiguration(), models: @autoclosure () -> [any Forecaster] = standardBaselines()) {
+    /// `models(index)` gives series `index` its own model bank (default: the standard baselines).
+    public init(seriesCount: Int, configuration: ForecastConfiguration = ForecastConfiguration(), models: (Int) -> [any Forecaster] = { _ in standardBaselines() }) {
         self.configuration = configuration
-        series = (0..<seriesCount).map { _ in SeriesForecaster(configuration: configuration, models: models()) }
+        series = (0..<seriesCount).map { SeriesForecaster(configuration: configuration, models: models($0)) }
         pooled = (0..<configuration.maxHorizon).map { _ in ResidualWindow(capacity: configuration.pooledWindow) }
     }
 

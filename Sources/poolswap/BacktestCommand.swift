@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Drivers
 import Forecasting
 import Foundation
@@ -31,6 +32,21 @@ struct BacktestCommand: ParsableCommand {
     @Flag(name: .long, help: "Skip malformed rows and count them, instead of stopping at the first.")
     var lenient = false
 
+    @Option(name: .long, help: "Recurrent network beside the baselines: gru, lstm or none.")
+    var network: String = "gru"
+
+    @Option(name: .long, help: "Hidden units of the network.")
+    var hidden: Int = NetworkTrainer.Configuration().hidden
+
+    @Option(name: .long, help: "Training epochs.")
+    var epochs: Int = NetworkTrainer.Configuration().epochs
+
+    @Option(name: .long, help: "Training windows per epoch.")
+    var samples: Int = NetworkTrainer.Configuration().samples
+
+    @Option(name: .long, help: "Folder for trained networks: loaded from it when there, else trained and saved to it.")
+    var checkpoints: String?
+
     func run() throws {
         guard let cutoffSeconds = UTCTime.parseISO8601(cutoff) else {
             throw ValidationError("--cutoff '\(cutoff)' is not a UTC time like 2013-09-15T00:00:00Z")
@@ -44,12 +60,13 @@ struct BacktestCommand: ParsableCommand {
         let started = ContinuousClock.now
         let (trace, _) = try BitbrainsTraceReader(lenient: lenient).read(folder: data)
         let backtest = Backtest(cutoff: cutoffSeconds, originCount: origins, originEvery: Int64(originEvery), horizons: steps)
+        let networks = try trainedNetworks(backtest, trace)
         let writer = try CompressedFileWriter(path: output)
         try writer.write("series_id,target,origin,horizon_steps,point,lo80,hi80,lo90,hi90,lo95,hi95\n")
         var rows = 0
         var writeError: TraceError?
         let progress = ProgressBar(label: "backtest")
-        try backtest.run(on: trace, progress: { progress.update($0) }) { row in
+        try backtest.run(on: trace, networks: networks, progress: { progress.update($0) }) { row in
             guard writeError == nil else { return }
             let f = row.forecast
             let line = "\(row.instance),\(row.resource),\(UTCTime.iso8601(row.origin)),\(row.horizon),\(number(f.point)),"
@@ -65,6 +82,54 @@ struct BacktestCommand: ParsableCommand {
     }
 
     private func number(_ value: Double) -> String { String(format: "%.7g", value) }
+
+    /// One network per resource, trained on the data before the cut-off (both at once, one per
+    /// core), or loaded from `--checkpoints`.
+    private func trainedNetworks(_ backtest: Backtest, _ trace: UsageTrace) throws -> [Resource: (network: RecurrentNetwork, steps: Int)] {
+        guard network != "none" else { return [:] }
+        guard let cell = RecurrentNetwork.Cell(rawValue: network) else {
+            throw ValidationError("--network must be gru, lstm or none, not '\(network)'")
+        }
+        var settings = NetworkTrainer.Configuration()
+        settings.cell = cell
+        settings.hidden = hidden
+        settings.epochs = epochs
+        settings.samples = samples
+        let trainer = NetworkTrainer(configuration: settings)
+        let resources = backtest.resources
+        let results = TrainedNetworks(count: resources.count)
+        var failures: [String] = []
+        DispatchQueue.concurrentPerform(iterations: resources.count) { index in
+            let resource = resources[index]
+            let path = checkpoints.map { "\($0)/\(resource).\(cell.rawValue).ckpt" }
+            if let path, let bytes = FileManager.default.contents(atPath: path) {
+                do {
+                    results.set(index, try Checkpoint.decode(Array(bytes)))
+                    FileHandle.standardError.write(Data("\(resource): loaded \(path)\n".utf8))
+                    return
+                } catch {
+                    results.fail("\(path): \(error)")
+                    return
+                }
+            }
+            let started = ContinuousClock.now
+            let (series, end) = backtest.trainingSeries(trace, resource)
+            let (trained, losses) = trainer.train(series: series, startSlot: trace.origin / Int64(trace.interval), end: end)
+            FileHandle.standardError.write(Data("\(resource): trained \(cell.rawValue) in \(ContinuousClock.now - started), loss per epoch \(losses.map { String(format: "%.4f", $0) })\n".utf8))
+            results.set(index, trained)
+            if let path {
+                try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                if !FileManager.default.createFile(atPath: path, contents: Data(Checkpoint.encode(trained))) {
+                    results.fail("cannot write \(path)")
+                }
+            }
+        }
+        failures = results.failures
+        guard failures.isEmpty else { throw ValidationError(failures.joined(separator: "; ")) }
+        var networks: [Resource: (network: RecurrentNetwork, steps: Int)] = [:]
+        for (index, resource) in resources.enumerated() { networks[resource] = (results.networks[index]!, settings.steps) }
+        return networks
+    }
 }
 
 /// A one-line progress bar on standard error.
@@ -84,4 +149,16 @@ final class ProgressBar {
     }
 
     func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
+}
+
+/// Networks trained by parallel workers, one slot each.
+private final class TrainedNetworks: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [RecurrentNetwork?]
+    private var problems: [String] = []
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ network: RecurrentNetwork) { lock.withLock { slots[index] = network } }
+    func fail(_ problem: String) { lock.withLock { problems.append(problem) } }
+    var networks: [RecurrentNetwork?] { lock.withLock { slots } }
+    var failures: [String] { lock.withLock { problems } }
 }

@@ -202,3 +202,64 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
         #expect(throws: Backtest.Problem.self) { try Backtest(cutoff: 300, originCount: 1, horizons: [7]).run(on: data) { _ in } }
     }
 }
+
+@Suite struct NetworkForecasterTests {
+    /// A 4-hour wave with noise: its continuation is in the shape of the last 2 hours.
+    func wave(slots: Int, seed: UInt64) -> [Double] {
+        var random = SeededGenerator(state: seed)
+        return (0..<slots).map { slot in 2 + sin(2 * Double.pi * Double(slot) / 48) + 0.05 * random.normal() }
+    }
+
+    @Test func trainingLowersTheLossAndBeatsNaiveWhereTheShapeTellsTheFuture() {
+        var settings = NetworkTrainer.Configuration()
+        settings.samples = 6_000
+        settings.epochs = 3
+        settings.hidden = 8
+        let series = [wave(slots: 1_500, seed: 1), wave(slots: 1_500, seed: 2)]
+        let (network, losses) = NetworkTrainer(configuration: settings).train(series: series, startSlot: 0, end: 1_200)
+        #expect(losses.count == 3)
+        #expect(losses.last! < losses.first!)
+        // Held-out slots 1200...: 6-step-ahead error of the network against the naive forecast.
+        var forecaster = NetworkForecaster(network: network, steps: settings.steps, startSlot: 0)
+        var recent = RecentHistory(capacity: 2016)
+        var output = ArraySlice([Double](repeating: .nan, count: 6))
+        var scratch: [Double] = []
+        var networkError = 0.0, naiveError = 0.0
+        for (slot, value) in series[0].enumerated() {
+            if slot >= 1_200 && slot + 5 < series[0].count {
+                forecaster.forecast(recent, into: &output, scratch: &scratch)
+                networkError += abs(output[output.startIndex + 5] - series[0][slot + 5])
+                naiveError += abs(recent.lastPresent - series[0][slot + 5])
+            }
+            recent.append(value)
+            forecaster.observe(value, history: recent)
+        }
+        #expect(networkError < 0.5 * naiveError, "network \(networkError) vs naive \(naiveError)")
+    }
+
+    @Test func aNetworkInTheBacktestStillNeverReadsPastTheOrigin() throws {
+        var random = SeededGenerator(state: 41)
+        let values = (0..<2) .map { _ in (0..<1_400).map { _ in abs(random.normal()) } }
+        let data = UsageTrace(origin: 0, interval: 300, instances: values.enumerated().map { index, cpu in
+            InstanceSeries(id: InstanceID("\(index)"), firstSlot: 0, used: [cpu, cpu, cpu.map { _ in 0 }], allocated: [cpu, cpu, cpu])
+        })
+        let backtest = Backtest(cutoff: 300 * 1_200, originCount: 6, originEvery: 3_600)
+        var settings = NetworkTrainer.Configuration()
+        settings.samples = 500
+        settings.epochs = 1
+        settings.hidden = 4
+        let (series, end) = backtest.trainingSeries(data, .cpu)
+        #expect(end == 1_200)
+        #expect(series[0].count == 1_200)
+        let network = NetworkTrainer(configuration: settings).train(series: series, startSlot: 0, end: end).network
+        var original: [Backtest.Row] = []
+        try backtest.run(on: data, networks: [.cpu: (network, settings.steps)]) { original.append($0) }
+        var altered = data
+        for index in altered.instances.indices { for slot in 1_236..<1_400 { altered.instances[index].used[0][slot] = 50 } }
+        var changed: [Backtest.Row] = []
+        try backtest.run(on: altered, networks: [.cpu: (network, settings.steps)]) { changed.append($0) }
+        let kept = original.filter { $0.origin <= 300 * 1_236 }
+        #expect(kept.count == 4 * 2 * 2 * 3)
+        #expect(kept == Array(changed.prefix(kept.count)))
+    }
+}

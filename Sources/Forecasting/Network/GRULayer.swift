@@ -47,50 +47,45 @@ public struct GRULayer: Sendable, Equatable {
         precondition(x.count == batch * steps * inputs, "x must be [B, T, F]")
         let H = hidden, F = inputs
         let size = batch * steps * H
-        var cache = Cache(batch: batch, steps: steps, h: .init(repeating: 0, count: size), z: .init(repeating: 0, count: size),
-                          r: .init(repeating: 0, count: size), n: .init(repeating: 0, count: size), rh: .init(repeating: 0, count: size))
-        var pre = [Double](repeating: 0, count: 3 * H)      // one example's W x_t + b
+        var h = [Double](repeating: 0, count: size), z = h, r = h, n = h, rh = h
+        var pre = [Double](repeating: 0, count: 3 * H)       // one example's W x_t + b
         var recurrent = [Double](repeating: 0, count: 3 * H) // its U-products
         let zero = [Double](repeating: 0, count: H)
         parameters.values.withUnsafeBufferPointer { p in
             let wp = p.baseAddress! + w.offset, up = p.baseAddress! + u.offset, bp = p.baseAddress! + b.offset
             x.withUnsafeBufferPointer { xp in
+            h.withUnsafeMutableBufferPointer { hp in
+            z.withUnsafeMutableBufferPointer { zp in
+            r.withUnsafeMutableBufferPointer { rp in
+            n.withUnsafeMutableBufferPointer { np in
+            rh.withUnsafeMutableBufferPointer { rhp in
+            pre.withUnsafeMutableBufferPointer { pp in
+            recurrent.withUnsafeMutableBufferPointer { up2 in
+            zero.withUnsafeBufferPointer { zerop in
                 for e in 0..<batch {
                     for t in 0..<steps {
                         let state = (e * steps + t) * H
-                        let previous: [Double] = t == 0 ? zero : Array(cache.h[(state - H)..<state])
-                        pre.withUnsafeMutableBufferPointer { pp in
-                            for i in 0..<3 * H { pp[i] = bp[i] }
-                            addMatrixVectorProducts(pp.baseAddress!, wp, xp.baseAddress! + (e * steps + t) * F, batch: 1, rows: 3 * H, cols: F, xStride: F, outStride: 3 * H)
-                        }
-                        recurrent.withUnsafeMutableBufferPointer { rp in
-                            for i in 0..<2 * H { rp[i] = 0 }
-                            previous.withUnsafeBufferPointer { hp in
-                                addMatrixVectorProducts(rp.baseAddress!, up, hp.baseAddress!, batch: 1, rows: 2 * H, cols: H, xStride: H, outStride: 2 * H)
-                            }
-                        }
+                        let previous = t == 0 ? zerop.baseAddress! : UnsafePointer(hp.baseAddress! + state - H)
+                        for i in 0..<3 * H { pp[i] = bp[i]; up2[i] = 0 }
+                        addMatrixVectorProducts(pp.baseAddress!, wp, xp.baseAddress! + (e * steps + t) * F, batch: 1, rows: 3 * H, cols: F, xStride: F, outStride: 3 * H)
+                        addMatrixVectorProducts(up2.baseAddress!, up, previous, batch: 1, rows: 2 * H, cols: H, xStride: H, outStride: 2 * H)
                         for k in 0..<H {
-                            cache.z[state + k] = sigmoid(pre[k] + recurrent[k])
-                            cache.r[state + k] = sigmoid(pre[H + k] + recurrent[H + k])
-                            cache.rh[state + k] = cache.r[state + k] * previous[k]
+                            zp[state + k] = sigmoid(pp[k] + up2[k])
+                            rp[state + k] = sigmoid(pp[H + k] + up2[H + k])
+                            rhp[state + k] = rp[state + k] * previous[k]
                         }
-                        recurrent.withUnsafeMutableBufferPointer { rp in
-                            for i in 0..<H { rp[2 * H + i] = 0 }
-                            cache.rh.withUnsafeBufferPointer { rhp in
-                                addMatrixVectorProducts(rp.baseAddress! + 2 * H, up + 2 * H * H, rhp.baseAddress! + state, batch: 1, rows: H, cols: H, xStride: H, outStride: H)
-                            }
-                        }
+                        addMatrixVectorProducts(up2.baseAddress! + 2 * H, up + 2 * H * H, rhp.baseAddress! + state, batch: 1, rows: H, cols: H, xStride: H, outStride: H)
                         for k in 0..<H {
-                            let candidate = tanh(pre[2 * H + k] + recurrent[2 * H + k])
-                            cache.n[state + k] = candidate
-                            let gate = cache.z[state + k]
-                            cache.h[state + k] = (1 - gate) * previous[k] + gate * candidate
+                            let candidate = tanh(pp[2 * H + k] + up2[2 * H + k])
+                            np[state + k] = candidate
+                            let gate = zp[state + k]
+                            hp[state + k] = (1 - gate) * previous[k] + gate * candidate
                         }
                     }
                 }
-            }
+            }}}}}}}}}
         }
-        return cache
+        return Cache(batch: batch, steps: steps, h: h, z: z, r: r, n: n, rh: rh)
     }
 
     /// Given dL/dh [B, T, H], adds dL/dparameters into `gradients` and returns dL/dx [B, T, F].

@@ -1,0 +1,53 @@
+/// A global recurrent network as one of a series' models: it reads the last `steps` slots,
+/// normalised by the series' own anchor and scale, and forecasts the median of each horizon.
+public struct NetworkForecaster: Forecaster {
+    public let name: String
+    public let network: RecurrentNetwork
+    public let steps: Int
+    /// Absolute 5-minute slot of the series' first observed slot (epoch seconds / 300).
+    public let startSlot: Int64
+    /// Slots observed before the network starts forecasting (its forecasts are NaN until
+    /// then, so the model selection does not score it).
+    public let activeFrom: Int
+    public let scaleFloor: Double
+    private let medianIndex: Int
+    private var differenceSum = 0.0
+    private var differenceCount = 0
+    private var previous = Double.nan
+
+    public init(network: RecurrentNetwork, steps: Int, startSlot: Int64, activeFrom: Int = 0, scaleFloor: Double = 0.01) {
+        guard let median = network.shape.quantiles.firstIndex(of: 0.5) else { preconditionFailure("the network needs a 0.5 quantile head") }
+        precondition(network.shape.features == NetworkFeatures.count)
+        self.network = network
+        self.steps = steps
+        self.startSlot = startSlot
+        self.activeFrom = activeFrom
+        self.scaleFloor = scaleFloor
+        medianIndex = median
+        name = network.shape.cell.rawValue
+    }
+
+    public var scale: Double { differenceCount > 0 ? max(scaleFloor, differenceSum / Double(differenceCount)) : scaleFloor }
+
+    public mutating func observe(_ value: Double, history: RecentHistory) {
+        if !value.isNaN, !previous.isNaN {
+            differenceSum += abs(value - previous)
+            differenceCount += 1
+        }
+        previous = value
+    }
+
+    public func forecast(_ history: RecentHistory, into output: inout ArraySlice<Double>, scratch: inout [Double]) {
+        let anchor = history.lastPresent
+        guard history.count >= activeFrom, !anchor.isNaN, history.lastPresentAge <= steps else { return output.fill(.nan) }
+        let scale = self.scale
+        NetworkFeatures.window(steps: steps, lastSlot: startSlot + Int64(history.count - 1), anchor: anchor, scale: scale,
+                               value: { history[lag: $0] }, into: &scratch)
+        let prediction = network.forward(scratch, batch: 1, steps: steps).output
+        let quantiles = network.shape.quantiles.count
+        for (offset, index) in output.indices.enumerated() {
+            guard offset < network.shape.horizons else { output[index] = .nan; continue }
+            output[index] = max(0, anchor + prediction[offset * quantiles + medianIndex] * scale)
+        }
+    }
+}
