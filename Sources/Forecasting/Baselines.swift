@@ -103,6 +103,10 @@ public func standardBaselines() -> [any Forecaster] {
         WindowForecaster(.mean, of: 12),
         WindowForecaster(.median, of: 5),
         WindowForecaster(.median, of: 12),
+        WindowForecaster(.median, of: 36),
+        WindowForecaster(.median, of: 96),
+        WindowForecaster(.median, of: 288),
+        WindowForecaster(.mean, of: 36),
         ExponentialSmoothingForecaster(alpha: 0.5),
         ExponentialSmoothingForecaster(alpha: 0.2),
     ]

@@ -7,6 +7,11 @@ public struct ForecastConfiguration: Sendable, Equatable {
     /// Half-life, in observed slots, of the recent error by which each series picks its model
     /// per horizon (288 = one day of 5-minute slots).
     public var selectionHalfLife = 288.0
+    /// Per horizon (index 0 = 1 step), the point is the median of the forecasts of this many
+    /// models with the lowest recent error there (1 = the best alone). One step ahead the
+    /// best model is clearly best; further ahead combining three lowered MASE on the
+    /// development set. Horizons beyond the list use its last entry.
+    public var combineBest = [1, 3]
     /// Residuals per horizon that calibrate a series' intervals (288 = one day: on the
     /// development set a day's window gave lower MSIS90 than 2 or 7 days, at nominal coverage).
     public var calibrationWindow = 288

@@ -20,6 +20,9 @@ public struct SeriesForecaster: Sendable {
     private var pending: [Double]
     /// The chosen forecast awaiting its slot: [(horizon - 1) * ring + slot % ring].
     private var pendingChosen: [Double]
+    /// The best model behind each chosen forecast, laid out like `pendingChosen`; -1 for none.
+    private var pendingChosenModel: [Int]
+    private var ranked: [(error: Double, model: Int)] = []
     private let ring: Int
     private var residuals: [ResidualWindow]
     /// Mean absolute difference of consecutive present slots: the series' scale.
@@ -39,6 +42,7 @@ public struct SeriesForecaster: Sendable {
         recentError = [Double](repeating: .nan, count: models.count * configuration.maxHorizon)
         pending = [Double](repeating: .nan, count: models.count * configuration.maxHorizon * ring)
         pendingChosen = [Double](repeating: .nan, count: configuration.maxHorizon * ring)
+        pendingChosenModel = [Int](repeating: -1, count: configuration.maxHorizon * ring)
         residuals = (0..<configuration.maxHorizon).map { _ in ResidualWindow(capacity: configuration.calibrationWindow) }
         decay = exp2(-1 / configuration.selectionHalfLife)
         forecasts = [Double](repeating: .nan, count: models.count * configuration.maxHorizon)
@@ -96,40 +100,46 @@ public struct SeriesForecaster: Sendable {
         }
         for horizon in 1...maxHorizon {
             let target = (next + horizon - 1) % ring
-            var bestModel = -1
-            var bestError = Double.infinity
             for model in models.indices {
                 let key = model * maxHorizon + horizon - 1
-                let forecast = forecasts[key]
-                pending[key * ring + target] = forecast
-                let error = recentError[key]
-                if !forecast.isNaN && (bestModel < 0 || error < bestError) {
-                    bestModel = model
-                    bestError = error.isNaN ? .infinity : error
-                }
+                pending[key * ring + target] = forecasts[key]
             }
-            pendingChosen[(horizon - 1) * ring + target] = bestModel < 0 ? .nan : forecasts[bestModel * maxHorizon + horizon - 1]
+            let (value, model) = combine(horizon: horizon)
+            pendingChosen[(horizon - 1) * ring + target] = value
+            pendingChosenModel[(horizon - 1) * ring + target] = model
         }
         return anySettled
     }
 
-    /// The point forecast `horizon` slots after the last observed one and the model it comes from.
+    /// The point forecast `horizon` slots after the last observed one and the model it comes
+    /// from (the best of those combined).
     public func point(horizon: Int) -> (value: Double, model: String) {
+        let key = (horizon - 1) * ring + (history.count + horizon - 1) % ring
+        let model = pendingChosenModel[key]
+        return model < 0 ? (.nan, "none") : (pendingChosen[key], models[model].name)
+    }
+
+    /// The median of the latest forecasts of the `combineBest` models with the lowest recent
+    /// error at `horizon` (models never scored rank last), and the best model's index.
+    private mutating func combine(horizon: Int) -> (value: Double, model: Int) {
         let maxHorizon = configuration.maxHorizon
-        let target = (history.count + horizon - 1) % ring
-        var bestModel = -1
-        var bestError = Double.infinity
+        ranked.removeAll(keepingCapacity: true)
         for model in models.indices {
             let key = model * maxHorizon + horizon - 1
-            let forecast = pending[key * ring + target]
+            guard !forecasts[key].isNaN else { continue }
             let error = recentError[key]
-            if !forecast.isNaN && (bestModel < 0 || error < bestError) {
-                bestModel = model
-                bestError = error.isNaN ? .infinity : error
-            }
+            ranked.append((error.isNaN ? .infinity : error, model))
         }
-        guard bestModel >= 0 else { return (.nan, "none") }
-        return (pending[(bestModel * maxHorizon + horizon - 1) * ring + target], models[bestModel].name)
+        guard !ranked.isEmpty else { return (.nan, -1) }
+        ranked.sort { $0.error < $1.error || ($0.error == $1.error && $0.model < $1.model) }
+        let wanted = configuration.combineBest.isEmpty ? 1 : configuration.combineBest[min(horizon, configuration.combineBest.count) - 1]
+        let count = max(1, min(wanted, ranked.count))
+        scratch.removeAll(keepingCapacity: true)
+        for entry in ranked.prefix(count) { scratch.append(forecasts[entry.model * maxHorizon + horizon - 1]) }
+        scratch.sort()
+        let middle = count / 2
+        let value = count % 2 == 1 ? scratch[middle] : (scratch[middle - 1] + scratch[middle]) / 2
+        return (value, ranked[0].model)
     }
 
     /// Residual quantiles of this series at `horizon`, or nil with too few residuals of its own.
