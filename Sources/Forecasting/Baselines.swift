@@ -43,30 +43,63 @@ public struct SeasonalDifferenceForecaster: Forecaster {
     }
 }
 
-/// The mean or median of the last `count` observed values (within a day).
+/// The mean or median of the last `count` observed values.
+///
+/// Keeps those values in arrival order and sorted, so each slot costs O(count) moves rather
+/// than a sort.
 public struct WindowForecaster: Forecaster {
     public enum Statistic: String, Sendable { case mean, median }
     public let name: String
     public let count: Int
     public let statistic: Statistic
+    private var arrival: [Double] = []
+    private var oldest = 0
+    private var sorted: [Double] = []
+    private var sum = 0.0
 
     public init(_ statistic: Statistic, of count: Int) {
+        precondition(count > 0)
         self.statistic = statistic
         self.count = count
         name = "\(statistic)-\(count)"
     }
 
+    public mutating func observe(_ value: Double, history: RecentHistory) {
+        guard !value.isNaN else { return }
+        if arrival.count < count {
+            arrival.append(value)
+        } else {
+            let leaving = arrival[oldest]
+            arrival[oldest] = value
+            oldest = (oldest + 1) % count
+            sum -= leaving
+            sorted.remove(at: Self.insertionIndex(of: leaving, in: sorted))
+        }
+        sum += value
+        sorted.insert(value, at: Self.insertionIndex(of: value, in: sorted))
+        if arrival.count == count && oldest == 0 { sum = arrival.reduce(0, +) } // shed rounding drift once per cycle
+    }
+
     public func forecast(_ history: RecentHistory, into output: inout ArraySlice<Double>, scratch: inout [Double]) {
-        history.recentPresent(count, within: 288, into: &scratch)
-        guard !scratch.isEmpty else { return output.fill(history.lastPresent) }
+        guard !sorted.isEmpty else { return output.fill(history.lastPresent) }
         switch statistic {
         case .mean:
-            output.fill(scratch.reduce(0, +) / Double(scratch.count))
+            output.fill(sum / Double(sorted.count))
         case .median:
-            scratch.sort()
-            let middle = scratch.count / 2
-            output.fill(scratch.count % 2 == 1 ? scratch[middle] : (scratch[middle - 1] + scratch[middle]) / 2)
+            let middle = sorted.count / 2
+            output.fill(sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2)
         }
+    }
+
+    /// The first index whose element is not less than `value`.
+    static func insertionIndex(of value: Double, in sorted: [Double]) -> Int {
+        var low = 0
+        var high = sorted.count
+        while low < high {
+            let middle = (low + high) / 2
+            if sorted[middle] < value { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 }
 
