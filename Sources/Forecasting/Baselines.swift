@@ -24,6 +24,38 @@ public struct SeasonalNaiveForecaster: Forecaster {
     }
 }
 
+/// The median of the values at the same phase of the last `cycles` seasons (skipping
+/// missing ones): periodic spikes (hourly jobs, daily batches) without one cycle's noise.
+public struct SeasonalMedianForecaster: Forecaster {
+    public let name: String
+    public let season: Int
+    public let cycles: Int
+
+    public init(season: Int, cycles: Int) {
+        precondition(season > 0 && cycles > 0)
+        self.season = season
+        self.cycles = cycles
+        name = "seasonal-median-\(season)x\(cycles)"
+    }
+
+    public func forecast(_ history: RecentHistory, into output: inout ArraySlice<Double>, scratch: inout [Double]) {
+        for (step, index) in output.indices.enumerated() {
+            scratch.removeAll(keepingCapacity: true)
+            // The target is `step + 1` slots ahead; the same phase k seasons back is at lag k·season − step.
+            for cycle in 1...cycles {
+                let lag = cycle * season - step
+                guard lag >= 1 else { continue }
+                let value = history[lag: lag]
+                if !value.isNaN { scratch.append(value) }
+            }
+            guard !scratch.isEmpty else { output[index] = history.lastPresent; continue }
+            scratch.sort()
+            let middle = scratch.count / 2
+            output[index] = scratch.count % 2 == 1 ? scratch[middle] : (scratch[middle - 1] + scratch[middle]) / 2
+        }
+    }
+}
+
 /// The last observed value plus the change the series made over the same steps one season
 /// earlier: follows daily patterns (batch jobs, business hours) from the current level.
 public struct SeasonalDifferenceForecaster: Forecaster {
@@ -132,6 +164,8 @@ public func standardBaselines() -> [any Forecaster] {
         NaiveForecaster(),
         SeasonalNaiveForecaster(),
         SeasonalDifferenceForecaster(),
+        SeasonalMedianForecaster(season: 12, cycles: 5),
+        SeasonalMedianForecaster(season: 288, cycles: 5),
         WindowForecaster(.mean, of: 3),
         WindowForecaster(.mean, of: 12),
         WindowForecaster(.median, of: 5),

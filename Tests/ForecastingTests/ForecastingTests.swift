@@ -263,3 +263,14 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
         #expect(kept == Array(changed.prefix(kept.count)))
     }
 }
+
+@Suite struct SeasonalMedianTests {
+    @Test func medianOfTheSamePhaseOverCycles() {
+        // Season 3, cycles 3: the next slot's phase held 10, 90 (a one-off spike) and 12: the
+        // median, 12, ignores the spike; the phase after it held 1 every time.
+        let values: [Double] = [10, 1, 1, 90, 1, 1, 12, 1, 1]
+        #expect(forecast(SeasonalMedianForecaster(season: 3, cycles: 3), values, horizons: 2) == [12, 1])
+        // A missing value of the phase is skipped: the median of 10 and 12.
+        #expect(forecast(SeasonalMedianForecaster(season: 3, cycles: 3), [10, 1, 1, .nan, 1, 1, 12, 1, 1], horizons: 1) == [11])
+    }
+}
