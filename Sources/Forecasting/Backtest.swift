@@ -65,8 +65,11 @@ public struct Backtest: Sendable {
     /// resource with a network in `networks` (trained only on data before the cut-off) gets
     /// it as one more model beside the baselines, scored from `networkWarmup` slots before
     /// the first origin on.
-    public func run(
+    /// `originTime` receives, for each origin, how long `clock` saw the forecasts of every
+    /// series at it take (emitting rows excluded).
+    public func run<C: Clock>(
         on trace: UsageTrace, networks: [Resource: (network: RecurrentNetwork, steps: Int)] = [:],
+        clock: C = ContinuousClock(), originTime: (C.Duration) -> Void = { _ in },
         progress: (Double) -> Void = { _ in }, emit: (Row) -> Void
     ) throws(Problem) {
         let interval = Int64(trace.interval)
@@ -97,14 +100,19 @@ public struct Backtest: Sendable {
         var slot = 0
         while nextOrigin < originSlots.count {
             if slot == originSlots[nextOrigin] {
+                var rows: [Row] = []
+                rows.reserveCapacity(trace.instances.count * resources.count * horizons.count)
+                let started = clock.now
                 for (instanceIndex, series) in trace.instances.enumerated() {
                     for (resourceIndex, resource) in resources.enumerated() {
                         for horizon in horizons {
                             let forecast = engine.forecast(series: instanceIndex * resources.count + resourceIndex, horizon: horizon)
-                            emit(Row(instance: series.id, resource: resource, origin: origins[nextOrigin], horizon: horizon, forecast: forecast))
+                            rows.append(Row(instance: series.id, resource: resource, origin: origins[nextOrigin], horizon: horizon, forecast: forecast))
                         }
                     }
                 }
+                originTime(started.duration(to: clock.now))
+                rows.forEach(emit)
                 nextOrigin += 1
                 progress(Double(nextOrigin) / Double(originSlots.count))
                 if nextOrigin == originSlots.count { break }
