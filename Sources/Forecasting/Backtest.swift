@@ -84,6 +84,9 @@ public struct Backtest: Sendable {
         guard let first = originSlots.first, first >= 0 else {
             throw Problem(description: "the first origin \(UTCTime.iso8601(cutoff)) is before the trace starts at \(UTCTime.iso8601(trace.origin))")
         }
+        guard first < trace.slotCount else {
+            throw Problem(description: "the trace ends at \(UTCTime.iso8601(trace.origin + Int64(trace.slotCount) * interval)), before the first origin \(UTCTime.iso8601(cutoff))")
+        }
         let resources = self.resources
         let startSlot = trace.origin / interval
         let activeFrom = max(0, first - networkWarmup)

@@ -200,6 +200,7 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
         #expect(throws: Backtest.Problem.self) { try Backtest(cutoff: 150, originCount: 1).run(on: data) { _ in } }
         #expect(throws: Backtest.Problem.self) { try Backtest(cutoff: -300, originCount: 1).run(on: data) { _ in } }
         #expect(throws: Backtest.Problem.self) { try Backtest(cutoff: 300, originCount: 1, horizons: [7]).run(on: data) { _ in } }
+        #expect(throws: Backtest.Problem.self) { try Backtest(cutoff: 3_000, originCount: 1).run(on: data) { _ in } }
     }
 }
 
