@@ -50,41 +50,42 @@ public struct LSTMLayer: Sendable, Equatable {
     public func forward(_ parameters: ParameterBuffer, x: [Double], batch: Int, steps: Int) -> Cache {
         precondition(x.count == batch * steps * inputs, "x must be [B, T, F]")
         let H = hidden, F = inputs
-        var cache = Cache(batch: batch, steps: steps, h: .init(repeating: 0, count: batch * steps * H),
-                          c: .init(repeating: 0, count: batch * steps * H), gates: .init(repeating: 0, count: batch * steps * 4 * H))
+        var h = [Double](repeating: 0, count: batch * steps * H), c = h
+        var gates = [Double](repeating: 0, count: batch * steps * 4 * H)
         let zero = [Double](repeating: 0, count: H)
         var pre = [Double](repeating: 0, count: 4 * H)
         parameters.values.withUnsafeBufferPointer { p in
             let wp = p.baseAddress! + w.offset, up = p.baseAddress! + u.offset, bp = p.baseAddress! + b.offset
             x.withUnsafeBufferPointer { xp in
+            h.withUnsafeMutableBufferPointer { hp in
+            c.withUnsafeMutableBufferPointer { cp in
+            gates.withUnsafeMutableBufferPointer { gp in
+            pre.withUnsafeMutableBufferPointer { pp in
+            zero.withUnsafeBufferPointer { zerop in
                 for e in 0..<batch {
                     for t in 0..<steps {
                         let state = (e * steps + t) * H
-                        let previousH: [Double] = t == 0 ? zero : Array(cache.h[(state - H)..<state])
-                        let previousC: [Double] = t == 0 ? zero : Array(cache.c[(state - H)..<state])
-                        pre.withUnsafeMutableBufferPointer { pp in
-                            for i in 0..<4 * H { pp[i] = bp[i] }
-                            addMatrixVectorProducts(pp.baseAddress!, wp, xp.baseAddress! + (e * steps + t) * F, batch: 1, rows: 4 * H, cols: F, xStride: F, outStride: 4 * H)
-                            previousH.withUnsafeBufferPointer { hp in
-                                addMatrixVectorProducts(pp.baseAddress!, up, hp.baseAddress!, batch: 1, rows: 4 * H, cols: H, xStride: H, outStride: 4 * H)
-                            }
-                        }
+                        let previousH = t == 0 ? zerop.baseAddress! : UnsafePointer(hp.baseAddress! + state - H)
+                        let previousC = t == 0 ? zerop.baseAddress! : UnsafePointer(cp.baseAddress! + state - H)
+                        for i in 0..<4 * H { pp[i] = bp[i] }
+                        addMatrixVectorProducts(pp.baseAddress!, wp, xp.baseAddress! + (e * steps + t) * F, batch: 1, rows: 4 * H, cols: F, xStride: F, outStride: 4 * H)
+                        addMatrixVectorProducts(pp.baseAddress!, up, previousH, batch: 1, rows: 4 * H, cols: H, xStride: H, outStride: 4 * H)
                         let gate = (e * steps + t) * 4 * H
                         for k in 0..<H {
-                            let i = sigmoid(pre[k]), f = sigmoid(pre[H + k]), g = tanh(pre[2 * H + k]), o = sigmoid(pre[3 * H + k])
-                            cache.gates[gate + k] = i
-                            cache.gates[gate + H + k] = f
-                            cache.gates[gate + 2 * H + k] = g
-                            cache.gates[gate + 3 * H + k] = o
-                            let c = f * previousC[k] + i * g
-                            cache.c[state + k] = c
-                            cache.h[state + k] = o * tanh(c)
+                            let i = sigmoid(pp[k]), f = sigmoid(pp[H + k]), g = tanh(pp[2 * H + k]), o = sigmoid(pp[3 * H + k])
+                            gp[gate + k] = i
+                            gp[gate + H + k] = f
+                            gp[gate + 2 * H + k] = g
+                            gp[gate + 3 * H + k] = o
+                            let cell = f * previousC[k] + i * g
+                            cp[state + k] = cell
+                            hp[state + k] = o * tanh(cell)
                         }
                     }
                 }
-            }
+            }}}}}}
         }
-        return cache
+        return Cache(batch: batch, steps: steps, h: h, c: c, gates: gates)
     }
 
     /// Given dL/dh [B, T, H], adds dL/dparameters into `gradients` and returns dL/dx [B, T, F].
