@@ -48,9 +48,11 @@ public struct Backtest: Sendable {
     public var networkWarmup = 576
 
     /// The series of `resource` as training input: one array per instance on the trace's
-    /// grid from slot 0, NaN where missing, cut before the first origin.
+    /// grid from slot 0, NaN where missing, cut `networkWarmup` slots before the first origin,
+    /// so that the slots on which the model selection first scores the network are ones it
+    /// was not trained on.
     public func trainingSeries(_ trace: UsageTrace, _ resource: Resource) -> (series: [[Double]], end: Int) {
-        let end = Int((cutoff - trace.origin) / Int64(trace.interval))
+        let end = Int((cutoff - trace.origin) / Int64(trace.interval)) - networkWarmup
         let series = trace.instances.map { instance in
             (0..<max(0, end)).map { slot -> Double in
                 let offset = slot - instance.firstSlot

@@ -39,7 +39,7 @@ public struct ForecastEngine: Sendable {
         if point.isNaN { (point, model) = (0, "none") }
         point = max(0, point)
         var bounds = forecaster.ownBounds(horizon: horizon, scratch: &scratch)
-        if bounds == nil, pooled[horizon - 1].count >= configuration.minimumOwnResiduals {
+        if bounds == nil, pooled[horizon - 1].count >= max(1, configuration.minimumOwnResiduals) {
             let scale = forecaster.scale ?? max(configuration.scaleFloor, point)
             let unit = pooled[horizon - 1].bounds(levels: IntervalForecast.levels, scratch: &scratch)
             bounds = (unit.lower.map { $0 * scale }, unit.upper.map { $0 * scale })

@@ -15,9 +15,24 @@ public struct NetworkForecaster: Forecaster {
     private var differenceCount = 0
     private var previous = Double.nan
 
+    /// Why a network cannot serve as a forecaster.
+    public struct Unsuitable: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Checks that `network` reads `NetworkFeatures` and has a median head.
+    public static func check(_ network: RecurrentNetwork) throws(Unsuitable) {
+        guard network.shape.quantiles.contains(0.5) else {
+            throw Unsuitable(description: "the network has no 0.5 quantile head (it has \(network.shape.quantiles))")
+        }
+        guard network.shape.features == NetworkFeatures.count else {
+            throw Unsuitable(description: "the network reads \(network.shape.features) features per step; the forecaster gives \(NetworkFeatures.count)")
+        }
+    }
+
     public init(network: RecurrentNetwork, steps: Int, startSlot: Int64, activeFrom: Int = 0, scaleFloor: Double = 0.01) {
         guard let median = network.shape.quantiles.firstIndex(of: 0.5) else { preconditionFailure("the network needs a 0.5 quantile head") }
-        precondition(network.shape.features == NetworkFeatures.count)
+        precondition(network.shape.features == NetworkFeatures.count, "check(_:) the network first")
         self.network = network
         self.steps = steps
         self.startSlot = startSlot
@@ -39,7 +54,8 @@ public struct NetworkForecaster: Forecaster {
 
     public func forecast(_ history: RecentHistory, into output: inout ArraySlice<Double>, scratch: inout [Double]) {
         let anchor = history.lastPresent
-        guard history.count >= activeFrom, !anchor.isNaN, history.lastPresentAge <= steps else { return output.fill(.nan) }
+        // Trained only on windows whose last slot is observed: forecast only from such windows.
+        guard history.count >= activeFrom, !anchor.isNaN, history.lastPresentAge == 1 else { return output.fill(.nan) }
         let scale = self.scale
         NetworkFeatures.window(steps: steps, lastSlot: startSlot + Int64(history.count - 1), anchor: anchor, scale: scale,
                                value: { history[lag: $0] }, into: &scratch)

@@ -2,7 +2,14 @@
 /// `floor(q * (n - 1))`, found in place by quickselect (the order of `values` changes).
 func selectQuantile(_ values: inout [Double], _ q: Double) -> Double {
     precondition(!values.isEmpty)
-    let rank = min(values.count - 1, max(0, Int((q * Double(values.count - 1)).rounded(.down))))
+    return selectRank(&values, Int((q * Double(values.count - 1)).rounded(.down)))
+}
+
+/// The element that would be at index `rank` (clamped to the array) if `values` were sorted,
+/// found in place by quickselect (the order of `values` changes).
+func selectRank(_ values: inout [Double], _ rank: Int) -> Double {
+    precondition(!values.isEmpty)
+    let rank = min(values.count - 1, max(0, rank))
     var low = 0
     var high = values.count - 1
     while low < high {

@@ -31,12 +31,12 @@ public struct ResidualWindow: Sendable {
         var upper: [Double] = []
         for level in levels {
             let tail = (1 - level) / 2
-            // Conformal: the ceil((n+1)(1-tail))/n empirical quantile, clipped to the sample.
-            let high = min(1, ((n + 1) * (1 - tail)).rounded(.up) / n)
-            let low = max(0, 1 - high)
+            // Conformal: the k-th smallest residual above, k = ceil((n+1)(1-tail)), and the
+            // k-th largest below (0-based ranks k-1 and n-k), clamped to the sample.
+            let k = Int(((n + 1) * (1 - tail)).rounded(.up))
             scratch = values
-            lower.append(selectQuantile(&scratch, low))
-            upper.append(selectQuantile(&scratch, high))
+            lower.append(selectRank(&scratch, values.count - k))
+            upper.append(selectRank(&scratch, k - 1))
         }
         return (lower, upper)
     }

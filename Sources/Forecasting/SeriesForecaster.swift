@@ -145,7 +145,7 @@ public struct SeriesForecaster: Sendable {
     /// Residual quantiles of this series at `horizon`, or nil with too few residuals of its own.
     func ownBounds(horizon: Int, scratch: inout [Double]) -> (lower: [Double], upper: [Double])? {
         let window = residuals[horizon - 1]
-        guard window.count >= configuration.minimumOwnResiduals else { return nil }
+        guard window.count >= max(1, configuration.minimumOwnResiduals) else { return nil }
         return window.bounds(levels: IntervalForecast.levels, scratch: &scratch)
     }
 }

@@ -111,10 +111,17 @@ struct BacktestCommand: ParsableCommand {
         var failures: [String] = []
         DispatchQueue.concurrentPerform(iterations: resources.count) { index in
             let resource = resources[index]
-            let path = checkpoints.map { "\($0)/\(resource).\(cell.rawValue)\(trainOnHalf ? ".half" : "").ckpt" }
+            // The name carries everything the network depends on, so a checkpoint trained up to
+            // another cut-off or with other settings is never loaded by mistake.
+            let settings = trainer.configuration
+            let name = "\(resource).\(cell.rawValue).h\(settings.hidden).t\(settings.steps).n\(settings.samples)x\(settings.epochs)"
+                + ".seed\(settings.seed).until\(backtest.cutoff - Int64(backtest.networkWarmup * trace.interval))\(trainOnHalf ? ".half" : "").ckpt"
+            let path = checkpoints.map { "\($0)/\(name)" }
             if let path, let bytes = FileManager.default.contents(atPath: path) {
                 do {
-                    results.set(index, try Checkpoint.decode(Array(bytes)))
+                    let loaded = try Checkpoint.decode(Array(bytes))
+                    try NetworkForecaster.check(loaded)
+                    results.set(index, loaded)
                     FileHandle.standardError.write(Data("\(resource): loaded \(path)\n".utf8))
                     return
                 } catch {
@@ -126,6 +133,10 @@ struct BacktestCommand: ParsableCommand {
             var (series, end) = backtest.trainingSeries(trace, resource)
             if trainOnHalf { series = series.enumerated().filter { $0.offset % 2 == 0 }.map(\.element) }
             let (trained, losses) = trainer.train(series: series, startSlot: trace.origin / Int64(trace.interval), end: end)
+            guard !losses.isEmpty else {
+                results.fail("\(resource): no training windows before \(UTCTime.iso8601(trace.origin + Int64(max(0, end) * trace.interval))); use --network none or an earlier trace")
+                return
+            }
             FileHandle.standardError.write(Data("\(resource): trained \(cell.rawValue) in \(ContinuousClock.now - started), loss per epoch \(losses.map { String(format: "%.4f", $0) })\n".utf8))
             results.set(index, trained)
             if let path {
