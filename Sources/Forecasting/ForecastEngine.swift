@@ -29,7 +29,8 @@ public struct ForecastEngine: Sendable {
     }
 
     /// The forecast of series `index`, `horizon` slots (1...maxHorizon) after its last observed
-    /// slot, with intervals from its own recent residuals, else from the pool scaled to it,
+    /// slot, with intervals from the network's quantile heads conformalised on their recent
+    /// scores when the series has a network forecasting this slot, else from its own recent residuals, else from the pool scaled to it,
     /// else (nothing known yet) wide ones around the point. Usage is never negative, so no
     /// bound is below 0.
     public mutating func forecast(series index: Int, horizon: Int) -> IntervalForecast {
@@ -38,7 +39,8 @@ public struct ForecastEngine: Sendable {
         var (point, model) = forecaster.point(horizon: horizon)
         if point.isNaN { (point, model) = (0, "none") }
         point = max(0, point)
-        var bounds = forecaster.ownBounds(horizon: horizon, scratch: &scratch)
+        var bounds = forecaster.networkBounds(horizon: horizon, point: point, scratch: &scratch)
+            ?? forecaster.ownBounds(horizon: horizon, scratch: &scratch)
         if bounds == nil, pooled[horizon - 1].count >= max(1, configuration.minimumOwnResiduals) {
             let scale = forecaster.scale ?? max(configuration.scaleFloor, point)
             let unit = pooled[horizon - 1].bounds(levels: IntervalForecast.levels, scratch: &scratch)

@@ -53,17 +53,22 @@ public struct NetworkForecaster: Forecaster {
     }
 
     public func forecast(_ history: RecentHistory, into output: inout ArraySlice<Double>, scratch: inout [Double]) {
+        guard let prediction = quantileForecast(history, scratch: &scratch) else { return output.fill(.nan) }
+        let quantiles = network.shape.quantiles.count
+        for (offset, index) in output.indices.enumerated() {
+            output[index] = offset < network.shape.horizons ? prediction[offset * quantiles + medianIndex] : .nan
+        }
+    }
+
+    /// Every quantile head's forecast in the series' own units, [horizon][quantile] (at least
+    /// 0), or nil when the network does not forecast from this history.
+    public func quantileForecast(_ history: RecentHistory, scratch: inout [Double]) -> [Double]? {
         let anchor = history.lastPresent
         // Trained only on windows whose last slot is observed: forecast only from such windows.
-        guard history.count >= activeFrom, !anchor.isNaN, history.lastPresentAge == 1 else { return output.fill(.nan) }
+        guard history.count >= activeFrom, !anchor.isNaN, history.lastPresentAge == 1 else { return nil }
         let scale = self.scale
         NetworkFeatures.window(steps: steps, lastSlot: startSlot + Int64(history.count - 1), anchor: anchor, scale: scale,
                                value: { history[lag: $0] }, into: &scratch)
-        let prediction = network.forward(scratch, batch: 1, steps: steps).output
-        let quantiles = network.shape.quantiles.count
-        for (offset, index) in output.indices.enumerated() {
-            guard offset < network.shape.horizons else { output[index] = .nan; continue }
-            output[index] = max(0, anchor + prediction[offset * quantiles + medianIndex] * scale)
-        }
+        return network.forward(scratch, batch: 1, steps: steps).output.map { max(0, anchor + $0 * scale) }
     }
 }

@@ -7,7 +7,8 @@ public struct NetworkTrainer: Sendable {
         /// Slots in each input window (24 = 2 hours).
         public var steps = 24
         public var horizons = 6
-        public var quantiles = [0.1, 0.5, 0.9]
+        /// The median for the point, and the ends of the 80, 90 and 95% intervals.
+        public var quantiles = [0.025, 0.05, 0.1, 0.5, 0.9, 0.95, 0.975]
         /// Training windows drawn per epoch.
         public var samples = 60_000
         public var epochs = 4

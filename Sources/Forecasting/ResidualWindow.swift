@@ -22,6 +22,15 @@ public struct ResidualWindow: Sendable {
         }
     }
 
+    /// The conformal quantile of the window for one-sided coverage `level`: its k-th smallest
+    /// value, k = ceil((n+1)·level), clamped to the sample.
+    public func conformalQuantile(level: Double, scratch: inout [Double]) -> Double {
+        precondition(!values.isEmpty)
+        let k = Int((Double(values.count + 1) * level).rounded(.up))
+        scratch = values
+        return selectRank(&scratch, k - 1)
+    }
+
     /// Lower and upper residual quantiles for each central level (e.g. 0.9 → the 5% and 95%
     /// quantiles), with the finite-sample correction of split conformal prediction.
     public func bounds(levels: [Double], scratch: inout [Double]) -> (lower: [Double], upper: [Double]) {

@@ -32,6 +32,14 @@ public struct SeriesForecaster: Sendable {
     /// The latest forecast of every model: [model * maxHorizon + horizon - 1].
     private var forecasts: [Double]
     private let decay: Double
+    /// The network among the models, if any, and for each interval level the indices of its
+    /// quantile heads for that level's ends.
+    private let network: (model: Int, heads: [(lower: Int, upper: Int)])?
+    /// The network's interval ends awaiting their slot: [(level * maxHorizon + horizon - 1) * ring + slot % ring].
+    private var pendingNetworkLower: [Double]
+    private var pendingNetworkUpper: [Double]
+    /// Conformity scores max(lower - y, y - upper) of the network's intervals, per level and horizon.
+    private var networkScores: [ResidualWindow]
 
     public init(configuration: ForecastConfiguration = ForecastConfiguration(), models: [any Forecaster] = standardBaselines()) {
         precondition(!models.isEmpty)
@@ -47,6 +55,24 @@ public struct SeriesForecaster: Sendable {
         decay = exp2(-1 / configuration.selectionHalfLife)
         forecasts = [Double](repeating: .nan, count: models.count * configuration.maxHorizon)
         scratch.reserveCapacity(configuration.historySlots)
+        let levels = IntervalForecast.levels
+        if let index = models.firstIndex(where: { $0 is NetworkForecaster }), let net = models[index] as? NetworkForecaster {
+            let quantiles = net.network.shape.quantiles
+            let heads = levels.compactMap { level -> (lower: Int, upper: Int)? in
+                guard let lower = quantiles.firstIndex(where: { abs($0 - (1 - level) / 2) < 1e-9 }),
+                      let upper = quantiles.firstIndex(where: { abs($0 - (1 + level) / 2) < 1e-9 }) else { return nil }
+                return (lower, upper)
+            }
+            network = heads.count == levels.count && net.network.shape.horizons >= configuration.maxHorizon ? (index, heads) : nil
+        } else {
+            network = nil
+        }
+        let slots = network == nil ? 0 : levels.count * configuration.maxHorizon * ring
+        pendingNetworkLower = [Double](repeating: .nan, count: slots)
+        pendingNetworkUpper = pendingNetworkLower
+        networkScores = (0..<(network == nil ? 0 : levels.count * configuration.maxHorizon)).map { _ in
+            ResidualWindow(capacity: configuration.calibrationWindow)
+        }
     }
 
     public var modelNames: [String] { models.map(\.name) }
@@ -71,6 +97,12 @@ public struct SeriesForecaster: Sendable {
                 differenceSum += abs(value - previous)
                 differenceCount += 1
             }
+            if network != nil {
+                for key in networkScores.indices {
+                    let lower = pendingNetworkLower[key * ring + slot % ring], upper = pendingNetworkUpper[key * ring + slot % ring]
+                    if !lower.isNaN { networkScores[key].append(max(lower - value, value - upper)) }
+                }
+            }
             for horizon in 1...maxHorizon {
                 let chosen = pendingChosen[(horizon - 1) * ring + slot % ring]
                 if chosen.isNaN {
@@ -94,6 +126,10 @@ public struct SeriesForecaster: Sendable {
         // Forecast the coming slots now, to score them when they arrive.
         let next = slot + 1
         for model in models.indices {
+            if let network, network.model == model {
+                recordNetwork(network, next: next)
+                continue
+            }
             var slice = forecasts[model * maxHorizon..<(model + 1) * maxHorizon]
             models[model].forecast(history, into: &slice, scratch: &scratch)
             forecasts[model * maxHorizon..<(model + 1) * maxHorizon] = slice
@@ -109,6 +145,49 @@ public struct SeriesForecaster: Sendable {
             pendingChosenModel[(horizon - 1) * ring + target] = model
         }
         return anySettled
+    }
+
+    /// Runs the network once: its medians become its point forecasts, its quantile heads the
+    /// pending interval ends scored when their slots arrive.
+    private mutating func recordNetwork(_ network: (model: Int, heads: [(lower: Int, upper: Int)]), next: Int) {
+        let maxHorizon = configuration.maxHorizon
+        let forecaster = models[network.model] as! NetworkForecaster
+        let prediction = forecaster.quantileForecast(history, scratch: &scratch)
+        let quantiles = forecaster.network.shape.quantiles
+        let median = quantiles.firstIndex(of: 0.5)!
+        for horizon in 1...maxHorizon {
+            let row = (horizon - 1) * quantiles.count
+            forecasts[network.model * maxHorizon + horizon - 1] = prediction.map { $0[row + median] } ?? .nan
+            for (level, heads) in network.heads.enumerated() {
+                let key = (level * maxHorizon + horizon - 1) * ring + (next + horizon - 1) % ring
+                pendingNetworkLower[key] = prediction.map { $0[row + heads.lower] } ?? .nan
+                pendingNetworkUpper[key] = prediction.map { $0[row + heads.upper] } ?? .nan
+            }
+        }
+    }
+
+    /// Conformalised quantile regression: the network's interval ends at `horizon`, each widened
+    /// by the conformal quantile of its recent conformity scores, relative to `point`; nil when
+    /// the network has no interval for that slot or too few scores.
+    func networkBounds(horizon: Int, point: Double, scratch: inout [Double]) -> (lower: [Double], upper: [Double])? {
+        guard let network else { return nil }
+        let maxHorizon = configuration.maxHorizon
+        var lower: [Double] = [], upper: [Double] = []
+        for (level, nominal) in IntervalForecast.levels.enumerated() {
+            let key = level * maxHorizon + horizon - 1
+            let window = networkScores[key]
+            let slot = key * ring + (history.count + horizon - 1) % ring
+            let low = pendingNetworkLower[slot], high = pendingNetworkUpper[slot]
+            guard !low.isNaN, window.count >= max(1, configuration.minimumOwnResiduals) else { return nil }
+            let widen = window.conformalQuantile(level: nominal, scratch: &scratch)
+            // A negative widening narrows the interval; past its middle it is a single point.
+            var a = low - widen, b = high + widen
+            if a > b { (a, b) = ((a + b) / 2, (a + b) / 2) }
+            // Keep the levels nested even where the heads cross.
+            lower.append(min(a, lower.last.map { $0 + point } ?? .infinity) - point)
+            upper.append(max(b, upper.last.map { $0 + point } ?? -.infinity) - point)
+        }
+        return (lower, upper)
     }
 
     /// The point forecast `horizon` slots after the last observed one and the model it comes

@@ -114,7 +114,7 @@ struct BacktestCommand: ParsableCommand {
             // The name carries everything the network depends on, so a checkpoint trained up to
             // another cut-off or with other settings is never loaded by mistake.
             let settings = trainer.configuration
-            let name = "\(resource).\(cell.rawValue).h\(settings.hidden).t\(settings.steps).n\(settings.samples)x\(settings.epochs)"
+            let name = "\(resource).\(cell.rawValue).q\(settings.quantiles.count).h\(settings.hidden).t\(settings.steps).n\(settings.samples)x\(settings.epochs)"
                 + ".seed\(settings.seed).until\(backtest.cutoff - Int64(backtest.networkWarmup * trace.interval))\(trainOnHalf ? ".half" : "").ckpt"
             let path = checkpoints.map { "\($0)/\(name)" }
             if let path, let bytes = FileManager.default.contents(atPath: path) {

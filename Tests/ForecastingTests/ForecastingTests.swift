@@ -276,3 +276,39 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
         #expect(forecast(SeasonalMedianForecaster(season: 3, cycles: 3), [10, 1, 1, .nan, 1, 1, 12, 1, 1], horizons: 1) == [11])
     }
 }
+
+@Suite struct ConformalisedNetworkTests {
+    @Test func theNetworksQuantileHeadsGiveCalibratedNarrowerIntervals() {
+        var random = SeededGenerator(state: 51)
+        // A wave of 37 slots (no daily or hourly season a baseline could use) plus noise: the
+        // network reads where the wave goes from the window's shape.
+        let values = (0..<3_000).map { slot in 2 + sin(2 * Double.pi * Double(slot) / 37) + 0.1 * random.normal() }
+        var settings = NetworkTrainer.Configuration()
+        settings.samples = 6_000
+        settings.epochs = 3
+        settings.hidden = 8
+        let network = NetworkTrainer(configuration: settings).train(series: [values], startSlot: 0, end: 1_500).network
+        var withNetwork = ForecastEngine(seriesCount: 1) { _ in standardBaselines() + [NetworkForecaster(network: network, steps: settings.steps, startSlot: 0)] }
+        var withoutNetwork = ForecastEngine(seriesCount: 1)
+        var hits = 0, scored = 0
+        var widthWith = 0.0, widthWithout = 0.0
+        for (slot, value) in values.enumerated() {
+            if slot >= 2_000 {
+                let a = withNetwork.forecast(series: 0, horizon: 3)
+                let b = withoutNetwork.forecast(series: 0, horizon: 3)
+                if slot + 2 < values.count {
+                    let target = values[slot + 2]
+                    if a.lower[1] <= target && target <= a.upper[1] { hits += 1 }
+                    scored += 1
+                    widthWith += a.upper[1] - a.lower[1]
+                    widthWithout += b.upper[1] - b.lower[1]
+                }
+            }
+            withNetwork.observe(series: 0, value: value)
+            withoutNetwork.observe(series: 0, value: value)
+        }
+        let coverage = Double(hits) / Double(scored)
+        #expect(abs(coverage - 0.9) < 0.04, "90% coverage \(coverage)")
+        #expect(widthWith < 0.8 * widthWithout, "width \(widthWith / Double(scored)) vs \(widthWithout / Double(scored))")
+    }
+}
