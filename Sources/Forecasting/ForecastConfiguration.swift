@@ -16,6 +16,9 @@ public struct ForecastConfiguration: Sendable, Equatable {
     /// Residuals per horizon that calibrate a series' intervals (288 = one day: on the
     /// development set a day's window gave lower MSIS90 than 2 or 7 days, at nominal coverage).
     public var calibrationWindow = 288
+    /// Step of adaptive conformal inference (Gibbs and Candès 2021) on the network's intervals:
+    /// how far each miss or hit moves the level they are calibrated to.
+    public var adaptationRate = 0.005
     /// Residuals a series needs before its own calibrate its intervals; until then the
     /// pooled residuals of all series, scaled to this series, do (288 = one day).
     public var minimumOwnResiduals = 288

@@ -40,6 +40,10 @@ public struct SeriesForecaster: Sendable {
     private var pendingNetworkUpper: [Double]
     /// Conformity scores max(lower - y, y - upper) of the network's intervals, per level and horizon.
     private var networkScores: [ResidualWindow]
+    /// The coverage level each network interval is calibrated to, per level and horizon, moved
+    /// by adaptive conformal inference: up after a miss, down after a hit, so that each series'
+    /// long-run coverage meets the nominal level even when its errors drift.
+    private var networkLevel: [Double]
 
     public init(configuration: ForecastConfiguration = ForecastConfiguration(), models: [any Forecaster] = standardBaselines()) {
         precondition(!models.isEmpty)
@@ -73,6 +77,7 @@ public struct SeriesForecaster: Sendable {
         networkScores = (0..<(network == nil ? 0 : levels.count * configuration.maxHorizon)).map { _ in
             ResidualWindow(capacity: configuration.calibrationWindow)
         }
+        networkLevel = network == nil ? [] : levels.flatMap { level in Array(repeating: level, count: configuration.maxHorizon) }
     }
 
     public var modelNames: [String] { models.map(\.name) }
@@ -100,7 +105,15 @@ public struct SeriesForecaster: Sendable {
             if network != nil {
                 for key in networkScores.indices {
                     let lower = pendingNetworkLower[key * ring + slot % ring], upper = pendingNetworkUpper[key * ring + slot % ring]
-                    if !lower.isNaN { networkScores[key].append(max(lower - value, value - upper)) }
+                    guard !lower.isNaN else { continue }
+                    let score = max(lower - value, value - upper)
+                    if networkScores[key].count >= max(1, configuration.minimumOwnResiduals) {
+                        let widen = networkScores[key].conformalQuantile(level: networkLevel[key], scratch: &scratch)
+                        let miss = score > widen ? 1.0 : 0.0
+                        let nominal = IntervalForecast.levels[key / maxHorizon]
+                        networkLevel[key] = min(0.999, max(0.5, networkLevel[key] + configuration.adaptationRate * (miss - (1 - nominal))))
+                    }
+                    networkScores[key].append(score)
                 }
             }
             for horizon in 1...maxHorizon {
@@ -173,13 +186,13 @@ public struct SeriesForecaster: Sendable {
         guard let network else { return nil }
         let maxHorizon = configuration.maxHorizon
         var lower: [Double] = [], upper: [Double] = []
-        for (level, nominal) in IntervalForecast.levels.enumerated() {
+        for level in IntervalForecast.levels.indices {
             let key = level * maxHorizon + horizon - 1
             let window = networkScores[key]
             let slot = key * ring + (history.count + horizon - 1) % ring
             let low = pendingNetworkLower[slot], high = pendingNetworkUpper[slot]
             guard !low.isNaN, window.count >= max(1, configuration.minimumOwnResiduals) else { return nil }
-            let widen = window.conformalQuantile(level: nominal, scratch: &scratch)
+            let widen = window.conformalQuantile(level: networkLevel[key], scratch: &scratch)
             // A negative widening narrows the interval; past its middle it is a single point.
             var a = low - widen, b = high + widen
             if a > b { (a, b) = ((a + b) / 2, (a + b) / 2) }
