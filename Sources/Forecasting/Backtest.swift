@@ -54,10 +54,7 @@ public struct Backtest: Sendable {
     public func trainingSeries(_ trace: UsageTrace, _ resource: Resource) -> (series: [[Double]], end: Int) {
         let end = Int((cutoff - trace.origin) / Int64(trace.interval)) - networkWarmup
         let series = trace.instances.map { instance in
-            (0..<max(0, end)).map { slot -> Double in
-                let offset = slot - instance.firstSlot
-                return offset >= 0 && offset < instance.span ? instance.used[resource.rawValue][offset] : .nan
-            }
+            (0..<max(0, end)).map { instance.used(resource, at: $0) }
         }
         return (series, end)
     }
@@ -123,10 +120,8 @@ public struct Backtest: Sendable {
                 if nextOrigin == originSlots.count { break }
             }
             for (instanceIndex, series) in trace.instances.enumerated() {
-                let offset = slot - series.firstSlot
                 for (resourceIndex, resource) in resources.enumerated() {
-                    let value = offset >= 0 && offset < series.span ? series.used[resource.rawValue][offset] : .nan
-                    engine.observe(series: instanceIndex * resources.count + resourceIndex, value: value)
+                    engine.observe(series: instanceIndex * resources.count + resourceIndex, value: series.used(resource, at: slot))
                 }
             }
             slot += 1

@@ -50,8 +50,7 @@ public struct SeasonalMedianForecaster: Forecaster {
             }
             guard !scratch.isEmpty else { output[index] = history.lastPresent; continue }
             scratch.sort()
-            let middle = scratch.count / 2
-            output[index] = scratch.count % 2 == 1 ? scratch[middle] : (scratch[middle - 1] + scratch[middle]) / 2
+            output[index] = medianOfSorted(scratch)
         }
     }
 }
@@ -118,8 +117,7 @@ public struct WindowForecaster: Forecaster {
         case .mean:
             output.fill(sum / Double(sorted.count))
         case .median:
-            let middle = sorted.count / 2
-            output.fill(sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2)
+            output.fill(medianOfSorted(sorted))
         }
     }
 

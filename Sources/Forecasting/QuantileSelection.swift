@@ -1,3 +1,10 @@
+/// The median of an ascending, non-empty array: its middle element, or the mean of the two.
+func medianOfSorted(_ sorted: [Double]) -> Double {
+    precondition(!sorted.isEmpty)
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
 /// The `q`-quantile (0...1) of `values` by the "lower" rule: the element at rank
 /// `floor(q * (n - 1))`, found in place by quickselect (the order of `values` changes).
 func selectQuantile(_ values: inout [Double], _ q: Double) -> Double {

@@ -229,9 +229,7 @@ public struct SeriesForecaster: Sendable {
         scratch.removeAll(keepingCapacity: true)
         for entry in ranked.prefix(count) { scratch.append(forecasts[entry.model * maxHorizon + horizon - 1]) }
         scratch.sort()
-        let middle = count / 2
-        let value = count % 2 == 1 ? scratch[middle] : (scratch[middle - 1] + scratch[middle]) / 2
-        return (value, ranked[0].model)
+        return (medianOfSorted(scratch), ranked[0].model)
     }
 
     /// Residual quantiles of this series at `horizon`, or nil with too few residuals of its own.

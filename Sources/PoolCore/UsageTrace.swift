@@ -29,6 +29,12 @@ public struct InstanceSeries: Sendable {
         return offset >= 0 && offset < span && !used[0][offset].isNaN
     }
 
+    /// Usage of `resource` in `slot`; NaN when the slot has no sample or lies outside the series.
+    public func used(_ resource: Resource, at slot: Int) -> Double {
+        let offset = slot - firstSlot
+        return offset >= 0 && offset < span ? used[resource.rawValue][offset] : .nan
+    }
+
     public func used(at slot: Int) -> ResourceVector {
         let offset = slot - firstSlot
         return ResourceVector(cpu: used[0][offset], memory: used[1][offset], gpu: used[2][offset])
