@@ -1,3 +1,5 @@
+import PoolCore
+
 /// Trains one global network on windows drawn from many series.
 public struct NetworkTrainer: Sendable {
     public struct Configuration: Sendable, Equatable {

@@ -6,17 +6,8 @@ import Testing
 import Glibc
 #endif
 
-/// SplitMix64, so every random series can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
+    /// A standard normal draw (Box–Muller).
     mutating func normal() -> Double {
         let u = Double.random(in: Double.ulpOfOne..<1, using: &self)
         let v = Double.random(in: 0..<1, using: &self)
@@ -71,7 +62,7 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
     }
 
     @Test func quantileSelectionMatchesSorting() {
-        var random = SeededGenerator(state: 7)
+        var random = SplitMix64(seed: 7)
         for _ in 0..<200 {
             let values = (0..<Int.random(in: 1...300, using: &random)).map { _ in Double(Int.random(in: 0...50, using: &random)) }
             let q = Double.random(in: 0...1, using: &random)
@@ -101,7 +92,7 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
     }
 
     @Test func gaussianNoiseIsCoveredAtTheNominalLevels() {
-        var random = SeededGenerator(state: 11)
+        var random = SplitMix64(seed: 11)
         let values = (0..<8_000).map { _ in max(0, 10 + random.normal()) }
         let measured = coverage(values, warmup: 2_016)
         for (level, nominal) in IntervalForecast.levels.enumerated() {
@@ -111,7 +102,7 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
 
     @Test func skewedHeavyTailedUsageIsCoveredToo() {
         // Mostly near 0.2 cores with exponential bursts: the shape of idle VMs' cpu.
-        var random = SeededGenerator(state: 12)
+        var random = SplitMix64(seed: 12)
         let values = (0..<8_000).map { _ in 0.2 - 0.15 * log(Double.random(in: Double.ulpOfOne..<1, using: &random)) }
         let measured = coverage(values, warmup: 2_016)
         for (level, nominal) in IntervalForecast.levels.enumerated() {
@@ -125,7 +116,7 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
         let cold = engine.forecast(series: 0, horizon: 1)
         #expect(cold.point == 1)
         #expect(cold.upper[0] >= 3 && cold.lower[0] == 0)
-        var random = SeededGenerator(state: 13)
+        var random = SplitMix64(seed: 13)
         for _ in 0..<500 { engine.observe(series: 0, value: abs(random.normal())) }
         for horizon in 1...6 {
             let f = engine.forecast(series: 0, horizon: horizon)
@@ -137,7 +128,7 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
 
     @Test func aSeriesWithoutOwnHistoryBorrowsThePooledResidualsScaledToIt() {
         var engine = ForecastEngine(seriesCount: 2)
-        var random = SeededGenerator(state: 14)
+        var random = SplitMix64(seed: 14)
         for slot in 0..<1_000 {
             engine.observe(series: 0, value: 5 + random.normal())
             engine.observe(series: 1, value: slot < 990 ? .nan : 5 + random.normal())
@@ -154,7 +145,7 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
 @Suite struct SelectionTests {
     @Test func aDailyPatternIsForecastByASeasonalModel() {
         var engine = ForecastEngine(seriesCount: 1)
-        var random = SeededGenerator(state: 21)
+        var random = SplitMix64(seed: 21)
         // Idle with a 2-hour batch job every day at the same time.
         for slot in 0..<(288 * 4) {
             let busy = slot % 288 >= 100 && slot % 288 < 124
@@ -176,7 +167,7 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
     }
 
     @Test func aForecastNeverDependsOnDataAtOrAfterItsOrigin() throws {
-        var random = SeededGenerator(state: 31)
+        var random = SplitMix64(seed: 31)
         let values = (0..<3).map { _ in (0..<2_000).map { _ in abs(random.normal()) } }
         let backtest = Backtest(cutoff: 300 * 1_000, originCount: 12, originEvery: 3_600)
         var original: [Backtest.Row] = []
@@ -207,7 +198,7 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
 @Suite struct NetworkForecasterTests {
     /// A 4-hour wave with noise: its continuation is in the shape of the last 2 hours.
     func wave(slots: Int, seed: UInt64) -> [Double] {
-        var random = SeededGenerator(state: seed)
+        var random = SplitMix64(seed: seed)
         return (0..<slots).map { slot in 2 + sin(2 * Double.pi * Double(slot) / 48) + 0.05 * random.normal() }
     }
 
@@ -239,7 +230,7 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
     }
 
     @Test func aNetworkInTheBacktestStillNeverReadsPastTheOrigin() throws {
-        var random = SeededGenerator(state: 41)
+        var random = SplitMix64(seed: 41)
         let values = (0..<2) .map { _ in (0..<1_400).map { _ in abs(random.normal()) } }
         let data = UsageTrace(origin: 0, interval: 300, instances: values.enumerated().map { index, cpu in
             InstanceSeries(id: InstanceID("\(index)"), firstSlot: 0, used: [cpu, cpu, cpu.map { _ in 0 }], allocated: [cpu, cpu, cpu])
@@ -279,7 +270,7 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
 
 @Suite struct ConformalisedNetworkTests {
     @Test func theNetworksQuantileHeadsGiveCalibratedNarrowerIntervals() {
-        var random = SeededGenerator(state: 51)
+        var random = SplitMix64(seed: 51)
         // A wave of 37 slots (no daily or hourly season a baseline could use) plus noise: the
         // network reads where the wave goes from the window's shape.
         let values = (0..<3_000).map { slot in 2 + sin(2 * Double.pi * Double(slot) / 37) + 0.1 * random.normal() }

@@ -1,3 +1,4 @@
+import PoolCore
 @testable import Forecasting
 import Testing
 

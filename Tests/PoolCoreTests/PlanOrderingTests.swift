@@ -62,7 +62,7 @@ import Testing
 
     /// A random pool (2-4 nodes, 2-8 instances, every node within capacity) and a random plan.
     static func randomCase(seed: UInt64, migrations: Bool) -> (AllocationLedger, SwapPlan) {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         let nodeCount = Int.random(in: 2...4, using: &random)
         let nodes = (0..<nodeCount).map { node("n\($0)", Double(Int.random(in: 8...16, using: &random)), 32, gpu: 4, reserve: vector(1, 2)) }
         var load = [ResourceVector](repeating: .zero, count: nodeCount)

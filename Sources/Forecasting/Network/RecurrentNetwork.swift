@@ -1,3 +1,5 @@
+import PoolCore
+
 // Shapes: B batch, T time steps, F input features, H hidden units, K = horizons × quantiles.
 //
 //   x [B, T, F] → GRU or LSTM → h [B, T, H] → last step h_T [B, H] → dense → y [B, K]
@@ -106,18 +108,5 @@ public struct RecurrentNetwork: Sendable, Equatable {
         default: preconditionFailure("a pass from another network")
         }
         return gradients
-    }
-}
-
-/// SplitMix64: a small, fast, seedable generator for reproducible initialisation.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
