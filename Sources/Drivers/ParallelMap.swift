@@ -1,7 +1,7 @@
 import Dispatch
 
 /// `transform` applied to every index in `0..<count` on all cores, results in index order.
-func parallelMap<T: Sendable, E: Error>(
+public func parallelMap<T: Sendable, E: Error>(
     _ count: Int, _ transform: @Sendable (Int) throws(E) -> T
 ) throws(E) -> [T] {
     let results = ResultSlots<Result<T, E>>(count: count)

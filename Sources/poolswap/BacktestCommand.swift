@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Drivers
 import Forecasting
 import Foundation
@@ -107,9 +106,7 @@ struct BacktestCommand: ParsableCommand {
         settings.samples = samples
         let trainer = NetworkTrainer(configuration: settings)
         let resources = backtest.resources
-        let results = TrainedNetworks(count: resources.count)
-        var failures: [String] = []
-        DispatchQueue.concurrentPerform(iterations: resources.count) { index in
+        let outcomes = parallelMap(resources.count) { index -> Result<RecurrentNetwork, ValidationError> in
             let resource = resources[index]
             // The name carries everything the network depends on, so a checkpoint trained up to
             // another cut-off or with other settings is never loaded by mistake.
@@ -121,12 +118,10 @@ struct BacktestCommand: ParsableCommand {
                 do {
                     let loaded = try Checkpoint.decode(Array(bytes))
                     try NetworkForecaster.check(loaded)
-                    results.set(index, loaded)
                     FileHandle.standardError.write(Data("\(resource): loaded \(path)\n".utf8))
-                    return
+                    return .success(loaded)
                 } catch {
-                    results.fail("\(path): \(error)")
-                    return
+                    return .failure(ValidationError("\(path): \(error)"))
                 }
             }
             let started = ContinuousClock.now
@@ -134,22 +129,24 @@ struct BacktestCommand: ParsableCommand {
             if trainOnHalf { series = series.enumerated().filter { $0.offset % 2 == 0 }.map(\.element) }
             let (trained, losses) = trainer.train(series: series, startSlot: trace.origin / Int64(trace.interval), end: end)
             guard !losses.isEmpty else {
-                results.fail("\(resource): no training windows before \(UTCTime.iso8601(trace.origin + Int64(max(0, end) * trace.interval))); use --network none or an earlier trace")
-                return
+                return .failure(ValidationError("\(resource): no training windows before \(UTCTime.iso8601(trace.origin + Int64(max(0, end) * trace.interval))); use --network none or an earlier trace"))
             }
             FileHandle.standardError.write(Data("\(resource): trained \(cell.rawValue) in \(ContinuousClock.now - started), loss per epoch \(losses.map { String(format: "%.4f", $0) })\n".utf8))
-            results.set(index, trained)
             if let path {
                 try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 if !FileManager.default.createFile(atPath: path, contents: Data(Checkpoint.encode(trained))) {
-                    results.fail("cannot write \(path)")
+                    return .failure(ValidationError("cannot write \(path)"))
                 }
             }
+            return .success(trained)
         }
-        failures = results.failures
+        let failures = outcomes.compactMap { outcome -> String? in
+            if case .failure(let error) = outcome { return error.message }
+            return nil
+        }
         guard failures.isEmpty else { throw ValidationError(failures.joined(separator: "; ")) }
         var networks: [Resource: (network: RecurrentNetwork, steps: Int)] = [:]
-        for (index, resource) in resources.enumerated() { networks[resource] = (results.networks[index]!, settings.steps) }
+        for (resource, outcome) in zip(resources, outcomes) { networks[resource] = (try outcome.get(), settings.steps) }
         return networks
     }
 }
@@ -171,16 +168,4 @@ final class ProgressBar {
     }
 
     func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
-}
-
-/// Networks trained by parallel workers, one slot each.
-private final class TrainedNetworks: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [RecurrentNetwork?]
-    private var problems: [String] = []
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ network: RecurrentNetwork) { lock.withLock { slots[index] = network } }
-    func fail(_ problem: String) { lock.withLock { problems.append(problem) } }
-    var networks: [RecurrentNetwork?] { lock.withLock { slots } }
-    var failures: [String] { lock.withLock { problems } }
 }

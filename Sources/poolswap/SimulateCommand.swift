@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Drivers
 import Foundation
 import PoolCore
@@ -66,13 +65,10 @@ struct SimulateCommand: ParsableCommand {
         let pool = try shape.buildPool(for: trace)
         let simulator = Simulator(trace: trace, pool: pool)
         let chosen = try policies()
-        let results = ResultBox(count: chosen.count)
-        DispatchQueue.concurrentPerform(iterations: chosen.count) { index in
-            results.set(index, chosen[index].run(on: simulator))
-        }
+        let results = parallelMap(chosen.count) { chosen[$0].run(on: simulator) }
         let finished = ContinuousClock.now
         let summary = SimulationSummary(
-            source: source.name, trace: trace, report: report, pool: pool, shape: shape, results: results.values,
+            source: source.name, trace: trace, report: report, pool: pool, shape: shape, results: results,
             readTime: loaded - started, simulateTime: finished - loaded)
         if json {
             print(try summary.json())
@@ -80,7 +76,7 @@ struct SimulateCommand: ParsableCommand {
             print(summary.table())
         }
         if let svg {
-            let chart = SimulationChart(results: results.values, origin: trace.origin).svg()
+            let chart = SimulationChart(results: results, origin: trace.origin).svg()
             do {
                 try chart.write(toFile: svg, atomically: true, encoding: .utf8)
             } catch {
@@ -101,13 +97,4 @@ enum PolicyName: String, CaseIterable {
         case .oracle: simulator.run(OraclePolicy(trace: simulator.trace))
         }
     }
-}
-
-/// Results written by parallel workers, one slot each.
-private final class ResultBox: @unchecked Sendable {
-    private var storage: [SimulationResult?]
-    private let lock = NSLock()
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: SimulationResult) { lock.withLock { storage[index] = value } }
-    var values: [SimulationResult] { lock.withLock { storage.map { $0! } } }
 }
