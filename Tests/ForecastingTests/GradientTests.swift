@@ -2,19 +2,28 @@ import PoolCore
 @testable import Forecasting
 import Testing
 
+/// Checks `analytic` (the gradient of `loss` at `point`) against central differences, one
+/// coordinate at a time, to 1e-6 absolute plus 1e-4 relative.
+func expectGradient(_ analytic: [Double], at point: [Double], of loss: ([Double]) -> Double, _ what: String,
+                    epsilon: Double = 1e-6, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(analytic.count == point.count, sourceLocation: sourceLocation)
+    for index in point.indices {
+        var plus = point, minus = point
+        plus[index] += epsilon
+        minus[index] -= epsilon
+        let numeric = (loss(plus) - loss(minus)) / (2 * epsilon)
+        let tolerance = 1e-6 + 1e-4 * max(abs(analytic[index]), abs(numeric))
+        #expect(abs(analytic[index] - numeric) <= tolerance, "\(what) \(index): analytic \(analytic[index]), numeric \(numeric)", sourceLocation: sourceLocation)
+    }
+}
+
 /// Finite-difference checks of every backward pass: central differences in double precision
 /// against the analytic gradient, on small random shapes.
 @Suite struct GradientTests {
-    let epsilon = 1e-6
-
     func randomValues(_ count: Int, _ random: inout SplitMix64) -> [Double] {
         (0..<count).map { _ in Double.random(in: -1...1, using: &random) }
     }
 
-    func expectClose(_ analytic: Double, _ numeric: Double, _ what: String) {
-        let tolerance = 1e-6 + 1e-4 * max(abs(analytic), abs(numeric))
-        #expect(abs(analytic - numeric) <= tolerance, "\(what): analytic \(analytic), numeric \(numeric)")
-    }
 
     @Test func gruLayerParametersAndInputs() {
         var random = SplitMix64(seed: 1)
@@ -30,18 +39,12 @@ import Testing
         var gradients = parameters.zeros()
         let cache = layer.forward(parameters, x: x, batch: batch, steps: steps)
         let dx = layer.backward(parameters, x: x, cache: cache, dh: weights, gradients: &gradients)
-        for index in parameters.values.indices {
-            var plus = parameters, minus = parameters
-            plus.values[index] += epsilon
-            minus.values[index] -= epsilon
-            expectClose(gradients.values[index], (loss(plus, x) - loss(minus, x)) / (2 * epsilon), "parameter \(index)")
-        }
-        for index in x.indices {
-            var plus = x, minus = x
-            plus[index] += epsilon
-            minus[index] -= epsilon
-            expectClose(dx[index], (loss(parameters, plus) - loss(parameters, minus)) / (2 * epsilon), "input \(index)")
-        }
+        expectGradient(gradients.values, at: parameters.values, of: { values in
+            var p = parameters
+            p.values = values
+            return loss(p, x)
+        }, "parameter")
+        expectGradient(dx, at: x, of: { loss(parameters, $0) }, "input")
     }
 
     @Test func denseLayerParametersAndInputs() {
@@ -62,18 +65,12 @@ import Testing
                 layer.backward(parameters, x: xp.baseAddress!, xStride: 4, dy: weights, batch: batch, gradients: &gradients, dx: dxp.baseAddress!, dxStride: 4)
             }
         }
-        for index in parameters.values.indices {
-            var plus = parameters, minus = parameters
-            plus.values[index] += epsilon
-            minus.values[index] -= epsilon
-            expectClose(gradients.values[index], (loss(plus, x) - loss(minus, x)) / (2 * epsilon), "parameter \(index)")
-        }
-        for index in x.indices {
-            var plus = x, minus = x
-            plus[index] += epsilon
-            minus[index] -= epsilon
-            expectClose(dx[index], (loss(parameters, plus) - loss(parameters, minus)) / (2 * epsilon), "input \(index)")
-        }
+        expectGradient(gradients.values, at: parameters.values, of: { values in
+            var p = parameters
+            p.values = values
+            return loss(p, x)
+        }, "parameter")
+        expectGradient(dx, at: x, of: { loss(parameters, $0) }, "input")
     }
 
     @Test func pinballLossAwayFromItsKinks() {
@@ -84,13 +81,7 @@ import Testing
         var targets = randomValues(batch * 2, &random)
         targets[3] = .nan // a missing slot contributes nothing
         let (_, gradient) = loss.evaluate(predictions: predictions, targets: targets, batch: batch)
-        for index in predictions.indices {
-            var plus = predictions, minus = predictions
-            plus[index] += epsilon
-            minus[index] -= epsilon
-            let numeric = (loss.evaluate(predictions: plus, targets: targets, batch: batch).loss - loss.evaluate(predictions: minus, targets: targets, batch: batch).loss) / (2 * epsilon)
-            expectClose(gradient[index], numeric, "prediction \(index)")
-        }
+        expectGradient(gradient, at: predictions, of: { loss.evaluate(predictions: $0, targets: targets, batch: batch).loss }, "prediction")
         #expect(gradient[9..<12].allSatisfy { $0 == 0 })
     }
 
@@ -104,12 +95,11 @@ import Testing
         let weights = randomValues(batch * 4, &random)
         func loss(_ n: RecurrentNetwork) -> Double { zip(n.forward(x, batch: batch, steps: steps).output, weights).reduce(0) { $0 + $1.0 * $1.1 } }
         let gradients = network.backward(x, pass: network.forward(x, batch: batch, steps: steps), doutput: weights)
-        for index in network.parameters.values.indices {
-            var plus = network, minus = network
-            plus.parameters.values[index] += epsilon
-            minus.parameters.values[index] -= epsilon
-            expectClose(gradients.values[index], (loss(plus) - loss(minus)) / (2 * epsilon), "parameter \(index)")
-        }
+        expectGradient(gradients.values, at: network.parameters.values, of: { values in
+            var n = network
+            n.parameters.values = values
+            return loss(n)
+        }, "parameter")
     }
 }
 
@@ -178,21 +168,11 @@ import Testing
         }
         var gradients = parameters.zeros()
         let dx = layer.backward(parameters, x: x, cache: layer.forward(parameters, x: x, batch: batch, steps: steps), dh: weights, gradients: &gradients)
-        let epsilon = 1e-6
-        func close(_ a: Double, _ n: Double) -> Bool { abs(a - n) <= 1e-6 + 1e-4 * max(abs(a), abs(n)) }
-        for index in parameters.values.indices {
-            var plus = parameters, minus = parameters
-            plus.values[index] += epsilon
-            minus.values[index] -= epsilon
-            let numeric = (loss(plus, x) - loss(minus, x)) / (2 * epsilon)
-            #expect(close(gradients.values[index], numeric), "parameter \(index): \(gradients.values[index]) vs \(numeric)")
-        }
-        for index in x.indices {
-            var plus = x, minus = x
-            plus[index] += epsilon
-            minus[index] -= epsilon
-            let numeric = (loss(parameters, plus) - loss(parameters, minus)) / (2 * epsilon)
-            #expect(close(dx[index], numeric), "input \(index): \(dx[index]) vs \(numeric)")
-        }
+        expectGradient(gradients.values, at: parameters.values, of: { values in
+            var p = parameters
+            p.values = values
+            return loss(p, x)
+        }, "parameter")
+        expectGradient(dx, at: x, of: { loss(parameters, $0) }, "input")
     }
 }
