@@ -17,7 +17,25 @@ extension AllocationLedger {
     public func ordered(_ plan: SwapPlan) throws(LedgerError) -> SwapPlan {
         var asWritten = self
         if (try? asWritten.apply(plan)) != nil { return plan }
+        return try reordered(plan)
+    }
 
+    /// Applies `plan` in an order that keeps every intermediate state valid (as `ordered`
+    /// finds it) and returns that order; refused, it changes nothing.
+    @discardableResult
+    public mutating func applyInValidOrder(_ plan: SwapPlan) throws(LedgerError) -> SwapPlan {
+        var asWritten = self
+        if (try? asWritten.apply(plan)) != nil {
+            self = asWritten
+            return plan
+        }
+        let order = try reordered(plan)
+        try apply(order)
+        return order
+    }
+
+    /// `ordered` for a plan that is not valid as written.
+    private func reordered(_ plan: SwapPlan) throws(LedgerError) -> SwapPlan {
         // The final state, with every step checked for references and amounts but not capacity.
         var finalAllocation = instances.map(\.allocation)
         var lowestAllocation = finalAllocation

@@ -16,6 +16,14 @@ import Testing
         var applied = ledger
         try applied.apply(ordered)
         #expect(try applied.instance("a").allocation == vector(6, 8))
+        // Ordering and applying in one call does the same.
+        var inOneCall = ledger
+        #expect(try inOneCall.applyInValidOrder(plan) == ordered)
+        #expect(inOneCall.instances == applied.instances)
+        // And a plan with no valid order changes nothing.
+        var refused = ledger
+        #expect(throws: LedgerError.self) { try refused.applyInValidOrder(SwapPlan([.resize("a", to: vector(7, 8))])) }
+        #expect(refused.instances == ledger.instances)
     }
 
     @Test func splitsAResizeThatShrinksOneResourceAndGrowsAnother() throws {
