@@ -17,10 +17,11 @@ let package = Package(
         .target(name: "Drivers", dependencies: ["PoolCore", "CZlib"]),
         .target(name: "Forecasting", dependencies: ["PoolCore"]),
         .target(name: "Simulation", dependencies: ["PoolCore"]),
+        .target(name: "SwapSolver"),
         .executableTarget(
             name: "poolswap",
             dependencies: [
-                "PoolCore", "Drivers", "Forecasting", "Simulation",
+                "PoolCore", "Drivers", "Forecasting", "Simulation", "SwapSolver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -35,6 +36,11 @@ let package = Package(
         .testTarget(
             name: "ForecastingTests",
             dependencies: ["Forecasting", "PoolCore"]
+        ),
+        .testTarget(
+            name: "SwapSolverTests",
+            dependencies: ["SwapSolver", "PoolCore"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "SimulationTests",

@@ -1,0 +1,175 @@
+/// Local search over which instances move where, with every node's
+/// allocations re-solved exactly (`NodeBook`) for each move it weighs.
+///
+/// 1. Greedy: a queue of each instance's best move, most improving first;
+///    after a move, every instance whose move touches the two nodes is
+///    weighed again, so queued figures are exact when taken.
+/// 2. Exchange: once the migration budget is spent, undo the migration that
+///    gains least if a better one can take its place.
+struct MigrationSearch {
+    struct Move {
+        var instance: Int
+        var target: Int
+        var delta: Double
+        /// +1 when the move adds a migration, -1 when it returns home, 0 otherwise.
+        var budgetChange: Int
+    }
+
+    let problem: SwapProblem
+    private(set) var book: NodeBook
+    private(set) var node: [Int]
+    private(set) var nodeCost: [Double]
+    private(set) var migrations = 0
+    private(set) var objective: Double
+    /// Instances whose moves involve a node: it is their home or a candidate.
+    private let dependents: [[Int32]]
+    private let movable: [Int]
+    private var stamp: [Int]
+    static let epsilon = 1e-9
+
+    init(problem: SwapProblem, curves: AllocationCurves) {
+        self.problem = problem
+        book = NodeBook(problem: problem, curves: curves, node: problem.node)
+        node = problem.node
+        nodeCost = (0..<problem.nodeCount).map { [book] in book.cost($0) }
+        objective = nodeCost.reduce(0, +)
+        var dependents = [[Int32]](repeating: [], count: problem.nodeCount)
+        var movable: [Int] = []
+        for i in 0..<problem.instanceCount where !problem.locked[i] && !problem.alternatives[i].isEmpty {
+            movable.append(i)
+            dependents[problem.node[i]].append(Int32(i))
+            for q in problem.alternatives[i] { dependents[q].append(Int32(i)) }
+        }
+        self.dependents = dependents
+        self.movable = movable
+        stamp = Array(repeating: 0, count: problem.instanceCount)
+    }
+
+    /// True when every node holds its members' lowest feasible allocations.
+    var isFeasible: Bool { !(0..<problem.nodeCount).contains { book.isOverloaded($0) } }
+
+    /// The best move of instance `i`, if any target is allowed.
+    func bestMove(_ i: Int, budgetLeft: Bool) -> Move? {
+        let p = node[i], home = problem.node[i]
+        let removal = book.cost(p, excluding: i) - nodeCost[p]
+        let cost = problem.migrationCost[i]
+        let awayNow = p != home
+        var best: Move?
+        func consider(_ q: Int) {
+            guard q != p else { return }
+            let change = (q != home ? 1 : 0) - (awayNow ? 1 : 0)
+            if change > 0 && !budgetLeft { return }
+            let delta = removal + book.cost(q, including: i) - nodeCost[q]
+                + (q != home ? cost : 0) - (awayNow ? cost : 0)
+            if best == nil || delta < best!.delta {
+                best = Move(instance: i, target: q, delta: delta, budgetChange: change)
+            }
+        }
+        consider(home)
+        for q in problem.alternatives[i] { consider(q) }
+        return best
+    }
+
+    mutating func apply(_ move: Move) {
+        let i = move.instance, p = node[i], q = move.target
+        book.move(i, from: p, to: q)
+        node[i] = q
+        let home = problem.node[i]
+        migrations += (q != home ? 1 : 0) - (p != home ? 1 : 0)
+        let before = nodeCost[p] + nodeCost[q]
+        nodeCost[p] = book.cost(p)
+        nodeCost[q] = book.cost(q)
+        objective += nodeCost[p] + nodeCost[q] - before
+            + (q != home ? problem.migrationCost[i] : 0) - (p != home ? problem.migrationCost[i] : 0)
+    }
+
+    /// Runs greedy then exchange until no move improves or `shouldStop` says so.
+    mutating func run(shouldStop: () -> Bool) {
+        greedy(shouldStop: shouldStop)
+        while !shouldStop(), exchange(shouldStop: shouldStop) {
+            greedy(shouldStop: shouldStop)
+        }
+    }
+
+    private struct Queued {
+        var move: Move
+        var stamp: Int
+    }
+
+    private mutating func greedy(shouldStop: () -> Bool) {
+        let budget = problem.maxMigrations
+        var queue = BinaryHeap<Queued>()
+        func push(_ i: Int, into queue: inout BinaryHeap<Queued>) {
+            stamp[i] += 1
+            if let move = bestMove(i, budgetLeft: migrations < budget), move.delta < -Self.epsilon {
+                queue.insert(Queued(move: move, stamp: stamp[i]), key: move.delta)
+            }
+        }
+        for i in movable { push(i, into: &queue) }
+        var pops = 0
+        while let (_, entry) = queue.popMinimum() {
+            pops += 1
+            if pops & 255 == 0, shouldStop() { return }
+            let i = entry.move.instance
+            guard entry.stamp == stamp[i] else { continue }
+            if entry.move.budgetChange > 0 && migrations >= budget { continue }
+            let p = node[i], q = entry.move.target
+            apply(entry.move)
+            var seen = Set<Int32>()
+            for n in [p, q] {
+                for j in dependents[n] where seen.insert(j).inserted { push(Int(j), into: &queue) }
+            }
+        }
+    }
+
+    /// Replaces the migration that gains least by a better one; true when
+    /// the objective went down.
+    private mutating func exchange(shouldStop: () -> Bool) -> Bool {
+        guard migrations >= problem.maxMigrations, problem.maxMigrations > 0 else { return false }
+        var incoming: [Move] = []
+        var outgoing: [Move] = []
+        for i in movable {
+            if node[i] == problem.node[i] {
+                if let move = bestMove(i, budgetLeft: true), move.delta < -Self.epsilon { incoming.append(move) }
+            } else if let back = undo(i) {
+                outgoing.append(back)
+            }
+        }
+        incoming.sort { $0.delta < $1.delta }
+        outgoing.sort { $0.delta < $1.delta }
+        var improved = false
+        var used = Set<Int>()
+        for move in incoming {
+            if shouldStop() { break }
+            for back in outgoing where !used.contains(back.instance) {
+                guard move.delta + back.delta < -Self.epsilon else { break }
+                let before = objective
+                let from = node[back.instance]
+                guard let fresh = undo(back.instance) else { continue }
+                apply(fresh)
+                if let replacement = bestMove(move.instance, budgetLeft: true),
+                   replacement.budgetChange <= 0 || migrations < problem.maxMigrations {
+                    apply(replacement)
+                    if objective < before - Self.epsilon {
+                        used.insert(back.instance)
+                        used.insert(move.instance)
+                        improved = true
+                        break
+                    }
+                    apply(Move(instance: move.instance, target: problem.node[move.instance], delta: 0, budgetChange: -1))
+                }
+                apply(Move(instance: back.instance, target: from, delta: 0, budgetChange: 1))
+            }
+        }
+        return improved
+    }
+
+    /// Moving a migrated instance back to its home node.
+    private func undo(_ i: Int) -> Move? {
+        let p = node[i], home = problem.node[i]
+        guard p != home else { return nil }
+        let delta = book.cost(p, excluding: i) - nodeCost[p]
+            + book.cost(home, including: i) - nodeCost[home] - problem.migrationCost[i]
+        return Move(instance: i, target: home, delta: delta, budgetChange: -1)
+    }
+}
