@@ -7,6 +7,9 @@ let package = Package(
     products: [
         .executable(name: "poolswap", targets: ["poolswap"]),
     ],
+    traits: [
+        .trait(name: "Cbc", description: "Cross-check the swap solver against COIN-OR Cbc (needs Debian's coinor-libcbc-dev)."),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
@@ -17,7 +20,8 @@ let package = Package(
         .target(name: "Drivers", dependencies: ["PoolCore", "CZlib"]),
         .target(name: "Forecasting", dependencies: ["PoolCore"]),
         .target(name: "Simulation", dependencies: ["PoolCore"]),
-        .target(name: "SwapSolver"),
+        .systemLibrary(name: "CCbc", providers: [.apt(["coinor-libcbc-dev"])]),
+        .target(name: "SwapSolver", dependencies: [.target(name: "CCbc", condition: .when(traits: ["Cbc"]))]),
         .executableTarget(
             name: "poolswap",
             dependencies: [

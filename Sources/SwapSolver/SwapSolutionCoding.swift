@@ -38,13 +38,14 @@ public enum SwapSolutionCoding {
     /// Reads a solution's nodes and allocations for `problem`; every instance
     /// of the problem must appear once.
     public static func decode(_ data: Data, problem: SwapProblem) throws(SwapProblemError) -> (node: [Int], allocation: [Double]) {
-        struct Raw: Decodable { var instances: [RawInstance]? }
-        struct RawInstance: Decodable { var id: String?; var node: String?; var allocation: [String: Double]? }
-        let raw: Raw
-        do { raw = try JSONDecoder().decode(Raw.self, from: data) }
-        catch let error as DecodingError { throw SwapProblemDecoding.decodingError(error) }
-        catch { throw SwapProblemError(field: "(document)", "not valid JSON: \(error)") }
-        guard let instances = raw.instances else { throw SwapProblemError(field: "instances", "missing") }
+        let result: Result<([Int], [Double]), SwapProblemError> = data.withUnsafeBytes { raw in
+            let reader = JSONReader(raw.bindMemory(to: UInt8.self))
+            do throws(SwapProblemError) { return .success(try read(reader, problem)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    private static func read(_ reader: JSONReader, _ problem: SwapProblem) throws(SwapProblemError) -> ([Int], [Double]) {
         let R = problem.resourceCount
         var instanceIndex: [String: Int] = [:]
         for (i, id) in problem.instanceIDs.enumerated() { instanceIndex[id] = i }
@@ -52,22 +53,43 @@ public enum SwapSolutionCoding {
         for (n, id) in problem.nodeIDs.enumerated() { nodeIndex[id] = n }
         var node = [Int](repeating: -1, count: problem.instanceCount)
         var allocation = [Double](repeating: .nan, count: problem.instanceCount * R)
-        for (k, entry) in instances.enumerated() {
-            let field = "instances[\(k)]"
-            guard let id = entry.id else { throw SwapProblemError(field: "\(field).id", "missing") }
-            guard let i = instanceIndex[id] else { throw SwapProblemError(field: "\(field).id", "instance \"\(id)\" is not in the problem") }
-            guard node[i] < 0 else { throw SwapProblemError(field: "\(field).id", "instance \"\(id)\" listed twice") }
-            guard let nodeID = entry.node, let n = nodeIndex[nodeID] else {
-                throw SwapProblemError(field: "\(field).node", "instance \"\(id)\": unknown or missing node \(entry.node.map { "\"\($0)\"" } ?? "")")
-            }
-            node[i] = n
-            for r in 0..<R {
-                guard let value = entry.allocation?[problem.resources[r]] else {
-                    throw SwapProblemError(field: "\(field).allocation.\(problem.resources[r])", "instance \"\(id)\": missing")
+        var sawInstances = false
+        try reader.object("") { key throws(SwapProblemError) in
+            guard key.equals("instances") else { try reader.skipValue(); return }
+            sawInstances = true
+            try reader.array("instances") { k throws(SwapProblemError) in
+                let field = "instances[\(k)]"
+                var id: String?, nodeID: String?
+                var amounts = [Double?](repeating: nil, count: R)
+                try reader.object(field) { key throws(SwapProblemError) in
+                    if key.equals("id") { id = try reader.string("\(field).id") }
+                    else if key.equals("node") { nodeID = try reader.string("\(field).node") }
+                    else if key.equals("allocation") {
+                        try reader.object("\(field).allocation") { name throws(SwapProblemError) in
+                            guard let r = problem.resources.firstIndex(of: name.string) else {
+                                throw SwapProblemError(field: "\(field).allocation.\(name.string)", "unknown resource")
+                            }
+                            amounts[r] = try reader.number("\(field).allocation.\(name.string)")
+                        }
+                    } else { try reader.skipValue() }
                 }
-                allocation[i * R + r] = value
+                guard let id else { throw SwapProblemError(field: "\(field).id", "missing") }
+                guard let i = instanceIndex[id] else { throw SwapProblemError(field: "\(field).id", "instance \"\(id)\" is not in the problem") }
+                guard node[i] < 0 else { throw SwapProblemError(field: "\(field).id", "instance \"\(id)\" listed twice") }
+                guard let nodeID, let n = nodeIndex[nodeID] else {
+                    throw SwapProblemError(field: "\(field).node", "instance \"\(id)\": unknown or missing node \(nodeID.map { "\"\($0)\"" } ?? "")")
+                }
+                node[i] = n
+                for r in 0..<R {
+                    guard let value = amounts[r] else {
+                        throw SwapProblemError(field: "\(field).allocation.\(problem.resources[r])", "instance \"\(id)\": missing")
+                    }
+                    allocation[i * R + r] = value
+                }
             }
         }
+        try reader.end()
+        guard sawInstances else { throw SwapProblemError(field: "instances", "missing") }
         if let missing = node.firstIndex(of: -1) {
             throw SwapProblemError(field: "instances", "instance \"\(problem.instanceIDs[missing])\" is missing")
         }

@@ -28,6 +28,11 @@ struct RecommendCommand: ParsableCommand {
     @Option(name: .long, help: "Check this solution file against the problem instead of solving.")
     var check: String?
 
+    #if Cbc
+    @Flag(name: .long, help: "Solve with COIN-OR Cbc's MILP instead (build with --traits Cbc), for comparison.")
+    var cbc = false
+    #endif
+
     func validate() throws {
         guard timeLimit.isFinite, timeLimit > 0 else { throw ValidationError("--time-limit must be a positive number of seconds, not \(timeLimit)") }
     }
@@ -51,11 +56,18 @@ struct RecommendCommand: ParsableCommand {
             return
         }
         let deadline = started.advanced(by: .seconds(timeLimit))
-        var polls = 0
-        let solution = SwapSolver().solve(problem) {
-            polls += 1
-            return clock.now >= deadline
+        let solution: SwapSolution
+        #if Cbc
+        if cbc {
+            var solver = CbcSolver()
+            solver.timeLimit = timeLimit
+            solution = solver.solve(problem)
+        } else {
+            solution = SwapSolver().solve(problem) { clock.now >= deadline }
         }
+        #else
+        solution = SwapSolver().solve(problem) { clock.now >= deadline }
+        #endif
         let solved = clock.now
         var checkedObjective = Double.nan
         if solution.status != .infeasible {
