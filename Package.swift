@@ -13,6 +13,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(name: "PoolCore"),
@@ -22,10 +25,23 @@ let package = Package(
         .target(name: "Simulation", dependencies: ["PoolCore"]),
         .systemLibrary(name: "CCbc", providers: [.apt(["coinor-libcbc-dev"])]),
         .target(name: "SwapSolver", dependencies: [.target(name: "CCbc", condition: .when(traits: ["Cbc"]))]),
+        .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
+        .target(
+            name: "Storage",
+            dependencies: ["PoolCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "Service",
+            dependencies: [
+                "PoolCore", "Forecasting", "SwapSolver", "Drivers", "Storage", "CCrypto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .executableTarget(
             name: "poolswap",
             dependencies: [
-                "PoolCore", "Drivers", "Forecasting", "Simulation", "SwapSolver",
+                "PoolCore", "Drivers", "Forecasting", "Simulation", "SwapSolver", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,6 +61,17 @@ let package = Package(
             name: "SwapSolverTests",
             dependencies: ["SwapSolver", "PoolCore"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["Storage", "PoolCore"]
+        ),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: [
+                "Service", "Storage", "PoolCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
         .testTarget(
             name: "SimulationTests",

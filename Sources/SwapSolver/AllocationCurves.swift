@@ -75,7 +75,9 @@ public struct AllocationCurves: Sendable {
                     keys.append(high)
                     keys.sort()
                     var previous = low
-                    for key in keys where key > previous && key <= high {
+                    // Above max(demand, current) the slope is waste + change ≥ 0, so an
+                    // unbounded `high` adds nothing.
+                    for key in keys where key > previous && key <= high && key.isFinite {
                         let cost = p.cost(instance: i, r, amount: key)
                         let s = (cost - previousCost) / (key - previous)
                         if s >= 0 { break }

@@ -176,7 +176,8 @@ final class JSONReader {
         let escaped: Bool
 
         func equals(_ text: StaticString) -> Bool {
-            guard !escaped, bytes.count == text.utf8CodeUnitCount else { return false }
+            if escaped { return string.utf8.elementsEqual(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)) }
+            guard bytes.count == text.utf8CodeUnitCount else { return false }
             return memcmp(bytes.baseAddress!, text.utf8Start, bytes.count) == 0
         }
 
@@ -223,16 +224,27 @@ final class JSONReader {
             case UInt8(ascii: "r"): out.append(13)
             case UInt8(ascii: "b"): out.append(8)
             case UInt8(ascii: "f"): out.append(12)
-            case UInt8(ascii: "u") where i + 4 <= bytes.count:
-                let hex = String(decoding: UnsafeBufferPointer(rebasing: bytes[i..<(i + 4)]), as: UTF8.self)
+            case UInt8(ascii: "u"):
+                var code = hex(bytes, at: i)
                 i += 4
-                if let code = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(code) {
-                    out.append(contentsOf: Array(String(Character(scalar)).utf8))
+                // A UTF-16 surrogate pair is two escapes.
+                if let high = code, (0xD800...0xDBFF).contains(high), i + 6 <= bytes.count,
+                   bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u"),
+                   let low = hex(bytes, at: i + 2), (0xDC00...0xDFFF).contains(low) {
+                    code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                    i += 6
                 }
+                let scalar = code.flatMap(Unicode.Scalar.init) ?? "\u{FFFD}"
+                out.append(contentsOf: Array(String(Character(scalar)).utf8))
             default: out.append(e)
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func hex(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int) -> UInt32? {
+        guard i + 4 <= bytes.count else { return nil }
+        return UInt32(String(decoding: UnsafeBufferPointer(rebasing: bytes[i..<(i + 4)]), as: UTF8.self), radix: 16)
     }
 
     // MARK: Plumbing

@@ -29,8 +29,10 @@ enum MoveEnumeration {
         var overloads: Bool
     }
 
-    /// The best assignment of instances to nodes over all move sets.
-    static func best(_ problem: SwapProblem, curves: AllocationCurves) -> [Int] {
+    /// The best assignment of instances to nodes over all move sets; `complete`
+    /// is false when `shouldStop` ended the search early.
+    static func best(_ problem: SwapProblem, curves: AllocationCurves,
+                     shouldStop: () -> Bool) -> (node: [Int], complete: Bool) {
         var search = MigrationSearch(problem: problem, curves: curves)
         var moves: [(instance: Int, target: Int)] = []
         for i in 0..<problem.instanceCount where !problem.locked[i] {
@@ -53,10 +55,14 @@ enum MoveEnumeration {
         var bestNode = search.node
         var bestObjective = overloadedNodes().isEmpty ? search.objective : .infinity
 
+        var stopped = false
+        var visits = 0
         func explore(from start: Int, depth: Int) {
             let overloaded = overloadedNodes()
             var k = start
-            while k < moves.count {
+            while k < moves.count && !stopped {
+                visits += 1
+                if visits & 4095 == 0, shouldStop() { stopped = true; return }
                 let (i, q) = moves[k]
                 let p = search.node[i]
                 let w = touched[p] || touched[q] ? weigh(k) : initial[k]
@@ -83,6 +89,6 @@ enum MoveEnumeration {
             }
         }
         if problem.maxMigrations > 0 { explore(from: 0, depth: 0) }
-        return bestNode
+        return (bestNode, !stopped)
     }
 }

@@ -71,8 +71,13 @@ struct NodeBook: Sendable {
     @inline(__always)
     private func budget(_ nr: Int, low: Double) -> Double {
         let b = usable[nr] - low
-        return integral[nr % resourceCount] ? (b + 1e-9).rounded(.down) : b
+        let tolerance = Self.tolerance(usable[nr])
+        return integral[nr % resourceCount] ? (b + tolerance).rounded(.down) : b
     }
+
+    /// How far a sum may exceed capacity before it counts as over (rounding in sums).
+    @inline(__always)
+    static func tolerance(_ usable: Double) -> Double { 1e-9 * max(1, abs(usable)) }
 
     /// Least cost of node `n`, resource `r`, for its members without
     /// `excluding` and with `including` (instance indices; -1 for none).
@@ -90,7 +95,7 @@ struct NodeBook: Sendable {
             extraStart = Int(curves.segmentStart[k]); extraEnd = Int(curves.segmentStart[k + 1])
         }
         var remaining = budget(nr, low: low)
-        if remaining < -1e-9 * max(1, abs(usable[nr])) {
+        if remaining < -Self.tolerance(usable[nr]) {
             return base + Self.overloadPenalty * -remaining
         }
         var cost = base
@@ -133,7 +138,7 @@ struct NodeBook: Sendable {
             var low = loSum[nr]
             if excluding >= 0 { low -= curves.lo[excluding * resourceCount + r] }
             if including >= 0 { low += curves.lo[including * resourceCount + r] }
-            return budget(nr, low: low) < -1e-9 * max(1, abs(usable[nr]))
+            return budget(nr, low: low) < -Self.tolerance(usable[nr])
         }
     }
 

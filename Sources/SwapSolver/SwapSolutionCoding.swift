@@ -9,7 +9,7 @@ public enum SwapSolutionCoding {
         var out = "{\n\"version\":1,\n\"status\":\"\(solution.status.rawValue)\",\n"
         if solution.status != .infeasible {
             out += "\"objective\":\(number(solution.objective)),\n"
-            if solution.status == .feasible {
+            if solution.status == .feasible, solution.gap.isFinite {
                 out += "\"gap\":\(number(solution.gap)),\n\"lowerBound\":\(number(solution.lowerBound)),\n"
             }
         }

@@ -23,8 +23,8 @@ public struct SwapSolver: Sendable {
         if let reason = immovableOverload(problem, curves: curves) {
             return .infeasible(reason, problem: problem)
         }
-        if MoveEnumeration.count(problem, limit: exhaustiveLimit) != nil {
-            let node = MoveEnumeration.best(problem, curves: curves)
+        if MoveEnumeration.count(problem, limit: exhaustiveLimit) != nil,
+           case let (node, complete) = MoveEnumeration.best(problem, curves: curves, shouldStop: shouldStop), complete {
             let solution = FixedSolver.solve(problem, curves: curves, node: node)
             if solution.status == .infeasible {
                 return .infeasible("no set of at most \(problem.maxMigrations) migrations fits every node; without them: "

@@ -132,3 +132,22 @@ struct SolutionCheckerTests {
         #expect(abs(check.objective - (0.15 + 0.5 + 90)) < 1e-12)
     }
 }
+
+@Suite("Unbounded limits")
+struct UnboundedLimitTests {
+    @Test func absentMaxAndMaxChangeMeanUnbounded() throws {
+        let text = #"{"version":1,"resources":["cpu"],"costs":{"waste":{"cpu":1},"shortfall":{"cpu":10},"change":{"cpu":0.05}},"nodes":[{"id":"n1","capacity":{"cpu":10}}],"instances":[{"id":"i","node":"n1","allocation":{"cpu":2},"demand":{"cpu":5}}]}"#
+        let problem = try SwapProblemDecoding.decode(Data(text.utf8))
+        let solution = SwapSolver().solve(problem)
+        #expect(solution.status == .optimal)
+        #expect(solution.allocation == [5])
+        #expect(abs(solution.objective - 0.15) < 1e-12, "3 cores of change at 0.05")
+    }
+
+    @Test func escapedIDsAndSurrogatePairsStayDistinct() throws {
+        var text = validProblem.replacingOccurrences(of: "{\"id\":\"a\"", with: #"{"\u0069d":"a\ud83d\ude00""#)
+        text = text.replacingOccurrences(of: "{\"id\":\"b\"", with: #"{"id":"a\ud83d\ude01""#)
+        let problem = try SwapProblemDecoding.decode(Data(text.utf8))
+        #expect(problem.instanceIDs == ["a😀", "a😁"])
+    }
+}
