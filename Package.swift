@@ -33,7 +33,7 @@ let package = Package(
         .target(
             name: "Service",
             dependencies: [
-                "PoolCore", "Forecasting", "SwapSolver", "Drivers", "Storage", "CCrypto",
+                "PoolCore", "Forecasting", "SwapSolver", "Drivers", "Storage", "Simulation", "CCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]

@@ -18,6 +18,13 @@ public struct ForecastEngine: Sendable {
         pooled = (0..<configuration.maxHorizon).map { _ in ResidualWindow(capacity: configuration.pooledWindow) }
     }
 
+    /// Adds a series (an instance that joined the pool) and returns its index. It is fed
+    /// from the next slot on.
+    public mutating func addSeries(models: [any Forecaster] = standardBaselines()) -> Int {
+        series.append(SeriesForecaster(configuration: configuration, models: models))
+        return series.count - 1
+    }
+
     /// Takes the next slot of series `index` (NaN when missing). Every series must be fed
     /// every slot, in time order.
     public mutating func observe(series index: Int, value: Double) {

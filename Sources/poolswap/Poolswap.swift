@@ -1,10 +1,10 @@
 import ArgumentParser
 
 @main
-struct Poolswap: ParsableCommand {
+struct Poolswap: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "poolswap",
         abstract: "Predictive resource rebalancing: treat the hosts' capacity as one pool.",
-        subcommands: [SimulateCommand.self, BacktestCommand.self, RecommendCommand.self]
+        subcommands: [ServeCommand.self, TokenCommand.self, SimulateCommand.self, BacktestCommand.self, RecommendCommand.self]
     )
 }

@@ -1,0 +1,206 @@
+import Hummingbird
+
+/// The JSON bodies of the HTTP API (see `openapi.json`). Amounts are
+/// `{cpu, memory, gpu}` in cores, GiB and whole devices.
+public struct Amounts: Codable, Sendable, Equatable {
+    public var cpu: Double
+    public var memory: Double
+    public var gpu: Double
+    /// Negative zero (from rounding) is written as 0.
+    public init(cpu: Double, memory: Double, gpu: Double) { self.cpu = cpu + 0; self.memory = memory + 0; self.gpu = gpu + 0 }
+    public init(_ values: [Double]) { self.init(cpu: values[0], memory: values[1], gpu: values[2]) }
+    public var values: [Double] { [cpu, memory, gpu] }
+}
+
+public struct NodeBody: Codable, Sendable {
+    public var id: String
+    public var capacity: Amounts
+    public var reserve: Amounts?
+}
+
+public struct SLABody: Codable, Sendable {
+    public var minimum: Amounts?
+    public var maximum: Amounts
+    /// Priority: 1 (best effort) ... 10 (critical).
+    public var weight: Double?
+}
+
+public struct InstanceBody: Codable, Sendable {
+    public var id: String
+    public var tenant: String
+    public var node: String
+    public var allocation: Amounts
+    public var sla: SLABody
+}
+
+public struct InstanceView: Codable, Sendable, ResponseEncodable {
+    public var id: String
+    public var tenant: String
+    public var node: String
+    public var allocation: Amounts
+    public var sla: SLABody
+    public var used: Amounts?
+}
+
+public struct InstanceList: Codable, Sendable, ResponseEncodable {
+    public var instances: [InstanceView]
+}
+
+public struct NodeList: Codable, Sendable, ResponseEncodable {
+    public var nodes: [NodeBody]
+}
+
+public struct UsageSampleBody: Codable, Sendable {
+    public var instance: String
+    /// UTC epoch seconds.
+    public var time: Int64
+    public var cpu: Double
+    public var memory: Double
+    public var gpu: Double?
+}
+
+public struct UsageBatch: Codable, Sendable {
+    public var samples: [UsageSampleBody]
+}
+
+public struct UsageReceipt: Codable, Sendable, ResponseEncodable {
+    public var accepted: Int
+    public var rejected: Int
+    /// Count of rejected samples per reason.
+    public var reasons: [String: Int]
+    /// Up to 10 rejected samples: index in the batch and why.
+    public var examples: [String]
+}
+
+public struct IntervalView: Codable, Sendable, Equatable {
+    public var level: Double
+    public var lower: Double
+    public var upper: Double
+}
+
+public struct ResourcePrediction: Codable, Sendable {
+    public var point: Double
+    public var intervals: [IntervalView]
+    public var model: String
+    /// Share of this instance's past forecasts at this horizon whose 80/90/95% interval held the value.
+    public var coverage: [String: Double]
+    public var scored: Int
+}
+
+public struct HorizonPrediction: Codable, Sendable {
+    public var horizon: String
+    public var minutes: Int
+    /// UTC epoch seconds of the slot forecast.
+    public var target: Int64
+    public var cpu: ResourcePrediction
+    public var memory: ResourcePrediction
+}
+
+public struct PredictionView: Codable, Sendable, ResponseEncodable {
+    public var instance: String
+    /// The forecaster's models learn online from every sample; this is when they started.
+    public var trainedSince: Int64
+    public var lastObserved: Int64?
+    public var predictions: [HorizonPrediction]
+}
+
+public struct PoolView: Codable, Sendable, ResponseEncodable {
+    public struct NodeView: Codable, Sendable {
+        public var id: String
+        public var capacity: Amounts
+        public var reserve: Amounts
+        public var allocated: Amounts
+        public var used: Amounts
+        public var instances: Int
+    }
+    public var time: Int64?
+    public var round: Int
+    public var capacity: Amounts
+    public var allocated: Amounts
+    public var used: Amounts
+    /// Sum of the instances' point forecasts at the planning horizon.
+    public var forecast: Amounts
+    public var nodes: [NodeView]
+}
+
+public struct SwapRequestBody: Codable, Sendable {
+    public enum Target: String, Codable, Sendable { case costReduction, performance, both }
+    public var target: Target?
+    /// "5m", "15m" or "30m".
+    public var horizon: String?
+    public var instances: [String]?
+    public var tenant: String?
+    public var dryRun: Bool?
+    public var maxMigrations: Int?
+    public var maxChanges: Int?
+}
+
+public struct ResourceChange: Codable, Sendable {
+    public var resource: String
+    public var demand: Double
+    public var old: Double
+    public var new: Double
+    public var saved: Double
+    public var limit: String
+}
+
+public struct SwapView: Codable, Sendable {
+    public var instance: String
+    public var tenant: String
+    public var fromNode: String
+    public var toNode: String
+    public var before: Amounts
+    public var after: Amounts
+    public var changes: [ResourceChange]
+    /// Model cost this change saves over the horizon.
+    public var benefit: Double
+    public var risk: RiskView
+}
+
+public struct RiskView: Codable, Sendable {
+    /// New allocation minus the forecast's 95% upper bound, per resource (negative: the forecast may not fit).
+    public var headroom95: Amounts
+    /// Highest interval level whose upper bound the new allocation still covers (0 when none).
+    public var coveredLevel: Double
+    public var migrates: Bool
+}
+
+public struct PlanView: Codable, Sendable, ResponseEncodable {
+    public var id: String
+    public var status: String
+    public var statusURL: String
+    public var created: Int64
+    public var solver: String
+    public var gap: Double?
+    public var objectiveBefore: Double
+    public var objectiveAfter: Double
+    public var swaps: [SwapView]
+    public var journal: [String]?
+}
+
+public struct SwapHistoryView: Codable, Sendable, ResponseEncodable {
+    public struct Entry: Codable, Sendable {
+        public var id: Int64
+        public var plan: String
+        public var instance: String
+        public var tenant: String
+        public var time: Int64
+        public var fromNode: String
+        public var toNode: String
+        public var before: Amounts
+        public var after: Amounts
+        public var predictedBenefit: Double
+        public var realisedBenefit: Double?
+        public var utilisationBefore: Double
+        public var utilisationAfter: Double?
+        public var durationMilliseconds: Double
+        public var outcome: String
+    }
+    public var swaps: [Entry]
+    /// Pass as `cursor` for the next page; absent on the last page.
+    public var nextCursor: String?
+}
+
+public struct HealthView: Codable, Sendable, ResponseEncodable {
+    public var status: String
+}

@@ -1,0 +1,209 @@
+import Foundation
+import Hummingbird
+import Storage
+
+/// The HTTP API. Handlers check the caller's role and tenant, validate their
+/// input naming the field, and call the runtime or the store.
+struct APIRoutes: Sendable {
+    let runtime: PoolRuntime
+    let store: any PoolStore
+    let metrics: ServiceMetrics
+    let loop: ControlLoop
+    let openAPI: String
+
+    func add(to router: Router<PoolRequestContext>) {
+        router.get("/healthz") { _, _ in HealthView(status: "ok") }
+        router.get("/readyz") { _, context -> HealthView in
+            _ = try context.require(.read)
+            _ = try await store.sampleCount()
+            return HealthView(status: "ready")
+        }
+        router.get("/metrics") { _, context -> Response in
+            _ = try context.require(.read)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
+        }
+        router.get("/openapi.json") { _, context -> Response in
+            _ = try context.require(.read)
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: openAPI)))
+        }
+        router.get("/nodes") { _, context -> NodeList in
+            _ = try context.require(.read)
+            return NodeList(nodes: await runtime.allNodes().map { NodeBody(id: $0.id, capacity: Amounts($0.capacity), reserve: Amounts($0.reserve)) })
+        }
+        router.post("/nodes") { request, context -> Response in
+            let principal = try context.require(.administer)
+            guard principal.tenant == nil else { throw APIFailure.forbidden("nodes are shared: a tenant's token cannot register them") }
+            let body = try await request.decode(as: NodeBody.self, context: context)
+            try Validate.id(body.id, "id")
+            try Validate.amounts(body.capacity, "capacity")
+            if let reserve = body.reserve { try Validate.amounts(reserve, "reserve") }
+            try await runtime.register(node: NodeRecord(id: body.id, capacity: body.capacity.values, reserve: body.reserve?.values ?? [0, 0, 0]))
+            return try Self.json(body, status: .created)
+        }
+        router.get("/instances") { _, context -> InstanceList in
+            let principal = try context.require(.read)
+            let all = await runtime.allInstances().filter { principal.sees(tenant: $0.tenant) }
+            var views: [InstanceView] = []
+            for record in all { views.append(await view(record)) }
+            return InstanceList(instances: views)
+        }
+        router.get("/instances/:id") { _, context -> InstanceView in
+            let principal = try context.require(.read)
+            let id = try context.parameters.require("id")
+            guard let record = await runtime.instance(id), principal.sees(tenant: record.tenant) else {
+                throw APIFailure.notFound("instance \(id) not found")
+            }
+            return await view(record)
+        }
+        router.post("/instances") { request, context -> Response in
+            let principal = try context.require(.administer)
+            let body = try await request.decode(as: InstanceBody.self, context: context)
+            try Validate.id(body.id, "id")
+            try Validate.id(body.tenant, "tenant")
+            guard principal.sees(tenant: body.tenant) else { throw APIFailure.forbidden("this token registers instances of tenant \(principal.tenant ?? "") only") }
+            if let existing = await runtime.instance(body.id), !principal.sees(tenant: existing.tenant) {
+                throw APIFailure.conflict("instance id \(body.id) is taken")
+            }
+            try Validate.amounts(body.allocation, "allocation")
+            try Validate.amounts(body.sla.maximum, "sla.maximum")
+            if let minimum = body.sla.minimum { try Validate.amounts(minimum, "sla.minimum") }
+            let weight = body.sla.weight ?? 1
+            guard weight.isFinite, weight >= 0 else { throw APIFailure.badRequest("sla.weight must be a finite number ≥ 0") }
+            try await runtime.register(instance: InstanceRecord(
+                id: body.id, tenant: body.tenant, node: body.node, allocation: body.allocation.values,
+                minimum: body.sla.minimum?.values ?? [0, 0, 0], maximum: body.sla.maximum.values, weight: weight))
+            return try Self.json(body, status: .created)
+        }
+        router.post("/usage") { request, context -> UsageReceipt in
+            let principal = try context.require(.operate)
+            let batch = try await request.decode(as: UsageBatch.self, context: context)
+            guard batch.samples.count <= 100_000 else { throw APIFailure.badRequest("samples: at most 100000 per batch, got \(batch.samples.count)") }
+            let visible: Set<String>? = principal.tenant == nil ? nil
+                : Set(await runtime.allInstances().filter { $0.tenant == principal.tenant }.map(\.id))
+            let receipt = try await runtime.accept(batch.samples) { visible?.contains($0) ?? true }
+            metrics.samplesAccepted.increment(by: Int64(receipt.accepted))
+            metrics.samplesRejected.increment(by: Int64(receipt.rejected))
+            return receipt
+        }
+        router.get("/pool") { _, context -> PoolView in
+            let principal = try context.require(.read)
+            guard principal.tenant == nil else { throw APIFailure.forbidden("the whole pool needs a token not bound to a tenant") }
+            return await runtime.poolView()
+        }
+        router.get("/prediction") { request, context -> PredictionView in
+            let principal = try context.require(.read)
+            guard let id = request.uri.queryParameters.get("instance"), !id.isEmpty else {
+                throw APIFailure.badRequest("instance: query parameter required")
+            }
+            let texts = request.uri.queryParameters.getAll("horizon").flatMap { $0.split(separator: ",").map(String.init) }
+            var horizons: [Int] = []
+            for text in texts.isEmpty ? ["5m", "15m", "30m"] : texts {
+                guard let minutes = ["5m": 5, "15m": 15, "30m": 30][text] else {
+                    throw APIFailure.badRequest("horizon: expected 5m, 15m or 30m, not \"\(text)\"")
+                }
+                horizons.append(max(1, min(6, minutes * 60 / runtime.configuration.interval)))
+            }
+            guard let record = await runtime.instance(id), principal.sees(tenant: record.tenant),
+                  let view = await runtime.prediction(id, horizons: horizons) else {
+                throw APIFailure.notFound("instance \(id) not found")
+            }
+            return view
+        }
+        router.post("/swap_request") { request, context -> Response in
+            let principal = try context.require(.operate)
+            let body = try await request.decode(as: SwapRequestBody.self, context: context)
+            if let tenant = body.tenant, !principal.sees(tenant: tenant) { throw APIFailure.notFound("tenant \(tenant) not found") }
+            if let m = body.maxMigrations, m < 0 || m > 1000 { throw APIFailure.badRequest("maxMigrations must be 0...1000, not \(m)") }
+            if let m = body.maxChanges, m < 0 { throw APIFailure.badRequest("maxChanges must be ≥ 0, not \(m)") }
+            let deadline = ContinuousClock.now.advanced(by: .seconds(runtime.configuration.solverSeconds))
+            var (view, _, _) = try await runtime.plan(body, tenantScope: principal.tenant) { ContinuousClock.now >= deadline }
+            let dryRun = body.dryRun ?? true
+            let requestText = String(decoding: try JSONEncoder().encode(body), as: UTF8.self)
+            if dryRun {
+                view.status = "dryRun"
+                try await store.save(plan: PlanRecord(id: view.id, created: view.created, status: .dryRun, tenant: principal.tenant,
+                                                      request: requestText, answer: String(decoding: try JSONEncoder().encode(view), as: UTF8.self)))
+                return try Self.json(view, status: .ok)
+            }
+            view.status = "queued"
+            try await store.save(plan: PlanRecord(id: view.id, created: view.created, status: .queued, tenant: principal.tenant,
+                                                  request: requestText, answer: String(decoding: try JSONEncoder().encode(view), as: UTF8.self)))
+            var response = try Self.json(view, status: .accepted)
+            response.headers[.location] = view.statusURL
+            return response
+        }
+        router.get("/swaps/:id") { _, context -> PlanView in
+            let principal = try context.require(.read)
+            let id = try context.parameters.require("id")
+            guard let record = try await store.plan(id: id), principal.sees(tenant: record.tenant),
+                  var view = try? JSONDecoder().decode(PlanView.self, from: Data(record.answer.utf8)) else {
+                throw APIFailure.notFound("plan \(id) not found")
+            }
+            if principal.tenant != nil { view.swaps = view.swaps.filter { principal.sees(tenant: $0.tenant) } }
+            view.status = record.status.rawValue
+            view.journal = try await store.journal(plan: id).map { "\($0.step) \($0.phase): \($0.detail)" }
+            return view
+        }
+        router.get("/swap_history") { request, context -> SwapHistoryView in
+            let principal = try context.require(.read)
+            let q = request.uri.queryParameters
+            func integer(_ name: String) throws -> Int64? {
+                guard let text = q.get(name) else { return nil }
+                guard let value = Int64(text) else { throw APIFailure.badRequest("\(name): expected an integer, not \"\(text)\"") }
+                return value
+            }
+            var query = SwapHistoryQuery(instance: q.get("instance"), tenant: q.get("tenant"),
+                                         from: try integer("from"), to: try integer("to"), before: try integer("cursor"),
+                                         limit: Int(try integer("limit") ?? 50))
+            guard (1...1000).contains(query.limit) else { throw APIFailure.badRequest("limit must be 1...1000, not \(query.limit)") }
+            if let outcome = q.get("outcome") {
+                guard let value = SwapRecord.Outcome(rawValue: outcome) else {
+                    throw APIFailure.badRequest("outcome: expected executed, rolledBack or failed, not \"\(outcome)\"")
+                }
+                query.outcome = value
+            }
+            if let tenant = principal.tenant {
+                if let asked = query.tenant, asked != tenant { return SwapHistoryView(swaps: [], nextCursor: nil) }
+                query.tenant = tenant
+            }
+            let records = try await store.swapHistory(query)
+            let entries = records.map { r in
+                SwapHistoryView.Entry(id: r.id ?? 0, plan: r.plan, instance: r.instance, tenant: r.tenant, time: r.time,
+                                      fromNode: r.fromNode, toNode: r.toNode, before: Amounts(r.before), after: Amounts(r.after),
+                                      predictedBenefit: r.predictedBenefit, realisedBenefit: r.realisedBenefit,
+                                      utilisationBefore: r.utilisationBefore, utilisationAfter: r.utilisationAfter,
+                                      durationMilliseconds: r.durationMilliseconds, outcome: r.outcome.rawValue)
+            }
+            return SwapHistoryView(swaps: entries, nextCursor: entries.count == query.limit ? entries.last.map { "\($0.id)" } : nil)
+        }
+    }
+
+    func view(_ record: InstanceRecord) async -> InstanceView {
+        InstanceView(id: record.id, tenant: record.tenant, node: record.node, allocation: Amounts(record.allocation),
+                     sla: SLABody(minimum: Amounts(record.minimum), maximum: Amounts(record.maximum), weight: record.weight),
+                     used: await runtime.used(record.id).map(Amounts.init))
+    }
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status) throws -> Response {
+        let data = try JSONEncoder().encode(value)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Input checks shared by the handlers; each error names the field.
+enum Validate {
+    static func id(_ text: String, _ field: String) throws {
+        guard !text.isEmpty, text.count <= 200, !text.contains(where: { $0.isNewline || $0 == "/" }) else {
+            throw APIFailure.badRequest("\(field): expected 1 to 200 characters without '/' or line breaks")
+        }
+    }
+
+    static func amounts(_ amounts: Amounts, _ field: String) throws {
+        for (name, value) in zip(["cpu", "memory", "gpu"], amounts.values) {
+            guard value.isFinite, value >= 0 else { throw APIFailure.badRequest("\(field).\(name) must be a finite number ≥ 0, not \(value)") }
+        }
+        guard amounts.gpu == amounts.gpu.rounded() else { throw APIFailure.badRequest("\(field).gpu must be whole, not \(amounts.gpu)") }
+    }
+}

@@ -1,0 +1,22 @@
+import Hummingbird
+
+/// Hummingbird's request context plus the caller, set by `AuthMiddleware`.
+public struct PoolRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var principal: Principal?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+        principal = nil
+    }
+
+    public var maxUploadSize: Int { 64 << 20 }
+
+    func require(_ action: Principal.Action) throws -> Principal {
+        guard let principal else { throw APIFailure.unauthorized("a bearer token is required").httpError }
+        guard principal.may(action) else {
+            throw APIFailure.forbidden("the \(principal.role.rawValue) token \"\(principal.name)\" may not do this").httpError
+        }
+        return principal
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Hummingbird
+import Logging
+import PoolCore
+import Drivers
+import Storage
+
+/// The composition root: picks the store, the pool (the demo's trace replay
+/// or the registered one), the loop and the HTTP API, and wires them.
+public struct ServiceApplication: Sendable {
+    public let configuration: ServiceConfiguration
+    public let store: any PoolStore
+    public let runtime: PoolRuntime
+    public let loop: ControlLoop
+    public let metrics: ServiceMetrics
+    let firstSlot: Int64
+
+    public init(configuration: ServiceConfiguration, store: any PoolStore, logger: Logger, now: Int64) async throws {
+        self.configuration = configuration
+        self.store = store
+        metrics = ServiceMetrics()
+        runtime = PoolRuntime(configuration: configuration, store: store)
+        var replay: TraceReplay?
+        var start = now
+        if configuration.demo {
+            let folder = configuration.demoTrace ?? Self.bundledSample
+            let (trace, _) = try BitbrainsTraceReader().read(folder: folder, instanceLimit: nil)
+            let simulated = try TraceReplay(trace: trace)
+            replay = simulated
+            for node in simulated.nodes where try await store.nodes().contains(where: { $0.id == node.id }) == false {
+                try await store.upsert(node: node)
+            }
+            for instance in simulated.instances where try await store.instance(id: instance.id) == nil {
+                try await store.upsert(instance: instance)
+            }
+            start = simulated.time(ofSlot: 0)
+        }
+        try await runtime.restore(startingAt: start)
+        loop = ControlLoop(runtime: runtime, store: store, metrics: metrics, replay: replay, logger: logger)
+        firstSlot = start
+    }
+
+    /// The HTTP application with the control loop as a service beside it.
+    public func application(logger: Logger) -> some ApplicationProtocol {
+        let router = Router(context: PoolRequestContext.self)
+        router.middlewares.add(ErrorBodyMiddleware())
+        router.middlewares.add(AuthMiddleware(store: store))
+        APIRoutes(runtime: runtime, store: store, metrics: metrics, loop: loop, openAPI: OpenAPIDocument.text).add(to: router)
+        var app = Application(router: router,
+                              configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
+                              logger: logger)
+        app.addServices(ControlLoopService(loop: loop, configuration: configuration, firstSlot: firstSlot))
+        return app
+    }
+
+    /// The HTTP API alone, for tests that drive the loop themselves.
+    public func router() -> Router<PoolRequestContext> {
+        let router = Router(context: PoolRequestContext.self)
+        router.middlewares.add(ErrorBodyMiddleware())
+        router.middlewares.add(AuthMiddleware(store: store))
+        APIRoutes(runtime: runtime, store: store, metrics: metrics, loop: loop, openAPI: OpenAPIDocument.text).add(to: router)
+        return router
+    }
+
+    /// The trace sample shipped with the repository.
+    static var bundledSample: String {
+        let relative = "Data/bitbrains-sample"
+        if FileManager.default.fileExists(atPath: relative) { return relative }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(relative).path
+    }
+}

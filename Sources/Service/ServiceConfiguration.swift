@@ -1,0 +1,128 @@
+import Foundation
+
+/// Every setting of `poolswap serve`, in one place. Precedence: flags, then
+/// environment (`POOLSWAP_` + the name in upper snake case, e.g.
+/// `POOLSWAP_PORT`), then the JSON file given by `--config`, then these defaults.
+public struct ServiceConfiguration: Codable, Sendable, Equatable {
+    /// Address to listen on. Loopback by default: expose it on purpose.
+    public var host = "127.0.0.1"
+    /// TCP port.
+    public var port = 8080
+    /// SQLite database file (created if missing).
+    public var database = "poolswap.sqlite"
+    /// Seconds of pool time between control-loop rounds: the usage grid. 300 s, the trace's interval.
+    public var interval = 300
+    /// Replay the bundled trace as a simulated pool (demo); off when you register your own pool.
+    public var demo = true
+    /// Demo only: wall-clock seconds per round, so a newcomer sees swaps within a minute.
+    public var demoRoundSeconds = 2.0
+    /// Demo only: the Bitbrains folder replayed (default: the bundled sample).
+    public var demoTrace: String?
+    /// Rounds of history the loop observes before it swaps anything (forecasts need a past). 12 rounds = 1 h.
+    public var warmupRounds = 12
+    /// Swap automatically every round (otherwise only on `POST /swap_request`).
+    public var autoSwap = true
+    /// Horizon the loop plans for, in slots (1, 3 or 6 = 5, 15, 30 minutes).
+    public var horizonSlots = 3
+    /// Rounds an instance stays locked after it was swapped (anti-thrashing). 6 rounds = 30 min.
+    public var cooldownRounds = 6
+    /// Largest change per swap and resource: cores, GiB, gpus.
+    public var maxChange: [Double] = [2, 8, 1]
+    /// Most live migrations per round.
+    public var maxMigrations = 1
+    /// Cost per unit-slot of allocation above demand (cpu, memory, gpu).
+    public var wasteCost: [Double] = [1, 0.125, 8]
+    /// Cost per unit-slot of demand above allocation, before the SLA weight.
+    public var shortfallCost: [Double] = [10, 1.25, 80]
+    /// Cost per unit of change in one swap.
+    public var changeCost: [Double] = [0.05, 0.01, 0.5]
+    /// Seconds the solver may take per round.
+    public var solverSeconds = 2.0
+    /// Days of 5-minute samples kept as they came; older ones are downsampled.
+    public var retentionFullDays = 14
+    /// Days of samples kept at all (downsampled to hourly means after `retentionFullDays`).
+    public var retentionDays = 90
+
+    public init() {}
+
+    public static let environmentPrefix = "POOLSWAP_"
+
+    /// Defaults, overlaid by the file (if any), then by the environment.
+    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServiceConfiguration {
+        var configuration = ServiceConfiguration()
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ConfigurationError("cannot read the configuration file \(file)")
+            }
+            do { configuration = try JSONDecoder().decode(ServiceConfiguration.self, from: data) }
+            catch { throw ConfigurationError("\(file): \(error)") }
+        }
+        try configuration.overlay(environment: environment)
+        try configuration.validate()
+        return configuration
+    }
+
+    mutating func overlay(environment: [String: String]) throws {
+        func value<T: LosslessStringConvertible>(_ name: String, _ keyPath: WritableKeyPath<Self, T>) throws {
+            let key = Self.environmentPrefix + name
+            guard let text = environment[key] else { return }
+            guard let parsed = T(text) else { throw ConfigurationError("\(key)=\(text) is not a valid \(T.self)") }
+            self[keyPath: keyPath] = parsed
+        }
+        try value("HOST", \.host)
+        try value("PORT", \.port)
+        try value("DATABASE", \.database)
+        try value("INTERVAL", \.interval)
+        try value("DEMO", \.demo)
+        try value("DEMO_ROUND_SECONDS", \.demoRoundSeconds)
+        try value("WARMUP_ROUNDS", \.warmupRounds)
+        try value("AUTO_SWAP", \.autoSwap)
+        try value("HORIZON_SLOTS", \.horizonSlots)
+        try value("COOLDOWN_ROUNDS", \.cooldownRounds)
+        try value("MAX_MIGRATIONS", \.maxMigrations)
+        try value("SOLVER_SECONDS", \.solverSeconds)
+        if let trace = environment[Self.environmentPrefix + "DEMO_TRACE"] { demoTrace = trace }
+    }
+
+    public func validate() throws {
+        guard (1...65535).contains(port) else { throw ConfigurationError("port must be 1...65535, not \(port)") }
+        guard interval >= 1 else { throw ConfigurationError("interval must be at least 1 second, not \(interval)") }
+        guard [1, 3, 6].contains(horizonSlots) else { throw ConfigurationError("horizonSlots must be 1, 3 or 6, not \(horizonSlots)") }
+        guard demoRoundSeconds > 0 else { throw ConfigurationError("demoRoundSeconds must be positive") }
+        for (name, vector) in [("maxChange", maxChange), ("wasteCost", wasteCost), ("shortfallCost", shortfallCost), ("changeCost", changeCost)] {
+            guard vector.count == 3, vector.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                throw ConfigurationError("\(name) needs three finite amounts ≥ 0 (cpu, memory, gpu), not \(vector)")
+            }
+        }
+        guard maxMigrations >= 0, cooldownRounds >= 0, warmupRounds >= 0 else {
+            throw ConfigurationError("maxMigrations, cooldownRounds and warmupRounds must be ≥ 0")
+        }
+        guard retentionDays >= retentionFullDays, retentionFullDays >= 1 else {
+            throw ConfigurationError("retentionDays must be ≥ retentionFullDays ≥ 1")
+        }
+    }
+}
+
+extension ServiceConfiguration {
+    // Decoding a file: every field optional, defaults for the rest.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func read<T: Decodable>(_ key: CodingKeys, _ keyPath: WritableKeyPath<Self, T>) throws {
+            if let value = try c.decodeIfPresent(T.self, forKey: key) { self[keyPath: keyPath] = value }
+        }
+        try read(.host, \.host); try read(.port, \.port); try read(.database, \.database)
+        try read(.interval, \.interval); try read(.demo, \.demo); try read(.demoRoundSeconds, \.demoRoundSeconds)
+        demoTrace = try c.decodeIfPresent(String.self, forKey: .demoTrace)
+        try read(.warmupRounds, \.warmupRounds); try read(.autoSwap, \.autoSwap); try read(.horizonSlots, \.horizonSlots)
+        try read(.cooldownRounds, \.cooldownRounds); try read(.maxChange, \.maxChange); try read(.maxMigrations, \.maxMigrations)
+        try read(.wasteCost, \.wasteCost); try read(.shortfallCost, \.shortfallCost); try read(.changeCost, \.changeCost)
+        try read(.solverSeconds, \.solverSeconds)
+        try read(.retentionFullDays, \.retentionFullDays); try read(.retentionDays, \.retentionDays)
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

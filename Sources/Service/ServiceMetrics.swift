@@ -1,0 +1,33 @@
+import Prometheus
+
+/// The service's Prometheus metrics, served at `/metrics` in the text format.
+public final class ServiceMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    let rounds: Counter
+    let swaps: Counter
+    let samplesAccepted: Counter
+    let samplesRejected: Counter
+    let instances: Gauge
+    let objective: Gauge
+    private let steps: [String: DurationHistogram]
+    static let stepNames = ["ingest", "forecast", "formulate_solve", "execute"]
+
+    public init() {
+        rounds = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "rounds", unitName: "total", helpText: "Control-loop rounds run"))
+        swaps = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "swaps", unitName: "total", helpText: "Swaps executed"))
+        samplesAccepted = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "samples_accepted", unitName: "total", helpText: "Usage samples stored"))
+        samplesRejected = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "samples_rejected", unitName: "total", helpText: "Usage samples refused"))
+        instances = registry.makeGauge(descriptor: .init(namespace: "poolswap", metricName: "instances", helpText: "Instances in the pool"))
+        objective = registry.makeGauge(descriptor: .init(namespace: "poolswap", metricName: "plan_objective", helpText: "Objective of the last round's plan"))
+        let buckets: [Duration] = [.microseconds(100), .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2), .seconds(10)]
+        var steps: [String: DurationHistogram] = [:]
+        for name in Self.stepNames {
+            steps[name] = registry.makeDurationHistogram(
+                descriptor: .init(namespace: "poolswap", subsystem: "loop", metricName: "step_duration", unitName: "seconds", helpText: "Time of each control-loop step"),
+                labels: [("step", name)], buckets: buckets)
+        }
+        self.steps = steps
+    }
+
+    func record(step: String, _ duration: Duration) { steps[step]?.record(duration) }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Service
+import Storage
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the Poolswap service: the control loop behind the HTTP API.",
+        discussion: """
+            With no configuration it listens on 127.0.0.1:8080, keeps its data in ./poolswap.sqlite and \
+            replays the bundled trace sample as a simulated pool, a round every 2 seconds. Settings come \
+            from flags, then POOLSWAP_* environment variables, then --config FILE (JSON), then defaults \
+            (README lists them all). Every endpoint but /healthz needs a token: `poolswap token create`.
+            """)
+
+    @Option(name: .long, help: "JSON configuration file.")
+    var config: String?
+    @Option(name: .long, help: "Address to listen on (default 127.0.0.1).")
+    var host: String?
+    @Option(name: .long, help: "Port (default 8080).")
+    var port: Int?
+    @Option(name: .long, help: "SQLite database file (default poolswap.sqlite).")
+    var database: String?
+    @Flag(inversion: .prefixedNo, help: "Replay the bundled trace as a simulated pool (default on).")
+    var demo: Bool?
+
+    func run() async throws {
+        var settings = try ServiceConfiguration.load(file: config)
+        if let host { settings.host = host }
+        if let port { settings.port = port }
+        if let database { settings.database = database }
+        if let demo { settings.demo = demo }
+        try settings.validate()
+        var logger = Logger(label: "poolswap")
+        logger.logLevel = .info
+        let store = try SQLiteStore(path: settings.database)
+        let service = try await ServiceApplication(configuration: settings, store: store, logger: logger,
+                                                   now: Int64(Date().timeIntervalSince1970))
+        let instances = await service.runtime.allInstances().count
+        let nodes = await service.runtime.allNodes().count
+        logger.info("poolswap: \(instances) instances on \(nodes) nodes, database \(settings.database), \(settings.demo ? "demo: replaying the trace sample, a round every \(settings.demoRoundSeconds) s" : "live: a round every \(settings.interval) s")")
+        logger.info("poolswap: listening on http://\(settings.host):\(settings.port); create a token with `poolswap token create --role admin --database \(settings.database)`")
+        try await service.application(logger: logger).runService()
+    }
+}
+
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Manage API tokens.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create",
+            abstract: "Create an API token and print it once; only its SHA-256 is stored.")
+
+        @Option(name: .long, help: "admin, operator or reader.")
+        var role: String
+        @Option(name: .long, help: "Limit the token to one tenant's instances.")
+        var tenant: String?
+        @Option(name: .long, help: "A name for the token, shown in errors and logs.")
+        var name: String = "token"
+        @Option(name: .long, help: "SQLite database file (default: the configuration's, poolswap.sqlite).")
+        var database: String?
+        @Option(name: .long, help: "JSON configuration file.")
+        var config: String?
+
+        func run() async throws {
+            guard let role = TokenRecord.Role(rawValue: role) else {
+                throw ValidationError("--role must be admin, operator or reader, not \(role)")
+            }
+            let settings = try ServiceConfiguration.load(file: config)
+            let store = try SQLiteStore(path: database ?? settings.database)
+            let token = APIToken.generate()
+            try await store.insert(token: TokenRecord(hash: APIToken.hash(token), name: name, role: role, tenant: tenant,
+                                                      created: Int64(Date().timeIntervalSince1970)))
+            print(token)
+        }
+    }
+}

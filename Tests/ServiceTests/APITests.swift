@@ -1,0 +1,168 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Storage
+import Testing
+@testable import Service
+
+@Suite("HTTP API and control loop")
+struct APITests {
+    @Test func usageIsValidatedPerSampleAndStored() async throws {
+        let harness = try await ServiceHarness()
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            try await harness.feed(client, rounds: 2)
+            let t = ServiceHarness.start + 2 * 300 + 20
+            let batch = #"{"samples":[{"instance":"a1","time":\#(t),"cpu":1,"memory":1},{"instance":"a1","time":\#(t - 1),"cpu":1,"memory":1},{"instance":"a2","time":\#(t),"cpu":-1,"memory":1},{"instance":"a2","time":\#(t + 86400),"cpu":1,"memory":1},{"instance":"zz","time":\#(t),"cpu":1,"memory":1},{"instance":"g1","time":\#(t),"cpu":"NaN","memory":1}]}"#
+            let before = try await harness.store.sampleCount()
+            try await client.execute(uri: "/usage", method: .post, headers: harness.headers("operator"), body: ByteBuffer(string: batch)) { response in
+                #expect(response.status == .badRequest, "a string where a number belongs is a malformed body")
+                #expect(errorMessage(response.body)?.contains("samples") == true, "\(String(buffer: response.body))")
+            }
+            #expect(try await harness.store.sampleCount() == before, "a malformed batch stores nothing")
+            let valid = batch.replacingOccurrences(of: #",{"instance":"g1","time":\#(t),"cpu":"NaN","memory":1}"#, with: "")
+            try await client.execute(uri: "/usage", method: .post, headers: harness.headers("operator"), body: ByteBuffer(string: valid)) { response in
+                let receipt = try json(response.body)
+                #expect(receipt["accepted"] as? Int == 1)
+                #expect(receipt["rejected"] as? Int == 4)
+                #expect(receipt["reasons"] as? [String: Int] == ["out of order": 1, "negative": 1, "far future": 1, "unknown instance": 1])
+            }
+            #expect(try await harness.store.sampleCount() == before + 1)
+        }
+    }
+
+    @Test func registrationKeepsThePoolValid() async throws {
+        let harness = try await ServiceHarness()
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            for (body, expected) in [
+                (#"{"id":"x","tenant":"acme","node":"n1","allocation":{"cpu":9,"memory":1,"gpu":0},"sla":{"maximum":{"cpu":8,"memory":2,"gpu":0}}}"#, "above"),
+                (#"{"id":"x","tenant":"acme","node":"n7","allocation":{"cpu":1,"memory":1,"gpu":0},"sla":{"maximum":{"cpu":8,"memory":2,"gpu":0}}}"#, "n7"),
+                (#"{"id":"x","tenant":"acme","node":"n1","allocation":{"cpu":7,"memory":1,"gpu":0},"sla":{"maximum":{"cpu":8,"memory":2,"gpu":0}}}"#, "n1"),
+            ] {
+                try await client.execute(uri: "/instances", method: .post, headers: harness.headers("admin"), body: ByteBuffer(string: body)) { response in
+                    #expect(response.status == .unprocessableContent, "\(body)")
+                    #expect(errorMessage(response.body)?.contains(expected) == true, "\(errorMessage(response.body) ?? "")")
+                }
+            }
+            try await client.execute(uri: "/instances", method: .post, headers: harness.headers("admin"), body: ByteBuffer(string: #"{"id":"x","tenant":"acme"}"#)) { response in
+                #expect(response.status == .badRequest)
+                #expect(errorMessage(response.body)?.contains("node") == true, "\(errorMessage(response.body) ?? "")")
+            }
+            #expect(await harness.service.runtime.instance("x") == nil)
+            try await client.execute(uri: "/nowhere", method: .get, headers: harness.headers("admin")) { response in
+                #expect(response.status == .notFound)
+                #expect(errorMessage(response.body) != nil)
+            }
+        }
+    }
+
+    @Test func predictionsComeWithIntervalsAndMeasuredCoverage() async throws {
+        let harness = try await ServiceHarness()
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            try await harness.feed(client, rounds: 30)
+            try await client.execute(uri: "/prediction?instance=a1&horizon=5m&horizon=30m", method: .get, headers: harness.headers("reader")) { response in
+                #expect(response.status == .ok)
+                let view = try json(response.body)
+                let predictions = try #require(view["predictions"] as? [[String: Any]])
+                #expect(predictions.compactMap { $0["horizon"] as? String } == ["5m", "30m"])
+                let cpu = try #require(predictions[0]["cpu"] as? [String: Any])
+                let point = try #require(cpu["point"] as? Double)
+                #expect(point > 2.8 && point < 3.3, "a1 runs near 3 cores: \(point)")
+                let intervals = try #require(cpu["intervals"] as? [[String: Double]])
+                #expect(intervals.map { $0["level"] } == [0.8, 0.9, 0.95])
+                for (inner, outer) in zip(intervals, intervals.dropFirst()) {
+                    #expect(outer["lower"]! <= inner["lower"]! && outer["upper"]! >= inner["upper"]!, "wider at higher levels")
+                }
+                #expect((cpu["scored"] as? Int ?? 0) >= 25, "coverage measured on the instance's own past")
+                #expect(view["lastObserved"] as? Int64 != nil || view["lastObserved"] as? Int != nil)
+            }
+            try await client.execute(uri: "/prediction?instance=a1&horizon=7m", method: .get, headers: harness.headers("reader")) { response in
+                #expect(response.status == .badRequest)
+                #expect(errorMessage(response.body)?.contains("horizon") == true)
+            }
+        }
+    }
+
+    @Test func aSwapRequestPlansDryAndExecutesWhenQueued() async throws {
+        let harness = try await ServiceHarness()
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            try await harness.feed(client, rounds: 30)
+            var planned: [String: Any] = [:]
+            try await client.execute(uri: "/swap_request", method: .post, headers: harness.headers("operator"),
+                                     body: ByteBuffer(string: #"{"target":"both","horizon":"15m","dryRun":true}"#)) { response in
+                #expect(response.status == .ok)
+                planned = try json(response.body)
+            }
+            let before = try #require(planned["objectiveBefore"] as? Double), after = try #require(planned["objectiveAfter"] as? Double)
+            #expect(after < before, "shrinking the idle and growing the starving pays")
+            let swaps = try #require(planned["swaps"] as? [[String: Any]])
+            #expect(swaps.contains { $0["instance"] as? String == "a2" }, "a2 idles at 0.5 of 4 cores")
+            for swap in swaps {
+                #expect((swap["changes"] as? [[String: Any]])?.isEmpty == false, "every swap explains itself")
+                #expect(swap["risk"] != nil)
+            }
+            #expect(try await harness.store.swapHistory(SwapHistoryQuery()).isEmpty, "a dry run changes nothing")
+
+            var location = ""
+            try await client.execute(uri: "/swap_request", method: .post, headers: harness.headers("operator"),
+                                     body: ByteBuffer(string: #"{"dryRun":false}"#)) { response in
+                #expect(response.status == .accepted)
+                location = response.headers[.location] ?? ""
+                let answer = try json(response.body)
+                #expect(answer["status"] as? String == "queued")
+            }
+            #expect(location.hasPrefix("/swaps/"))
+            try await harness.feed(client, rounds: 1, from: 30)
+            try await client.execute(uri: location, method: .get, headers: harness.headers("reader")) { response in
+                let view = try json(response.body)
+                #expect(view["status"] as? String == "executed")
+                let journal = try #require(view["journal"] as? [String])
+                #expect(!journal.isEmpty && journal.count % 2 == 0, "each step journaled before and after")
+                #expect(journal.first?.contains("intent") == true)
+            }
+            // The ledger kept every node within capacity minus reserve.
+            try await client.execute(uri: "/pool", method: .get, headers: harness.headers("reader")) { response in
+                for node in try #require((try json(response.body))["nodes"] as? [[String: Any]]) {
+                    let capacity = node["capacity"] as! [String: Double], reserve = node["reserve"] as! [String: Double], allocated = node["allocated"] as! [String: Double]
+                    for r in ["cpu", "memory", "gpu"] { #expect(allocated[r]! <= capacity[r]! - reserve[r]! + 1e-9) }
+                }
+            }
+            let history = try await harness.store.swapHistory(SwapHistoryQuery())
+            #expect(!history.isEmpty)
+            try await client.execute(uri: "/swap_history?limit=1", method: .get, headers: harness.headers("reader")) { response in
+                let page = try json(response.body)
+                #expect((page["swaps"] as? [Any])?.count == 1)
+                let cursor = try #require(page["nextCursor"] as? String)
+                try await client.execute(uri: "/swap_history?limit=1&cursor=\(cursor)", method: .get, headers: harness.headers("reader")) { next in
+                    let ids = ((try json(next.body))["swaps"] as? [[String: Any]])?.compactMap { $0["id"] as? Int }
+                    #expect(ids?.first.map { $0 < Int(cursor)! } == true, "the next page is older")
+                }
+            }
+            try await client.execute(uri: "/swap_history?instance=a2&outcome=executed", method: .get, headers: harness.headers("acme-reader")) { response in
+                let swaps = (try json(response.body))["swaps"] as? [[String: Any]] ?? []
+                #expect(swaps.allSatisfy { $0["instance"] as? String == "a2" && $0["tenant"] as? String == "acme" })
+            }
+            try await client.execute(uri: "/swap_history?outcome=maybe", method: .get, headers: harness.headers("reader")) { response in
+                #expect(response.status == .badRequest)
+                #expect(errorMessage(response.body)?.contains("outcome") == true)
+            }
+        }
+    }
+
+    @Test func metricsAreExported() async throws {
+        let harness = try await ServiceHarness()
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            try await harness.feed(client, rounds: 2)
+            try await client.execute(uri: "/metrics", method: .get, headers: harness.headers("reader")) { response in
+                let text = String(buffer: response.body)
+                #expect(text.contains("poolswap_rounds_total 2"))
+                #expect(text.contains(#"poolswap_loop_step_duration_seconds_count{step="forecast"} 2"#))
+            }
+        }
+    }
+}
