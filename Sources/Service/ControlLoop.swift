@@ -64,6 +64,11 @@ public struct ControlLoop: Sendable {
                 try await store.append(journal: JournalEntry(plan: queued.id, step: -1, phase: "failed", detail: "\(error)", time: time))
             }
         }
+        // Once a day of pool time: drop samples past retention, downsample old ones to hourly means.
+        if report.round % max(1, 86_400 / configuration.interval) == 0, report.round > 0 {
+            try await store.compactSamples(deleteBefore: time - Int64(configuration.retentionDays) * 86_400,
+                                           downsampleBefore: time - Int64(configuration.retentionFullDays) * 86_400, bucket: 3_600)
+        }
         await runtime.advanceRound()
         metrics.rounds.increment()
         metrics.instances.set(Double(await runtime.allInstances().count))
@@ -99,12 +104,13 @@ struct ControlLoopService: Service {
         let interval = Int64(configuration.interval)
         var time = firstSlot
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            // Only the wait is cut short by a graceful shutdown; a round in progress finishes.
             if configuration.demo {
-                try? await Task.sleep(for: .seconds(configuration.demoRoundSeconds))
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(configuration.demoRoundSeconds)) }
             } else {
                 let now = Int64(Date().timeIntervalSince1970)
                 let next = (now / interval + 1) * interval
-                try? await Task.sleep(for: .seconds(Double(next - now)))
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(Double(next - now))) }
                 time = next - interval
             }
             if Task.isShuttingDownGracefully || Task.isCancelled { break }
