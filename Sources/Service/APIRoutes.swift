@@ -91,7 +91,7 @@ struct APIRoutes: Sendable {
             guard principal.tenant == nil else { throw APIFailure.forbidden("the whole pool needs a token not bound to a tenant") }
             return await runtime.poolView()
         }
-        router.get("/prediction") { request, context -> PredictionView in
+        router.get("/prediction") { request, context -> Response in
             let principal = try context.require(.read)
             guard let id = request.uri.queryParameters.get("instance"), !id.isEmpty else {
                 throw APIFailure.badRequest("instance: query parameter required")
@@ -104,11 +104,17 @@ struct APIRoutes: Sendable {
                 }
                 horizons.append(max(1, min(6, minutes * 60 / runtime.configuration.interval)))
             }
+            let key = "\(principal.tenant ?? "")\u{0}\(id)\u{0}\(horizons)"
+            if let cached = runtime.predictionCache.get(key) {
+                return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: cached))
+            }
             guard let record = await runtime.instance(id), principal.sees(tenant: record.tenant),
                   let view = await runtime.prediction(id, horizons: horizons) else {
                 throw APIFailure.notFound("instance \(id) not found")
             }
-            return view
+            let body = ByteBuffer(bytes: try JSONEncoder().encode(view))
+            runtime.predictionCache.set(key, body)
+            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
         }
         router.post("/swap_request") { request, context -> Response in
             let principal = try context.require(.operate)

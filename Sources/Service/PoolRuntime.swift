@@ -29,6 +29,9 @@ public actor PoolRuntime {
     public private(set) var startedAt: Int64 = 0
     private var planSerial = 0
 
+    /// Encoded `GET /prediction` answers of this round; forecasts change only when a slot is observed.
+    public nonisolated let predictionCache = PredictionCache()
+
     public init(configuration: ServiceConfiguration, store: any PoolStore) {
         self.configuration = configuration
         self.store = store
@@ -62,21 +65,24 @@ public actor PoolRuntime {
 
     /// Registers or updates a node; refused if its instances would no longer fit.
     public func register(node: NodeRecord) async throws {
-        var next = nodes.filter { $0.id != node.id }
-        next.append(node)
-        next.sort { $0.id < $1.id }
-        _ = try ledger(nodes: next, instances: Array(instances.values))
+        _ = try ledger(nodes: [node], instances: instances.values.filter { $0.node == node.id })
         try await store.upsert(node: node)
-        nodes = next
+        nodes.removeAll { $0.id == node.id }
+        nodes.append(node)
+        nodes.sort { $0.id < $1.id }
     }
 
     /// Registers or updates an instance; the pool's invariants are checked first.
     public func register(instance: InstanceRecord) async throws {
-        var next = instances
-        next[instance.id] = instance
-        _ = try ledger(nodes: nodes, instances: Array(next.values))
+        // Only the instance's node can break: check it with its other instances.
+        guard let node = nodes.first(where: { $0.id == instance.node }) else {
+            throw APIFailure.unprocessable("instance \(instance.id) refers to unknown node \(instance.node)")
+        }
+        let others = instances.values.filter { $0.node == instance.node && $0.id != instance.id }
+        _ = try ledger(nodes: [node], instances: others + [instance])
         try await store.upsert(instance: instance)
         admit(instance)
+        predictionCache.clear()
     }
 
     private func ledger(nodes: [NodeRecord], instances: [InstanceRecord]) throws -> AllocationLedger {
@@ -106,15 +112,15 @@ public actor PoolRuntime {
         var good: [UsageSample] = []
         var reasons: [String: Int] = [:]
         var examples: [String] = []
-        var newest = lastSampleTime
+        var newest: [String: Int64] = [:]
         for (k, sample) in batch.enumerated() {
             let values = [sample.cpu, sample.memory, sample.gpu ?? 0]
             let reason: String?
-            if instances[sample.instance] == nil || !allowed(sample.instance) { reason = "unknown instance" }
+            if instances.index(forKey: sample.instance) == nil || !allowed(sample.instance) { reason = "unknown instance" }
             else if values.contains(where: \.isNaN) { reason = "NaN" }
             else if values.contains(where: { !$0.isFinite }) { reason = "not finite" }
             else if values.contains(where: { $0 < 0 }) { reason = "negative" }
-            else if let last = newest[sample.instance], sample.time <= last { reason = "out of order" }
+            else if let last = newest[sample.instance] ?? lastSampleTime[sample.instance], sample.time <= last { reason = "out of order" }
             else if sample.time > now + interval { reason = "far future" }
             else { reason = nil }
             if let reason {
@@ -159,6 +165,7 @@ public actor PoolRuntime {
         }
         pending = pending.filter { $0.value.time >= time + interval }
         slot = time + interval
+        predictionCache.clear()
     }
 
     // MARK: Forecasts

@@ -11,7 +11,10 @@ public final class SQLiteStore: PoolStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
+            // NORMAL in WAL mode: a commit survives a crash of the process (not of the machine's power).
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA cache_size = -65536")      // 64 MiB of pages per connection
+            try db.execute(sql: "PRAGMA mmap_size = 268435456")    // read through 256 MiB of mapped file
         }
         do {
             database = try DatabasePool(path: path, configuration: configuration)
