@@ -9,6 +9,7 @@ let package = Package(
     ],
     traits: [
         .trait(name: "Cbc", description: "Cross-check the swap solver against COIN-OR Cbc (needs Debian's coinor-libcbc-dev)."),
+        .trait(name: "Postgres", description: "The PostgreSQL store (PostgresNIO), for larger deployments."),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -16,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(name: "PoolCore"),
@@ -28,7 +30,10 @@ let package = Package(
         .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "Storage",
-            dependencies: ["PoolCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "PoolCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["Postgres"])),
+            ]
         ),
         .target(
             name: "Service",
@@ -64,7 +69,10 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "PoolCore"]
+            dependencies: [
+                "Storage", "PoolCore",
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["Postgres"])),
+            ]
         ),
         .testTarget(
             name: "ServiceTests",

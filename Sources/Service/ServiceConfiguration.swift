@@ -10,6 +10,8 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     public var port = 8080
     /// SQLite database file (created if missing).
     public var database = "poolswap.sqlite"
+    /// PostgreSQL instead of SQLite: `postgres://USER[:PASSWORD]@HOST:PORT/DATABASE` (build with `--traits Postgres`).
+    public var postgres: String?
     /// Seconds of pool time between control-loop rounds: the usage grid. 300 s, the trace's interval.
     public var interval = 300
     /// Replay the bundled trace as a simulated pool (demo); off when you register your own pool.
@@ -82,6 +84,7 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         try value("MAX_MIGRATIONS", \.maxMigrations)
         try value("SOLVER_SECONDS", \.solverSeconds)
         if let trace = environment[Self.environmentPrefix + "DEMO_TRACE"] { demoTrace = trace }
+        if let url = environment[Self.environmentPrefix + "POSTGRES"] { postgres = url }
     }
 
     public func validate() throws {
@@ -114,6 +117,7 @@ extension ServiceConfiguration {
         try read(.host, \.host); try read(.port, \.port); try read(.database, \.database)
         try read(.interval, \.interval); try read(.demo, \.demo); try read(.demoRoundSeconds, \.demoRoundSeconds)
         demoTrace = try c.decodeIfPresent(String.self, forKey: .demoTrace)
+        postgres = try c.decodeIfPresent(String.self, forKey: .postgres)
         try read(.warmupRounds, \.warmupRounds); try read(.autoSwap, \.autoSwap); try read(.horizonSlots, \.horizonSlots)
         try read(.cooldownRounds, \.cooldownRounds); try read(.maxChange, \.maxChange); try read(.maxMigrations, \.maxMigrations)
         try read(.wasteCost, \.wasteCost); try read(.shortfallCost, \.shortfallCost); try read(.changeCost, \.changeCost)

@@ -36,7 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
         try settings.validate()
         var logger = Logger(label: "poolswap")
         logger.logLevel = .info
-        let store = try SQLiteStore(path: settings.database)
+        let store = try await openStore(settings)
         let service = try await ServiceApplication(configuration: settings, store: store, logger: logger,
                                                    now: Int64(Date().timeIntervalSince1970))
         let instances = await service.runtime.allInstances().count
@@ -45,6 +45,18 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info("poolswap: listening on http://\(settings.host):\(settings.port); create a token with `poolswap token create --role admin --database \(settings.database)`")
         try await service.application(logger: logger).runService()
     }
+}
+
+/// The store the settings name: PostgreSQL when `postgres` is set, else SQLite.
+func openStore(_ settings: ServiceConfiguration, database: String? = nil) async throws -> any PoolStore {
+    if let url = settings.postgres {
+        #if Postgres
+        return try await PostgresStore(url: url)
+        #else
+        throw ValidationError("postgres is set (\(url)) but this binary was built without PostgreSQL: swift build --traits Postgres")
+        #endif
+    }
+    return try SQLiteStore(path: database ?? settings.database)
 }
 
 struct TokenCommand: AsyncParsableCommand {
@@ -72,7 +84,7 @@ struct TokenCommand: AsyncParsableCommand {
                 throw ValidationError("--role must be admin, operator or reader, not \(role)")
             }
             let settings = try ServiceConfiguration.load(file: config)
-            let store = try SQLiteStore(path: database ?? settings.database)
+            let store = try await openStore(settings, database: database)
             let token = APIToken.generate()
             try await store.insert(token: TokenRecord(hash: APIToken.hash(token), name: name, role: role, tenant: tenant,
                                                       created: Int64(Date().timeIntervalSince1970)))
