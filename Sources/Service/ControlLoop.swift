@@ -40,6 +40,9 @@ public struct ControlLoop: Sendable {
         started = clock.now
         await runtime.observeSlot(time)
         metrics.record(step: "forecast", clock.now - started)
+        for settled in await runtime.takeSettlements() {
+            try await store.settle(swap: settled.id, realisedBenefit: settled.realised, utilisationAfter: settled.utilisation)
+        }
 
         if configuration.autoSwap, report.round >= configuration.warmupRounds {
             started = clock.now

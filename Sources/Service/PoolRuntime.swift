@@ -28,6 +28,9 @@ public actor PoolRuntime {
     public private(set) var round = 0
     public private(set) var startedAt: Int64 = 0
     private var planSerial = 0
+    /// Executed swaps waiting for the instance's next sample, to measure what they gave.
+    private var unsettled: [SwapRecord] = []
+    private var settlements: [(id: Int64, realised: Double, utilisation: Double)] = []
 
     /// Encoded `GET /prediction` answers of this round; forecasts change only when a slot is observed.
     public nonisolated let predictionCache = PredictionCache()
@@ -151,6 +154,7 @@ public actor PoolRuntime {
                 lastUsed[id] = sample.used
                 lastObservedSlot[id] = time
             }
+            if !value[0].isNaN { settle(id, used: value) }
             engine.observe(series: series.cpu, value: value[0])
             engine.observe(series: series.memory, value: value[1])
             coverage[id]?.observe(resource: 0, slot: time, value: value[0])
@@ -166,6 +170,31 @@ public actor PoolRuntime {
         pending = pending.filter { $0.value.time >= time + interval }
         slot = time + interval
         predictionCache.clear()
+    }
+
+    /// Measures the swaps of `id` against the usage that came after them: the
+    /// model's waste and shortfall cost at that usage with the old allocation minus
+    /// with the new one, less the change and migration cost.
+    private func settle(_ id: String, used: [Double]) {
+        guard unsettled.contains(where: { $0.instance == id }), let record = instances[id] else { return }
+        func cost(_ a: [Double]) -> Double {
+            (0..<2).reduce(0) { $0 + configuration.wasteCost[$1] * max(0, a[$1] - used[$1])
+                + record.weight * configuration.shortfallCost[$1] * max(0, used[$1] - a[$1]) }
+        }
+        for swap in unsettled where swap.instance == id {
+            guard let swapID = swap.id else { continue }
+            let change = (0..<3).reduce(0) { $0 + configuration.changeCost[$1] * abs(swap.after[$1] - swap.before[$1]) }
+            let moved = swap.fromNode != swap.toNode ? 0.5 + swap.before[1] / 16 : 0
+            let shares = (0..<2).map { swap.after[$0] > 0 ? used[$0] / swap.after[$0] : 0 }
+            settlements.append((swapID, cost(swap.before) - cost(swap.after) - change - moved, (shares[0] + shares[1]) / 2))
+        }
+        unsettled.removeAll { $0.instance == id }
+    }
+
+    /// Measured outcomes of earlier swaps, for the store.
+    func takeSettlements() -> [(id: Int64, realised: Double, utilisation: Double)] {
+        defer { settlements.removeAll() }
+        return settlements
     }
 
     // MARK: Forecasts
@@ -374,11 +403,10 @@ public actor PoolRuntime {
             records.append(SwapRecord(plan: view.id, instance: swap.instance, tenant: swap.tenant, time: now,
                                       fromNode: swap.fromNode, toNode: swap.toNode, before: swap.before.values, after: swap.after.values,
                                       predictedBenefit: swap.benefit, utilisationBefore: utilisation(swap.before.values),
-                                      utilisationAfter: utilisation(swap.after.values),
                                       durationMilliseconds: elapsed / Double(max(1, view.swaps.count)), outcome: .executed))
             cooldownUntil[swap.instance] = now + Int64(configuration.cooldownRounds * configuration.interval)
         }
-        _ = try await store.record(swaps: records)
+        unsettled += try await store.record(swaps: records)
         return ordered.steps.count
     }
 

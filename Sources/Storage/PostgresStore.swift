@@ -274,6 +274,13 @@ public final class PostgresStore: PoolStore {
         return out
     }
 
+    public func settle(swap id: Int64, realisedBenefit: Double, utilisationAfter: Double) async throws {
+        let rows = try await client.query("UPDATE swap SET realised = \(realisedBenefit), utilisation_after = \(utilisationAfter) WHERE id = \(id) RETURNING id")
+        var found = false
+        for try await _ in rows.decode(Int64.self) { found = true }
+        guard found else { throw StoreError("no swap with id \(id)") }
+    }
+
     public func append(journal entry: JournalEntry) async throws {
         try await client.query("INSERT INTO journal (plan, step, phase, detail, time) VALUES (\(entry.plan), \(Int64(entry.step)), \(entry.phase), \(entry.detail), \(entry.time))")
     }

@@ -234,6 +234,14 @@ public final class SQLiteStore: PoolStore {
         }
     }
 
+    public func settle(swap id: Int64, realisedBenefit: Double, utilisationAfter: Double) async throws {
+        try await database.write { db in
+            try db.execute(sql: "UPDATE swap SET realised = ?, utilisation_after = ? WHERE id = ?",
+                           arguments: [realisedBenefit, utilisationAfter, id])
+            guard db.changesCount == 1 else { throw StoreError("no swap with id \(id)") }
+        }
+    }
+
     public func append(journal entry: JournalEntry) async throws {
         try await database.write { db in
             try db.execute(sql: "INSERT INTO journal (plan, step, phase, detail, time) VALUES (?, ?, ?, ?, ?)",

@@ -86,10 +86,53 @@ struct MigrationSearch {
     /// Runs greedy then exchange until no move improves or `shouldStop` says so.
     mutating func run(shouldStop: () -> Bool) {
         greedy(shouldStop: shouldStop)
-        while !shouldStop(), exchange(shouldStop: shouldStop) {
+        if !isFeasible, repair(shouldStop: shouldStop) { greedy(shouldStop: shouldStop) }
+        // Each exchange lowers the objective; the cap guards against rounding noise on overloaded starts.
+        var rounds = 0
+        while rounds < 1_000, !shouldStop(), exchange(shouldStop: shouldStop) {
             greedy(shouldStop: shouldStop)
+            rounds += 1
         }
     }
+
+    /// Total amount by which nodes' lowest allocations exceed their capacity.
+    var excess: Double { (0..<problem.nodeCount).reduce(0) { $0 + book.excess($1) } }
+
+    /// For a start that is over capacity where no single move helps: tries
+    /// pairs (i leaves an overloaded node for q, and j leaves q for r) and
+    /// keeps every pair that lowers the total excess. True when feasible after.
+    mutating func repair(shouldStop: () -> Bool) -> Bool {
+        var improved = true
+        while improved, !isFeasible, !shouldStop() {
+            improved = false
+            for p in 0..<problem.nodeCount where book.isOverloaded(p) {
+                for i in book.members[p].map(Int.init) where !problem.locked[i] {
+                    for q in targets(of: i) where q != p {
+                        for j in book.members[q].map(Int.init) where j != i && !problem.locked[j] {
+                            for r in targets(of: j) where r != q {
+                                let added = (node[i] == problem.node[i] ? 1 : 0) + (node[j] == problem.node[j] ? 1 : 0)
+                                    - (q == problem.node[i] ? 1 : 0) - (r == problem.node[j] ? 1 : 0)
+                                guard migrations + added <= problem.maxMigrations else { continue }
+                                let before = excess, (fromI, fromJ) = (node[i], node[j])
+                                apply(Move(instance: i, target: q, delta: 0, budgetChange: 0))
+                                apply(Move(instance: j, target: r, delta: 0, budgetChange: 0))
+                                if excess < before - 1e-9 { improved = true; break }
+                                apply(Move(instance: j, target: fromJ, delta: 0, budgetChange: 0))
+                                apply(Move(instance: i, target: fromI, delta: 0, budgetChange: 0))
+                            }
+                            if improved { break }
+                        }
+                        if improved { break }
+                    }
+                    if improved { break }
+                }
+                if improved { break }
+            }
+        }
+        return isFeasible
+    }
+
+    private func targets(of i: Int) -> [Int] { [problem.node[i]] + problem.alternatives[i] }
 
     private struct Queued {
         var move: Move

@@ -130,6 +130,15 @@ struct NodeBook: Sendable {
         return total
     }
 
+    /// How far the lowest allocations of `n`'s members exceed its capacity, summed over resources.
+    func excess(_ n: Int) -> Double {
+        (0..<resourceCount).reduce(0) { total, r in
+            let nr = n * resourceCount + r
+            let b = budget(nr, low: loSum[nr])
+            return total + (b < -Self.tolerance(usable[nr]) ? -b : 0)
+        }
+    }
+
     /// True when some resource of `n` cannot hold the lowest allocations of
     /// its members without `excluding` and with `including`.
     func isOverloaded(_ n: Int, excluding: Int = -1, including: Int = -1) -> Bool {

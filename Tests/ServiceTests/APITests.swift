@@ -131,8 +131,14 @@ struct APITests {
                     for r in ["cpu", "memory", "gpu"] { #expect(allocated[r]! <= capacity[r]! - reserve[r]! + 1e-9) }
                 }
             }
+            try await harness.feed(client, rounds: 1, from: 31)
             let history = try await harness.store.swapHistory(SwapHistoryQuery())
             #expect(!history.isEmpty)
+            #expect(history.allSatisfy { $0.realisedBenefit != nil && $0.utilisationAfter != nil },
+                    "the round after a swap measures what it gave")
+            if let a2 = history.first(where: { $0.instance == "a2" }) {
+                #expect(a2.realisedBenefit! > 0, "shrinking the idle a2 saved waste: \(a2.realisedBenefit!)")
+            }
             try await client.execute(uri: "/swap_history?limit=1", method: .get, headers: harness.headers("reader")) { response in
                 let page = try json(response.body)
                 #expect((page["swaps"] as? [Any])?.count == 1)

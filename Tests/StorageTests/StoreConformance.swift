@@ -81,6 +81,10 @@ struct StoreConformance {
         #expect(try await store.swapHistory(SwapHistoryQuery(instance: "b", outcome: .rolledBack)).map(\.id) == [ids[3]])
         #expect(try await store.swapHistory(SwapHistoryQuery(from: 1_001, to: 1_003)).count == 2)
         #expect(stored[0].after == [1.5, 8, 0])
+        try await store.settle(swap: ids[0], realisedBenefit: 0.25, utilisationAfter: 0.6)
+        let settled = try await store.swapHistory(SwapHistoryQuery(instance: "a", limit: 10)).first { $0.id == ids[0] }
+        #expect(settled?.realisedBenefit == 0.25 && settled?.utilisationAfter == 0.6)
+        await #expect(throws: StoreError.self) { try await store.settle(swap: 999_999, realisedBenefit: 0, utilisationAfter: 0) }
 
         try await store.append(journal: JournalEntry(plan: "p1", step: 0, phase: "intent", detail: "resize a", time: 5))
         try await store.append(journal: JournalEntry(plan: "p1", step: 0, phase: "done", detail: "resize a", time: 6))

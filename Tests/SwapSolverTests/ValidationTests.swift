@@ -151,3 +151,24 @@ struct UnboundedLimitTests {
         #expect(problem.instanceIDs == ["a😀", "a😁"])
     }
 }
+
+@Suite("Overloaded starts")
+struct OverloadedStartTests {
+    /// The reviewer's case: x and y (7 cores each) on A (12), z (5) on B (10). No single
+    /// move fits, but x → B with z → A does.
+    @Test func aPairOfMovesRepairsAStartNoSingleMoveCan() {
+        let problem = SwapProblem(
+            resources: ["cpu"], integral: [false], waste: [1], shortfall: [10], change: [0.05],
+            maxChange: [.infinity], maxMigrations: 2,
+            nodeIDs: ["A", "B"], capacity: [12, 10], reserve: [0, 0],
+            instanceIDs: ["x", "y", "z"], node: [0, 0, 1],
+            allocation: [7, 7, 5], demand: [7, 7, 5], minimum: [7, 7, 5], maximum: [7, 7, 5],
+            weight: [1, 1, 1], locked: [false, false, false], migrationCost: [1, 1, 1], alternatives: [[1], [1], [0]])
+        var local = SwapSolver()
+        local.exhaustiveLimit = 0
+        let solution = local.solve(problem)
+        #expect(solution.status != .infeasible, "\(solution.reason ?? "")")
+        #expect(SolutionChecker.check(problem, node: solution.node, allocation: solution.allocation).isFeasible)
+        #expect(SwapSolver().solve(problem).objective == 2, "exhaustive: two migrations at cost 1")
+    }
+}
