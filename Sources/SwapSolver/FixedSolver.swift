@@ -1,3 +1,5 @@
+import Foundation
+
 /// The fixed variant (nobody moves) solved exactly: it separates per node and
 /// resource into a convex piecewise-linear allocation under one capacity
 /// constraint, which `NodeBook` fills greedily by slope.
@@ -12,18 +14,38 @@ public enum FixedSolver {
     }
 
     /// The exact allocations for a given assignment of instances to nodes.
-    static func solve(_ problem: SwapProblem, curves: AllocationCurves, node: [Int]) -> SwapSolution {
-        let book = NodeBook(problem: problem, curves: curves, node: node)
-        if let reason = overload(problem, book: book) {
+    /// Nodes are independent, so ranges of them are solved on separate threads,
+    /// each writing only its own instances' allocations.
+    static func solve(_ problem: SwapProblem, curves: AllocationCurves, node: [Int], chunks requested: Int? = nil) -> SwapSolution {
+        let chunks = max(1, min(problem.nodeCount, requested ?? (problem.nodeCount >= 512 ? min(8, ProcessInfo.processInfo.activeProcessorCount) : 1)))
+        let ranges = (0..<chunks).map { k in (problem.nodeCount * k / chunks)..<(problem.nodeCount * (k + 1) / chunks) }
+        var allocation = problem.allocation
+        var objectives = [Double](repeating: 0, count: chunks)
+        var reasons = [String?](repeating: nil, count: chunks)
+        allocation.withUnsafeMutableBufferPointer { shared in
+            objectives.withUnsafeMutableBufferPointer { objectiveOut in
+                reasons.withUnsafeMutableBufferPointer { reasonOut in
+                    nonisolated(unsafe) let (allocationOut, objectiveOut, reasonOut) = (shared, objectiveOut, reasonOut)
+                    DispatchQueue.concurrentPerform(iterations: chunks) { k in
+                        let book = NodeBook(problem: problem, curves: curves, node: node, building: ranges[k])
+                        if let reason = overload(problem, book: book, nodes: ranges[k]) {
+                            reasonOut[k] = reason
+                            return
+                        }
+                        var objective = 0.0
+                        for n in ranges[k] {
+                            book.allocate(n, into: allocationOut)
+                            objective += book.cost(n)
+                        }
+                        objectiveOut[k] = objective
+                    }
+                }
+            }
+        }
+        if let reason = reasons.compactMap({ $0 }).first {
             return .infeasible(reason, problem: problem)
         }
-        var allocation = problem.allocation
-        var prices = [Double](repeating: 0, count: problem.nodeCount * problem.resourceCount)
-        var objective = 0.0
-        for n in 0..<problem.nodeCount {
-            book.allocate(n, into: &allocation, prices: &prices)
-            objective += book.cost(n)
-        }
+        var objective = objectives.reduce(0, +)
         for i in 0..<problem.instanceCount where node[i] != problem.node[i] {
             objective += problem.migrationCost[i]
         }
@@ -33,9 +55,9 @@ public enum FixedSolver {
 
     /// Names the first node and resource whose lowest feasible allocations
     /// exceed capacity minus reserve.
-    static func overload(_ problem: SwapProblem, book: NodeBook) -> String? {
+    static func overload(_ problem: SwapProblem, book: NodeBook, nodes: Range<Int>? = nil) -> String? {
         let R = problem.resourceCount
-        for n in 0..<problem.nodeCount where book.isOverloaded(n) {
+        for n in nodes ?? 0..<problem.nodeCount where book.isOverloaded(n) {
             for r in 0..<R {
                 let need = book.members[n].reduce(0.0) { $0 + book.curves.lo[Int($1) * R + r] }
                 let usable = problem.usable(node: n, r)

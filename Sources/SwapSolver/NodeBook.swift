@@ -27,7 +27,9 @@ struct NodeBook: Sendable {
     private(set) var baseSum: [Double]
     private(set) var loSum: [Double]
 
-    init(problem p: SwapProblem, curves: AllocationCurves, node: [Int]) {
+    /// `building` limits the per-node tables to those nodes (the others stay
+    /// empty), so that disjoint ranges can be built on separate threads.
+    init(problem p: SwapProblem, curves: AllocationCurves, node: [Int], building: Range<Int>? = nil) {
         self.curves = curves
         resourceCount = p.resourceCount
         integral = p.integral
@@ -37,7 +39,7 @@ struct NodeBook: Sendable {
         segments = Array(repeating: [], count: p.nodeCount * p.resourceCount)
         baseSum = Array(repeating: 0, count: p.nodeCount * p.resourceCount)
         loSum = Array(repeating: 0, count: p.nodeCount * p.resourceCount)
-        for n in 0..<p.nodeCount { rebuild(n) }
+        for n in building ?? 0..<p.nodeCount { rebuild(n) }
     }
 
     mutating func move(_ i: Int, from p: Int, to q: Int) {
@@ -152,10 +154,11 @@ struct NodeBook: Sendable {
     }
 
     /// The optimal allocations of node `n`'s members, written into `allocation`
-    /// (flat, `[instance * R + r]`), and each resource's marginal price: the
-    /// negated slope of the segment capacity ran out in (or of the first one
-    /// it could not reach) when capacity binds, else 0.
-    func allocate(_ n: Int, into allocation: inout [Double], prices: inout [Double]) {
+    /// (flat, `[instance * R + r]`), and, when asked, each resource's marginal
+    /// price: the negated slope of the segment capacity ran out in (or of the
+    /// first one it could not reach) when capacity binds, else 0. Threads may
+    /// fill disjoint nodes of one buffer at once.
+    func allocate(_ n: Int, into allocation: UnsafeMutableBufferPointer<Double>, prices: UnsafeMutableBufferPointer<Double>? = nil) {
         for r in 0..<resourceCount {
             let nr = n * resourceCount + r
             for i in members[n] { allocation[Int(i) * resourceCount + r] = curves.lo[Int(i) * resourceCount + r] }
@@ -168,7 +171,13 @@ struct NodeBook: Sendable {
                 remaining -= take
                 if take < segment.length { price = -segment.slope; break }
             }
-            prices[nr] = price
+            prices?[nr] = price
+        }
+    }
+
+    func allocate(_ n: Int, into allocation: inout [Double], prices: inout [Double]) {
+        allocation.withUnsafeMutableBufferPointer { a in
+            prices.withUnsafeMutableBufferPointer { p in allocate(n, into: a, prices: p) }
         }
     }
 }

@@ -74,3 +74,31 @@ struct OptimalityTests {
         #expect(checked >= 60)
     }
 }
+
+@Suite("Fixed variant in parallel")
+struct ParallelFixedTests {
+    @Test func nodeRangesOnSeparateThreadsGiveTheSameAnswer() throws {
+        let problem = try loadProblem("medium-fixed")
+        guard case .success(let curves) = AllocationCurves.build(problem) else {
+            Issue.record("medium-fixed has feasible curves"); return
+        }
+        let one = FixedSolver.solve(problem, curves: curves, node: problem.node, chunks: 1)
+        let many = FixedSolver.solve(problem, curves: curves, node: problem.node, chunks: 7)
+        #expect(one.status == .optimal && many.status == .optimal)
+        #expect(one.allocation == many.allocation)
+        #expect(abs(one.objective - many.objective) <= 1e-9 * one.objective)
+        let check = SolutionChecker.check(problem, node: many.node, allocation: many.allocation)
+        #expect(check.isFeasible)
+        #expect(abs(check.objective - (try referenceObjective("medium-fixed"))) <= 1e-6 * check.objective)
+    }
+
+    @Test func anOverloadedNodeInAnyRangeIsFound() throws {
+        var problem = try loadProblem("medium-fixed")
+        let last = problem.nodeCount - 1
+        problem.reserve[last * problem.resourceCount] = problem.capacity[last * problem.resourceCount]
+        guard case .success(let curves) = AllocationCurves.build(problem) else { return }
+        let solution = FixedSolver.solve(problem, curves: curves, node: problem.node, chunks: 7)
+        #expect(solution.status == .infeasible)
+        #expect(solution.reason?.contains("node \(problem.nodeIDs[last]) cpu") == true, "\(solution.reason ?? "")")
+    }
+}
