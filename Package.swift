@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "Forecasting", dependencies: ["PoolCore"]),
         .target(name: "Simulation", dependencies: ["PoolCore"]),
         .systemLibrary(name: "CCbc", providers: [.apt(["coinor-libcbc-dev"])]),
-        .target(name: "SwapSolver", dependencies: [.target(name: "CCbc", condition: .when(traits: ["Cbc"]))]),
+        .target(name: "SwapSolver", dependencies: ["PoolCore", .target(name: "CCbc", condition: .when(traits: ["Cbc"]))]),
         .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "Storage",

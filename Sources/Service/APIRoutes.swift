@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import PoolCore
 import Storage
 
 /// The HTTP API. Handlers check the caller's role and tenant, validate their
@@ -77,7 +78,10 @@ struct APIRoutes: Sendable {
         }
         router.post("/usage") { request, context -> UsageReceipt in
             let principal = try context.require(.operate)
-            let batch = try await request.decode(as: UsageBatch.self, context: context)
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            let batch: UsageBatch
+            do { batch = UsageBatch(samples: try UsageBatchDecoding.decode(body)) }
+            catch let error as FieldError { throw APIFailure.badRequest("\(error.field): \(error.message)") }
             guard batch.samples.count <= 100_000 else { throw APIFailure.badRequest("samples: at most 100000 per batch, got \(batch.samples.count)") }
             let visible: Set<String>? = principal.tenant == nil ? nil
                 : Set(await runtime.allInstances().filter { $0.tenant == principal.tenant }.map(\.id))

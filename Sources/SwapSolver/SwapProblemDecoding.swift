@@ -1,4 +1,5 @@
 import Foundation
+import PoolCore
 
 /// Reads a problem from the JSON of `swap-problem.md` and validates it: every
 /// error names the field (a JSON path), and the instance or node it belongs to.

@@ -1,14 +1,6 @@
-/// A problem or solution file that cannot be used as given. The message names
-/// the field (a JSON path such as `instances[3].demand.cpu`) and, where there is
-/// one, the instance or node.
-public struct SwapProblemError: Error, Equatable, CustomStringConvertible {
-    public var field: String
-    public var message: String
+import PoolCore
 
-    public init(field: String, _ message: String) {
-        self.field = field
-        self.message = message
-    }
+/// A problem or solution file that cannot be used as given, naming the field.
+public typealias SwapProblemError = FieldError
 
-    public var description: String { "\(field): \(message)" }
-}
+typealias JSONReader = JSONPullReader

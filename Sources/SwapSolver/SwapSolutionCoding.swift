@@ -1,4 +1,5 @@
 import Foundation
+import PoolCore
 
 /// The solution JSON of `swap-problem.md`: written by `poolswap recommend`,
 /// read back by `recommend --check`.

@@ -1,22 +1,24 @@
 /// A small pull reader for JSON bytes: the caller walks the document it
 /// expects, and every error carries the JSON path it was given, or the line
-/// and column of a syntax error. It builds no tree, so a 100,000-instance
-/// problem reads in a fraction of what a general decoder takes.
-final class JSONReader {
+/// and column of a syntax error. It builds no tree, so a 100,000-instance swap
+/// problem or a batch of samples reads in a fraction of what a general decoder
+/// takes. The strings "NaN", "Infinity" and "-Infinity" read as numbers, so
+/// that validation can name them.
+public final class JSONPullReader {
     private let bytes: UnsafeBufferPointer<UInt8>
-    private(set) var position = 0
+    public private(set) var position = 0
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    public init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     /// Goes back to a position read earlier (the start of a value).
-    func seek(_ to: Int) { position = to }
+    public func seek(_ to: Int) { position = to }
 
-    enum Kind { case object, array, string, number, bool, null }
+    public enum Kind: Sendable { case object, array, string, number, bool, null }
 
     // MARK: Structure
 
     /// Calls `body` with each key of the object at `field`; `body` reads the value.
-    func object(_ field: @autoclosure () -> String, _ body: (Key) throws(SwapProblemError) -> Void) throws(SwapProblemError) {
+    public func object(_ field: @autoclosure () -> String, _ body: (Key) throws(FieldError) -> Void) throws(FieldError) {
         try expect(UInt8(ascii: "{"), field(), "an object")
         skipSpace()
         if peek() == UInt8(ascii: "}") { position += 1; return }
@@ -38,7 +40,7 @@ final class JSONReader {
     }
 
     /// Calls `body` with the index of each element of the array at `field`.
-    func array(_ field: @autoclosure () -> String, _ body: (Int) throws(SwapProblemError) -> Void) throws(SwapProblemError) {
+    public func array(_ field: @autoclosure () -> String, _ body: (Int) throws(FieldError) -> Void) throws(FieldError) {
         try expect(UInt8(ascii: "["), field(), "an array")
         skipSpace()
         if peek() == UInt8(ascii: "]") { position += 1; return }
@@ -55,7 +57,7 @@ final class JSONReader {
         }
     }
 
-    func kind() throws(SwapProblemError) -> Kind {
+    public func kind() throws(FieldError) -> Kind {
         skipSpace()
         switch peek() {
         case UInt8(ascii: "{"): return .object
@@ -68,10 +70,10 @@ final class JSONReader {
         }
     }
 
-    func skipValue() throws(SwapProblemError) {
+    public func skipValue() throws(FieldError) {
         switch try kind() {
-        case .object: try object("") { _ throws(SwapProblemError) in try skipValue() }
-        case .array: try array("") { _ throws(SwapProblemError) in try skipValue() }
+        case .object: try object("") { _ throws(FieldError) in try skipValue() }
+        case .array: try array("") { _ throws(FieldError) in try skipValue() }
         case .string: _ = try rawString()
         case .number: _ = try number("")
         case .bool: _ = try bool("")
@@ -80,7 +82,7 @@ final class JSONReader {
     }
 
     /// Checks that only whitespace follows the document.
-    func end() throws(SwapProblemError) {
+    public func end() throws(FieldError) {
         skipSpace()
         guard position == bytes.count else { throw syntax("unexpected text after the document") }
     }
@@ -89,14 +91,14 @@ final class JSONReader {
 
     /// A number; the strings "NaN", "Infinity" and "-Infinity" also read as numbers
     /// so that validation can name them.
-    func number(_ field: @autoclosure () -> String) throws(SwapProblemError) -> Double {
+    public func number(_ field: @autoclosure () -> String) throws(FieldError) -> Double {
         skipSpace()
         if peek() == UInt8(ascii: "\"") {
             let text = try rawString()
             if text.equals("NaN") { return .nan }
             if text.equals("Infinity") { return .infinity }
             if text.equals("-Infinity") { return -.infinity }
-            throw SwapProblemError(field: field(), "expected a number, found the string \"\(text.string)\"")
+            throw FieldError(field: field(), "expected a number, found the string \"\(text.string)\"")
         }
         if peek() == UInt8(ascii: "N") || peek() == UInt8(ascii: "I") { throw syntax("bare \(peek() == UInt8(ascii: "N") ? "NaN" : "Infinity") is not JSON") }
         let start = position
@@ -108,7 +110,7 @@ final class JSONReader {
             position += 1
         }
         guard position > start + (negative ? 1 : 0) else {
-            if let kind = try? kind() { throw SwapProblemError(field: field(), "expected a number, found \(kind)") }
+            if let kind = try? kind() { throw FieldError(field: field(), "expected a number, found \(kind)") }
             throw syntax("expected a number")
         }
         if peek() == UInt8(ascii: ".") {
@@ -145,23 +147,23 @@ final class JSONReader {
 
     private static let powers: [Double] = (0...22).map { (0..<$0).reduce(1.0) { value, _ in value * 10 } }
 
-    func string(_ field: @autoclosure () -> String) throws(SwapProblemError) -> String {
+    public func string(_ field: @autoclosure () -> String) throws(FieldError) -> String {
         skipSpace()
         guard peek() == UInt8(ascii: "\"") else {
-            throw SwapProblemError(field: field(), "expected a string, found \(try kind())")
+            throw FieldError(field: field(), "expected a string, found \(try kind())")
         }
         return try rawString().string
     }
 
-    func bool(_ field: @autoclosure () -> String) throws(SwapProblemError) -> Bool {
+    public func bool(_ field: @autoclosure () -> String) throws(FieldError) -> Bool {
         skipSpace()
         if peek() == UInt8(ascii: "t") { try literal("true"); return true }
         if peek() == UInt8(ascii: "f") { try literal("false"); return false }
-        throw SwapProblemError(field: field(), "expected true or false, found \(try kind())")
+        throw FieldError(field: field(), "expected true or false, found \(try kind())")
     }
 
     /// True (and consumed) when the next value is `null`.
-    func null() throws(SwapProblemError) -> Bool {
+    public func null() throws(FieldError) -> Bool {
         skipSpace()
         guard peek() == UInt8(ascii: "n") else { return false }
         try literal("null")
@@ -171,28 +173,28 @@ final class JSONReader {
     // MARK: Keys and strings
 
     /// A string as it stands in the document; unescaped only when asked for.
-    struct Key {
-        let bytes: UnsafeBufferPointer<UInt8>
-        let escaped: Bool
+    public struct Key {
+        public let bytes: UnsafeBufferPointer<UInt8>
+        public let escaped: Bool
 
-        func equals(_ text: StaticString) -> Bool {
+        public func equals(_ text: StaticString) -> Bool {
             if escaped { return string.utf8.elementsEqual(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)) }
             guard bytes.count == text.utf8CodeUnitCount else { return false }
             return memcmp(bytes.baseAddress!, text.utf8Start, bytes.count) == 0
         }
 
-        func equals(_ text: [UInt8]) -> Bool {
+        public func equals(_ text: [UInt8]) -> Bool {
             guard !escaped else { return string.utf8.elementsEqual(text) }
             return bytes.elementsEqual(text)
         }
 
-        var string: String {
+        public var string: String {
             guard escaped else { return String(decoding: bytes, as: UTF8.self) }
-            return JSONReader.unescape(bytes)
+            return JSONPullReader.unescape(bytes)
         }
     }
 
-    private func rawString() throws(SwapProblemError) -> Key {
+    private func rawString() throws(FieldError) -> Key {
         position += 1
         let start = position
         var escaped = false
@@ -259,15 +261,15 @@ final class JSONReader {
         }
     }
 
-    private func expect(_ byte: UInt8, _ field: String, _ what: String) throws(SwapProblemError) {
+    private func expect(_ byte: UInt8, _ field: String, _ what: String) throws(FieldError) {
         skipSpace()
         guard peek() == byte else {
-            throw SwapProblemError(field: field.isEmpty ? "(document)" : field, "expected \(what), found \(try kind())")
+            throw FieldError(field: field.isEmpty ? "(document)" : field, "expected \(what), found \(try kind())")
         }
         position += 1
     }
 
-    private func literal(_ text: StaticString) throws(SwapProblemError) {
+    private func literal(_ text: StaticString) throws(FieldError) {
         let n = text.utf8CodeUnitCount
         guard position + n <= bytes.count, memcmp(bytes.baseAddress! + position, text.utf8Start, n) == 0 else {
             throw syntax("expected \(text)")
@@ -276,12 +278,12 @@ final class JSONReader {
     }
 
     /// A syntax error at the current position, by line and column.
-    func syntax(_ message: String) -> SwapProblemError {
+    public func syntax(_ message: String) -> FieldError {
         var line = 1, column = 1
         for i in 0..<min(position, bytes.count) {
             if bytes[i] == 0x0A { line += 1; column = 1 } else { column += 1 }
         }
-        return SwapProblemError(field: "(document)", "not valid JSON at line \(line), column \(column): \(message)")
+        return FieldError(field: "(document)", "not valid JSON at line \(line), column \(column): \(message)")
     }
 }
 
