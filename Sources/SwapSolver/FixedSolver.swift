@@ -17,40 +17,51 @@ public enum FixedSolver {
     /// Nodes are independent, so ranges of them are solved on separate threads,
     /// each writing only its own instances' allocations.
     static func solve(_ problem: SwapProblem, curves: AllocationCurves, node: [Int], chunks requested: Int? = nil) -> SwapSolution {
+        solveWithPrices(problem, curves: curves, node: node, chunks: requested).solution
+    }
+
+    /// The same, with each node-resource's marginal price (see `NodeBook.allocate`).
+    static func solveWithPrices(_ problem: SwapProblem, curves: AllocationCurves, node: [Int],
+                                chunks requested: Int? = nil) -> (solution: SwapSolution, prices: [Double]) {
         let chunks = max(1, min(problem.nodeCount, requested ?? (problem.nodeCount >= 512 ? min(8, ProcessInfo.processInfo.activeProcessorCount) : 1)))
         let ranges = (0..<chunks).map { k in (problem.nodeCount * k / chunks)..<(problem.nodeCount * (k + 1) / chunks) }
         var allocation = problem.allocation
+        var prices = [Double](repeating: 0, count: problem.nodeCount * problem.resourceCount)
         var objectives = [Double](repeating: 0, count: chunks)
         var reasons = [String?](repeating: nil, count: chunks)
-        allocation.withUnsafeMutableBufferPointer { shared in
-            objectives.withUnsafeMutableBufferPointer { objectiveOut in
-                reasons.withUnsafeMutableBufferPointer { reasonOut in
-                    nonisolated(unsafe) let (allocationOut, objectiveOut, reasonOut) = (shared, objectiveOut, reasonOut)
-                    DispatchQueue.concurrentPerform(iterations: chunks) { k in
-                        let book = NodeBook(problem: problem, curves: curves, node: node, building: ranges[k])
-                        if let reason = overload(problem, book: book, nodes: ranges[k]) {
-                            reasonOut[k] = reason
-                            return
+        allocation.withUnsafeMutableBufferPointer { allocationBuffer in
+            prices.withUnsafeMutableBufferPointer { pricesBuffer in
+                objectives.withUnsafeMutableBufferPointer { objectivesBuffer in
+                    reasons.withUnsafeMutableBufferPointer { reasonsBuffer in
+                        // Each range writes only its own nodes' instances, prices and slot k.
+                        nonisolated(unsafe) let (allocationOut, pricesOut, objectiveOut, reasonOut) =
+                            (allocationBuffer, pricesBuffer, objectivesBuffer, reasonsBuffer)
+                        DispatchQueue.concurrentPerform(iterations: chunks) { k in
+                            let book = NodeBook(problem: problem, curves: curves, node: node, building: ranges[k])
+                            if let reason = overload(problem, book: book, nodes: ranges[k]) {
+                                reasonOut[k] = reason
+                                return
+                            }
+                            var objective = 0.0
+                            for n in ranges[k] {
+                                book.allocate(n, into: allocationOut, prices: pricesOut)
+                                objective += book.cost(n)
+                            }
+                            objectiveOut[k] = objective
                         }
-                        var objective = 0.0
-                        for n in ranges[k] {
-                            book.allocate(n, into: allocationOut)
-                            objective += book.cost(n)
-                        }
-                        objectiveOut[k] = objective
                     }
                 }
             }
         }
         if let reason = reasons.compactMap({ $0 }).first {
-            return .infeasible(reason, problem: problem)
+            return (.infeasible(reason, problem: problem), prices)
         }
         var objective = objectives.reduce(0, +)
         for i in 0..<problem.instanceCount where node[i] != problem.node[i] {
             objective += problem.migrationCost[i]
         }
-        return SwapSolution(status: .optimal, objective: objective, lowerBound: objective,
-                            node: node, allocation: allocation)
+        return (SwapSolution(status: .optimal, objective: objective, lowerBound: objective,
+                             node: node, allocation: allocation), prices)
     }
 
     /// Names the first node and resource whose lowest feasible allocations

@@ -34,17 +34,14 @@ public struct SwapSolver: Sendable {
         }
         var search = MigrationSearch(problem: problem, curves: curves)
         search.run(shouldStop: shouldStop)
-        var solution = FixedSolver.solve(problem, curves: curves, node: search.node)
+        let solved = FixedSolver.solveWithPrices(problem, curves: curves, node: search.node)
+        var solution = solved.solution
         guard solution.status != .infeasible else {
             solution.reason = "no feasible assignment found (not proven infeasible): " + (solution.reason ?? "")
             return solution
         }
-        let book = NodeBook(problem: problem, curves: curves, node: search.node)
-        var allocation = solution.allocation
-        var prices = [Double](repeating: 0, count: problem.nodeCount * problem.resourceCount)
-        for n in 0..<problem.nodeCount { book.allocate(n, into: &allocation, prices: &prices) }
         let bound = LagrangianBound(problem: problem, curves: curves)
-            .maximise(startingAt: prices, target: solution.objective, iterations: boundIterations, shouldStop: shouldStop)
+            .maximise(startingAt: solved.prices, target: solution.objective, iterations: boundIterations, shouldStop: shouldStop)
         solution.lowerBound = min(bound, solution.objective)
         solution.status = solution.gap == 0 ? .optimal : .feasible
         return solution
