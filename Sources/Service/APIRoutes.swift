@@ -101,12 +101,9 @@ struct APIRoutes: Sendable {
                 throw APIFailure.badRequest("instance: query parameter required")
             }
             let texts = request.uri.queryParameters.getAll("horizon").flatMap { $0.split(separator: ",").map(String.init) }
-            var horizons: [Int] = []
-            for text in texts.isEmpty ? ["5m", "15m", "30m"] : texts {
-                guard let minutes = ["5m": 5, "15m": 15, "30m": 30][text] else {
-                    throw APIFailure.badRequest("horizon: expected 5m, 15m or 30m, not \"\(text)\"")
-                }
-                horizons.append(max(1, min(6, minutes * 60 / runtime.configuration.interval)))
+            let interval = runtime.configuration.interval
+            let horizons = try (texts.isEmpty ? ["5m", "15m", "30m"] : texts).map {
+                try PoolRuntime.horizonSlots($0, default: 0, interval: interval)
             }
             let key = "\(principal.tenant ?? "")\u{0}\(id)\u{0}\(horizons)"
             if let cached = runtime.predictionCache.get(key) {

@@ -85,8 +85,7 @@ public struct ControlLoop: Sendable {
                                 answer: String(decoding: try JSONEncoder().encode(view), as: UTF8.self))
         try await store.save(plan: record)
         let started = clock.now
-        let origin = ContinuousClock.now
-        _ = try await runtime.execute(view) { Double((ContinuousClock.now - origin).components.attoseconds) * 1e-18 + Double((ContinuousClock.now - origin).components.seconds) }
+        _ = try await runtime.execute(view, clock: clock)
         metrics.record(step: "execute", clock.now - started)
         record.status = .executed
         try await store.save(plan: record)

@@ -369,8 +369,8 @@ public actor PoolRuntime {
     /// Applies a plan's swaps through the ledger in an order that never
     /// exceeds capacity, journaling each step before and after, and records
     /// the swaps. Returns how many were applied.
-    public func execute(_ view: PlanView, clock: @Sendable () -> Double) async throws -> Int {
-        let started = clock()
+    public func execute<C: Clock>(_ view: PlanView, clock: C) async throws -> Int where C.Duration == Duration {
+        let started = clock.now
         var steps: [PlanStep] = []
         for swap in view.swaps {
             steps.append(.resize(InstanceID(swap.instance), to: vector(swap.after.values)))
@@ -392,7 +392,8 @@ public actor PoolRuntime {
             instances[id] = record
             try await store.append(journal: JournalEntry(plan: view.id, step: k, phase: "done", detail: step.description, time: now))
         }
-        let elapsed = (clock() - started) * 1000
+        let taken = started.duration(to: clock.now).components
+        let elapsed = Double(taken.seconds) * 1e3 + Double(taken.attoseconds) * 1e-15
         var records: [SwapRecord] = []
         for swap in view.swaps {
             let used = lastUsed[swap.instance] ?? [0, 0, 0]

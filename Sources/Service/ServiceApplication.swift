@@ -23,7 +23,7 @@ public struct ServiceApplication: Sendable {
         var replay: TraceReplay?
         var start = now
         if configuration.demo {
-            let folder = configuration.demoTrace ?? Self.bundledSample
+            let folder = configuration.demoTrace ?? BundledSample.folder
             let (trace, _) = try BitbrainsTraceReader().read(folder: folder, instanceLimit: nil)
             let simulated = try TraceReplay(trace: trace)
             replay = simulated
@@ -42,11 +42,7 @@ public struct ServiceApplication: Sendable {
 
     /// The HTTP application with the control loop as a service beside it.
     public func application(logger: Logger) -> some ApplicationProtocol {
-        let router = Router(context: PoolRequestContext.self)
-        router.middlewares.add(ErrorBodyMiddleware())
-        router.middlewares.add(AuthMiddleware(store: store))
-        APIRoutes(runtime: runtime, store: store, metrics: metrics, loop: loop, openAPI: OpenAPIDocument.text).add(to: router)
-        var app = Application(router: router,
+        var app = Application(router: router(),
                               configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
                               logger: logger)
         app.addServices(ControlLoopService(loop: loop, configuration: configuration, firstSlot: firstSlot))
@@ -60,13 +56,5 @@ public struct ServiceApplication: Sendable {
         router.middlewares.add(AuthMiddleware(store: store))
         APIRoutes(runtime: runtime, store: store, metrics: metrics, loop: loop, openAPI: OpenAPIDocument.text).add(to: router)
         return router
-    }
-
-    /// The trace sample shipped with the repository.
-    static var bundledSample: String {
-        let relative = "Data/bitbrains-sample"
-        if FileManager.default.fileExists(atPath: relative) { return relative }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(relative).path
     }
 }

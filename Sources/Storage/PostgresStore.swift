@@ -79,15 +79,11 @@ public final class PostgresStore: PoolStore {
         }
     }
 
-    private static func vector(_ values: [Double], _ what: String) throws -> [Double] {
-        guard values.count == 3 else { throw StoreError("\(what) needs 3 values (cpu, memory, gpu), got \(values.count)") }
-        return values
-    }
 
     // MARK: Nodes and instances
 
     public func upsert(node: NodeRecord) async throws {
-        let c = try Self.vector(node.capacity, "node \(node.id) capacity"), r = try Self.vector(node.reserve, "node \(node.id) reserve")
+        let c = try StoredAmounts.checked(node.capacity, "node \(node.id) capacity"), r = try StoredAmounts.checked(node.reserve, "node \(node.id) reserve")
         try await client.query("""
             INSERT INTO node VALUES (\(node.id), \(c[0]), \(c[1]), \(c[2]), \(r[0]), \(r[1]), \(r[2]))
             ON CONFLICT (id) DO UPDATE SET cpu = EXCLUDED.cpu, memory = EXCLUDED.memory, gpu = EXCLUDED.gpu,
@@ -105,9 +101,9 @@ public final class PostgresStore: PoolStore {
     }
 
     public func upsert(instance: InstanceRecord) async throws {
-        let a = try Self.vector(instance.allocation, "instance \(instance.id) allocation")
-        let lo = try Self.vector(instance.minimum, "instance \(instance.id) minimum")
-        let hi = try Self.vector(instance.maximum, "instance \(instance.id) maximum")
+        let a = try StoredAmounts.checked(instance.allocation, "instance \(instance.id) allocation")
+        let lo = try StoredAmounts.checked(instance.minimum, "instance \(instance.id) minimum")
+        let hi = try StoredAmounts.checked(instance.maximum, "instance \(instance.id) maximum")
         try await client.query("""
             INSERT INTO instance VALUES (\(instance.id), \(instance.tenant), \(instance.node), \(a[0]), \(a[1]), \(a[2]),
               \(lo[0]), \(lo[1]), \(lo[2]), \(hi[0]), \(hi[1]), \(hi[2]), \(instance.weight))
@@ -141,7 +137,7 @@ public final class PostgresStore: PoolStore {
     // MARK: Usage
 
     public func append(samples: [UsageSample]) async throws -> Int {
-        for sample in samples { _ = try Self.vector(sample.used, "sample of \(sample.instance)") }
+        for sample in samples { _ = try StoredAmounts.checked(sample.used, "sample of \(sample.instance)") }
         guard !samples.isEmpty else { return 0 }
         let ids = samples.map(\.instance), times = samples.map(\.time)
         let cpu = samples.map { $0.used[0] }, memory = samples.map { $0.used[1] }, gpu = samples.map { $0.used[2] }
@@ -221,8 +217,6 @@ public final class PostgresStore: PoolStore {
         try await plans("SELECT id, created, status, tenant, request, answer FROM plan WHERE status = \(status.rawValue) ORDER BY created, id")
     }
 
-    private static func text(_ values: [Double]) -> String { values.map { "\($0)" }.joined(separator: ",") }
-    private static func values(_ text: String) -> [Double] { text.split(separator: ",").compactMap { Double($0) } }
 
     public func record(swaps: [SwapRecord]) async throws -> [SwapRecord] {
         try await client.withConnection { connection in
@@ -234,7 +228,7 @@ public final class PostgresStore: PoolStore {
                         INSERT INTO swap (plan, instance, tenant, time, from_node, to_node, before, after, predicted, realised,
                                           utilisation_before, utilisation_after, duration_ms, outcome)
                         VALUES (\(swap.plan), \(swap.instance), \(swap.tenant), \(swap.time), \(swap.fromNode), \(swap.toNode),
-                                \(Self.text(swap.before)), \(Self.text(swap.after)), \(swap.predictedBenefit), \(swap.realisedBenefit),
+                                \(StoredAmounts.text(swap.before)), \(StoredAmounts.text(swap.after)), \(swap.predictedBenefit), \(swap.realisedBenefit),
                                 \(swap.utilisationBefore), \(swap.utilisationAfter), \(swap.durationMilliseconds), \(swap.outcome.rawValue))
                         RETURNING id
                         """, logger: Self.logger)
@@ -267,7 +261,7 @@ public final class PostgresStore: PoolStore {
         for try await row in rows {
             let r = try row.decode((Int64, String, String, String, Int64, String, String, String, String, Double, Double?, Double, Double?, Double, String).self)
             out.append(SwapRecord(id: r.0, plan: r.1, instance: r.2, tenant: r.3, time: r.4, fromNode: r.5, toNode: r.6,
-                                  before: Self.values(r.7), after: Self.values(r.8), predictedBenefit: r.9, realisedBenefit: r.10,
+                                  before: StoredAmounts.values(r.7), after: StoredAmounts.values(r.8), predictedBenefit: r.9, realisedBenefit: r.10,
                                   utilisationBefore: r.11, utilisationAfter: r.12, durationMilliseconds: r.13,
                                   outcome: SwapRecord.Outcome(rawValue: r.14) ?? .failed))
         }

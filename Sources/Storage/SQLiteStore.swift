@@ -56,15 +56,11 @@ public final class SQLiteStore: PoolStore {
         return migrator
     }
 
-    private static func vector(_ values: [Double], _ what: String) throws -> [Double] {
-        guard values.count == 3 else { throw StoreError("\(what) needs 3 values (cpu, memory, gpu), got \(values.count)") }
-        return values
-    }
 
     // MARK: Nodes and instances
 
     public func upsert(node: NodeRecord) async throws {
-        let c = try Self.vector(node.capacity, "node \(node.id) capacity"), r = try Self.vector(node.reserve, "node \(node.id) reserve")
+        let c = try StoredAmounts.checked(node.capacity, "node \(node.id) capacity"), r = try StoredAmounts.checked(node.reserve, "node \(node.id) reserve")
         try await database.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO node VALUES (?, ?, ?, ?, ?, ?, ?)",
                            arguments: [node.id, c[0], c[1], c[2], r[0], r[1], r[2]])
@@ -81,9 +77,9 @@ public final class SQLiteStore: PoolStore {
     }
 
     public func upsert(instance: InstanceRecord) async throws {
-        let a = try Self.vector(instance.allocation, "instance \(instance.id) allocation")
-        let lo = try Self.vector(instance.minimum, "instance \(instance.id) minimum")
-        let hi = try Self.vector(instance.maximum, "instance \(instance.id) maximum")
+        let a = try StoredAmounts.checked(instance.allocation, "instance \(instance.id) allocation")
+        let lo = try StoredAmounts.checked(instance.minimum, "instance \(instance.id) minimum")
+        let hi = try StoredAmounts.checked(instance.maximum, "instance \(instance.id) maximum")
         try await database.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO instance VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            arguments: [instance.id, instance.tenant, instance.node, a[0], a[1], a[2],
@@ -116,7 +112,7 @@ public final class SQLiteStore: PoolStore {
     // MARK: Usage
 
     public func append(samples: [UsageSample]) async throws -> Int {
-        for sample in samples { _ = try Self.vector(sample.used, "sample of \(sample.instance)") }
+        for sample in samples { _ = try StoredAmounts.checked(sample.used, "sample of \(sample.instance)") }
         return try await database.write { db in
             let statement = try db.cachedStatement(sql: "INSERT OR IGNORE INTO usage VALUES (?, ?, ?, ?, ?)")
             var inserted = 0
@@ -196,7 +192,7 @@ public final class SQLiteStore: PoolStore {
                                       utilisation_before, utilisation_after, duration_ms, outcome)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [swap.plan, swap.instance, swap.tenant, swap.time, swap.fromNode, swap.toNode,
-                                     Self.text(swap.before), Self.text(swap.after), swap.predictedBenefit, swap.realisedBenefit,
+                                     StoredAmounts.text(swap.before), StoredAmounts.text(swap.after), swap.predictedBenefit, swap.realisedBenefit,
                                      swap.utilisationBefore, swap.utilisationAfter, swap.durationMilliseconds, swap.outcome.rawValue])
                 swap.id = db.lastInsertedRowID
                 stored.append(swap)
@@ -205,8 +201,6 @@ public final class SQLiteStore: PoolStore {
         }
     }
 
-    private static func text(_ values: [Double]) -> String { values.map { "\($0)" }.joined(separator: ",") }
-    private static func values(_ text: String) -> [Double] { text.split(separator: ",").compactMap { Double($0) } }
 
     public func swapHistory(_ query: SwapHistoryQuery) async throws -> [SwapRecord] {
         var conditions: [String] = []
@@ -225,7 +219,7 @@ public final class SQLiteStore: PoolStore {
             try Row.fetchAll(db, sql: sql, arguments: bound).map { row in
                 SwapRecord(id: row["id"], plan: row["plan"], instance: row["instance"], tenant: row["tenant"], time: row["time"],
                            fromNode: row["from_node"], toNode: row["to_node"],
-                           before: Self.values(row["before"]), after: Self.values(row["after"]),
+                           before: StoredAmounts.values(row["before"]), after: StoredAmounts.values(row["after"]),
                            predictedBenefit: row["predicted"], realisedBenefit: row["realised"],
                            utilisationBefore: row["utilisation_before"], utilisationAfter: row["utilisation_after"],
                            durationMilliseconds: row["duration_ms"],

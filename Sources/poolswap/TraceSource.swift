@@ -38,12 +38,5 @@ struct TraceSource: ParsableArguments {
         return try BitbrainsTraceReader(lenient: lenient).read(folder: data ?? Self.bundledSample, instanceLimit: instances)
     }
 
-    /// The sample shipped with the repository: found from the working directory, or else
-    /// beside the sources this binary was built from.
-    static var bundledSample: String {
-        let relative = "Data/bitbrains-sample"
-        if FileManager.default.fileExists(atPath: relative) { return relative }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(relative).path
-    }
+    static var bundledSample: String { BundledSample.folder }
 }
