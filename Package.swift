@@ -10,6 +10,7 @@ let package = Package(
     traits: [
         .trait(name: "Cbc", description: "Cross-check the swap solver against COIN-OR Cbc (needs Debian's coinor-libcbc-dev)."),
         .trait(name: "Postgres", description: "The PostgreSQL store (PostgresNIO), for larger deployments."),
+        .trait(name: "OpenBLAS", description: "The networks' matrix products through OpenBLAS (needs Debian's libopenblas-dev)."),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -23,7 +24,8 @@ let package = Package(
         .target(name: "PoolCore"),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Drivers", dependencies: ["PoolCore", "CZlib"]),
-        .target(name: "Forecasting", dependencies: ["PoolCore"]),
+        .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "Forecasting", dependencies: ["PoolCore", .target(name: "COpenBLAS", condition: .when(traits: ["OpenBLAS"]))]),
         .target(name: "Simulation", dependencies: ["PoolCore"]),
         .systemLibrary(name: "CCbc", providers: [.apt(["coinor-libcbc-dev"])]),
         .target(name: "SwapSolver", dependencies: ["PoolCore", .target(name: "CCbc", condition: .when(traits: ["Cbc"]))]),

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# PSF-1 backtest of the forecaster on the 130-VM development set (release build): wall time,
-# peak memory, and the scores of ../shared/tools/psf1/score.py against the anchors' targets.
+# PSF-1 backtest of the forecaster on the 130-VM development set (release build, training
+# included): wall time, peak memory, and the scores of ../shared/tools/psf1/score.py against
+# the goals (0.85 × the best anchor's MASE, 0.8 × its MSIS90).
 #
 # usage: Benchmarks/backtest.sh [DATA_DIR] [extra backtest options...]
+#        OPENBLAS=1 Benchmarks/backtest.sh ...   # built with the OpenBLAS trait (libopenblas-dev)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/data/bitbrains-rnd}
@@ -10,11 +12,16 @@ shift || true
 score=../shared/tools/psf1/score.py
 [ -d "$data" ] || { echo "no data at $data" >&2; exit 1; }
 python3 -c "import pandas" 2>/dev/null || pip install -q pandas
-swift build -c release --product poolswap >/dev/null
+if [ "${OPENBLAS:-0}" = 1 ]; then
+    build=(--traits OpenBLAS --scratch-path .build-blas); bin=.build-blas/release/poolswap
+else
+    build=(); bin=.build/release/poolswap
+fi
+swift build -c release --product poolswap "${build[@]}" >/dev/null
 out=$(mktemp -d)
 
-/usr/bin/time -f "%e %M" -o "$out/time" .build/release/poolswap backtest --data "$data" --output "$out/forecasts.csv.gz" "$@" 2> "$out/stderr"
-tail -1 "$out/stderr"
+/usr/bin/time -f "%e %M" -o "$out/time" "$bin" backtest --data "$data" --output "$out/forecasts.csv.gz" "$@" 2> "$out/stderr"
+tr '\r' '\n' < "$out/stderr" | grep -v '^backtest \[' | grep -v '^$'
 read -r wall rss < "$out/time"
 echo "backtest: wall $wall s, peak RSS $((rss / 1024)) MiB"
 python3 "$score" --data "$data" --forecasts "$out/forecasts.csv.gz" --json "$out/score.json" | tail -8
@@ -26,12 +33,13 @@ best = {("cpu", 1): (0.870, 14.0), ("cpu", 3): (1.241, 17.9), ("cpu", 6): (1.411
         ("memory", 1): (0.910, 7.7), ("memory", 3): (1.094, 8.5), ("memory", 6): (1.118, 8.1)}
 rows = doc["results"]
 print()
-print("| target | h | MASE | goal (0.85 x best) | MSIS90 | goal (0.8 x best) | cov80 | cov90 | cov95 |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| target | h | MASE | goal (0.85 x best) | MSIS90 | goal (0.8 x best) | cov80 | cov90 | cov95 | missing |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     key = (r["target"], int(r["horizon"]))
     mase, msis = best[key]
     print(f"| {key[0]} | {key[1]} | {r['MASE']:.3f} | {0.85 * mase:.3f} {'met' if r['MASE'] <= 0.85 * mase else 'not met'} | "
           f"{r['MSIS90']:.2f} | {0.8 * msis:.2f} {'met' if r['MSIS90'] <= 0.8 * msis else 'not met'} | "
-          f"{r['cov80']:.3f} | {r['cov90']:.3f} | {r['cov95']:.3f} |")
+          f"{r['cov80']:.3f} | {r['cov90']:.3f} | {r['cov95']:.3f} | {r['missing']:.4f} |")
 PY
+echo "files: $out"

@@ -47,14 +47,22 @@ public struct Backtest: Sendable {
     /// selection (576 = two days).
     public var networkWarmup = 576
 
-    /// The series of `resource` as training input: one array per instance on the trace's
-    /// grid from slot 0, NaN where missing, cut `networkWarmup` slots before the first origin,
-    /// so that the slots on which the model selection first scores the network are ones it
-    /// was not trained on.
-    public func trainingSeries(_ trace: UsageTrace, _ resource: Resource) -> (series: [[Double]], end: Int) {
+    /// Slots before the first origin from which the engine is fed (4032 = 14 days; nil: from
+    /// the trace's start). Its baselines keep 8 days of history and weigh their errors with a
+    /// 3-day half-life, so earlier slots hardly move what it forecasts at the origins.
+    public var engineWarmup: Int? = 4032
+
+    /// The series of `resource` as training input: one per instance on the trace's grid from
+    /// slot 0, NaN where missing, with the instance's other resource (when the backtest has
+    /// both) and the allocation, cut `networkWarmup` slots before the first origin, so that the
+    /// slots on which the model selection first scores the network are ones it was not trained on.
+    public func trainingSeries(_ trace: UsageTrace, _ resource: Resource) -> (series: [TrainingSeries], end: Int) {
         let end = Int((cutoff - trace.origin) / Int64(trace.interval)) - networkWarmup
+        let other = resources.first { $0 != resource }
         let series = trace.instances.map { instance in
-            (0..<max(0, end)).map { instance.used(resource, at: $0) }
+            TrainingSeries(values: (0..<max(0, end)).map { instance.used(resource, at: $0) },
+                           other: other.map { other in (0..<max(0, end)).map { instance.used(other, at: $0) } },
+                           allocation: (0..<max(0, end)).map { instance.allocated(resource, at: $0) })
         }
         return (series, end)
     }
@@ -65,9 +73,10 @@ public struct Backtest: Sendable {
     /// it as one more model beside the baselines, scored from `networkWarmup` slots before
     /// the first origin on.
     /// `originTime` receives, for each origin, how long `clock` saw the forecasts of every
-    /// series at it take (emitting rows excluded).
+    /// series at it take: the engine taking the slot before the origin (which runs the
+    /// networks) and the forecasts read at it (emitting rows excluded).
     public func run<C: Clock>(
-        on trace: UsageTrace, networks: [Resource: (network: RecurrentNetwork, steps: Int)] = [:],
+        on trace: UsageTrace, networks: [Resource: RecurrentNetwork] = [:],
         clock: C = ContinuousClock(), originTime: (C.Duration) -> Void = { _ in },
         progress: (Double) -> Void = { _ in }, emit: (Row) -> Void
     ) throws(Problem) {
@@ -87,19 +96,28 @@ public struct Backtest: Sendable {
             throw Problem(description: "the trace ends at \(UTCTime.iso8601(trace.origin + Int64(trace.slotCount) * interval)), before the first origin \(UTCTime.iso8601(cutoff))")
         }
         let resources = self.resources
-        let startSlot = trace.origin / interval
-        let activeFrom = max(0, first - networkWarmup)
-        let settings = configuration
-        var engine = ForecastEngine(seriesCount: trace.instances.count * resources.count, configuration: settings) { index in
-            var models = standardBaselines()
-            if let trained = networks[resources[index % resources.count]] {
-                models.append(NetworkForecaster(network: trained.network, steps: trained.steps, startSlot: startSlot,
-                                                activeFrom: activeFrom, scaleFloor: settings.scaleFloor))
-            }
-            return models
+        let startSlot = max(0, first - (engineWarmup ?? first))
+        let activeFrom = max(0, first - networkWarmup - startSlot)
+        var engine = ForecastEngine(seriesCount: trace.instances.count * resources.count, configuration: configuration,
+                                    firstSlot: trace.origin / interval + Int64(startSlot))
+        for instance in trace.instances.indices where resources.count == 2 {
+            engine.pair(instance * 2, instance * 2 + 1)
         }
+        for (index, resource) in resources.enumerated() {
+            guard let trained = networks[resource] else { continue }
+            do {
+                try NetworkForecaster.check(trained)
+                try engine.install(NetworkForecaster(network: trained, activeFrom: activeFrom), as: index,
+                                   serving: trace.instances.indices.map { $0 * resources.count + index })
+            } catch {
+                throw Problem(description: "the \(resource) network: \(error)")
+            }
+        }
+        var values = [Double](repeating: .nan, count: trace.instances.count * resources.count)
+        var allocations = values
         var nextOrigin = 0
-        var slot = 0
+        var slot = startSlot
+        var lastObserve = clock.now.duration(to: clock.now)
         while nextOrigin < originSlots.count {
             if slot == originSlots[nextOrigin] {
                 var rows: [Row] = []
@@ -113,7 +131,7 @@ public struct Backtest: Sendable {
                         }
                     }
                 }
-                originTime(started.duration(to: clock.now))
+                originTime(lastObserve + started.duration(to: clock.now))
                 rows.forEach(emit)
                 nextOrigin += 1
                 progress(Double(nextOrigin) / Double(originSlots.count))
@@ -121,9 +139,13 @@ public struct Backtest: Sendable {
             }
             for (instanceIndex, series) in trace.instances.enumerated() {
                 for (resourceIndex, resource) in resources.enumerated() {
-                    engine.observe(series: instanceIndex * resources.count + resourceIndex, value: series.used(resource, at: slot))
+                    values[instanceIndex * resources.count + resourceIndex] = series.used(resource, at: slot)
+                    allocations[instanceIndex * resources.count + resourceIndex] = series.allocated(resource, at: slot)
                 }
             }
+            let observing = clock.now
+            engine.observe(values, allocations: allocations)
+            lastObserve = observing.duration(to: clock.now)
             slot += 1
         }
     }

@@ -104,10 +104,10 @@ public struct WindowForecaster: Forecaster {
             arrival[oldest] = value
             oldest = (oldest + 1) % count
             sum -= leaving
-            sorted.remove(at: Self.insertionIndex(of: leaving, in: sorted))
+            sorted.remove(at: firstIndex(notBelow: leaving, in: sorted))
         }
         sum += value
-        sorted.insert(value, at: Self.insertionIndex(of: value, in: sorted))
+        sorted.insert(value, at: firstIndex(notBelow: value, in: sorted))
         if arrival.count == count && oldest == 0 { sum = arrival.reduce(0, +) } // shed rounding drift once per cycle
     }
 
@@ -119,17 +119,6 @@ public struct WindowForecaster: Forecaster {
         case .median:
             output.fill(medianOfSorted(sorted))
         }
-    }
-
-    /// The first index whose element is not less than `value`.
-    static func insertionIndex(of value: Double, in sorted: [Double]) -> Int {
-        var low = 0
-        var high = sorted.count
-        while low < high {
-            let middle = (low + high) / 2
-            if sorted[middle] < value { low = middle + 1 } else { high = middle }
-        }
-        return low
     }
 }
 

@@ -1,45 +1,162 @@
-/// Forecasts many series online: each series keeps its own models, model choice and
-/// calibration; a shared pool of scaled residuals calibrates series with little history.
+/// Forecasts many series online: each series keeps its own baselines, model choice and
+/// calibration; global networks (one per resource, say) forecast all the series they serve in
+/// one batch per slot, reading each series together with its partner (the instance's other
+/// resource) and its allocation; a shared pool of scaled residuals calibrates series with
+/// little history.
 ///
 /// This is the one code path for forecasting: the backtest drives it slot by slot exactly
 /// as the service does, so what is measured is what runs.
 public struct ForecastEngine: Sendable {
     public let configuration: ForecastConfiguration
+    /// Absolute 5-minute slot (epoch seconds / 300) of the engine's first slot.
+    public let firstSlot: Int64
     public private(set) var series: [SeriesForecaster]
+    /// Slots observed so far (every series is fed every slot).
+    public private(set) var slotCount = 0
+    /// Per series: the series of the same instance's other resource, or -1.
+    private var partner: [Int]
+    /// Per series: the index into `networks` of the network serving it, or -1.
+    private var networkOf: [Int]
+    /// Per series: its allocation in the last slot, NaN when unknown.
+    private var allocation: [Double]
+    private var networks: [NetworkForecaster?] = []
+    /// Per network: the quantile heads of the median and of each level's ends.
+    private var heads: [(median: Int, levels: [(lower: Int, upper: Int)])] = []
     /// Residuals of all series divided by their scale, per horizon.
     private var pooled: [ResidualWindow]
     private var settled: [Double] = []
     private var scratch: [Double] = []
+    private var rows: [Int] = []
 
-    /// `models(index)` gives series `index` its own model bank (default: the standard baselines).
-    public init(seriesCount: Int, configuration: ForecastConfiguration = ForecastConfiguration(), models: (Int) -> [any Forecaster] = { _ in standardBaselines() }) {
+    /// `models(index)` gives series `index` its own baselines (default: the standard ones).
+    public init(seriesCount: Int = 0, configuration: ForecastConfiguration = ForecastConfiguration(), firstSlot: Int64 = 0,
+                models: (Int) -> [any Forecaster] = { _ in standardBaselines() }) {
         self.configuration = configuration
+        self.firstSlot = firstSlot
         series = (0..<seriesCount).map { SeriesForecaster(configuration: configuration, models: models($0)) }
-        pooled = (0..<configuration.maxHorizon).map { _ in ResidualWindow(capacity: configuration.pooledWindow) }
+        partner = Array(repeating: -1, count: seriesCount)
+        networkOf = partner
+        allocation = Array(repeating: .nan, count: seriesCount)
+        pooled = (0..<configuration.maxHorizon).map { _ in ResidualWindow(capacity: configuration.pooledWindow, keepsSorted: false) }
     }
 
-    /// Adds a series (an instance that joined the pool) and returns its index. It is fed
-    /// from the next slot on.
+    /// Why a network cannot be installed.
+    public struct Unsuitable: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Adds a series (an instance that joined) and returns its index; it is fed from the next
+    /// slot on.
     public mutating func addSeries(models: [any Forecaster] = standardBaselines()) -> Int {
         series.append(SeriesForecaster(configuration: configuration, models: models))
+        partner.append(-1)
+        networkOf.append(-1)
+        allocation.append(.nan)
         return series.count - 1
     }
 
-    /// Takes the next slot of series `index` (NaN when missing). Every series must be fed
-    /// every slot, in time order.
-    public mutating func observe(series index: Int, value: Double) {
-        let settledAny = series[index].observe(value, settled: &settled)
-        guard settledAny, let scale = series[index].scale else { return }
-        for (offset, residual) in settled.enumerated() where !residual.isNaN {
-            pooled[offset].append(residual / scale)
+    /// Makes `a` and `b` each other's partner: the two resources of one instance, added in the
+    /// same slot so that their histories line up.
+    public mutating func pair(_ a: Int, _ b: Int) {
+        precondition(series[a].history.count == series[b].history.count, "partners must have been fed the same slots")
+        partner[a] = b
+        partner[b] = a
+    }
+
+    /// Installs (or replaces) network number `index` and has it serve `servedSeries` from the
+    /// next slot on. It needs a median head and both ends of every interval level.
+    public mutating func install(_ network: NetworkForecaster, as index: Int, serving servedSeries: [Int]) throws(Unsuitable) {
+        let quantiles = network.network.shape.quantiles
+        guard network.network.shape.horizons >= configuration.maxHorizon else {
+            throw Unsuitable(description: "the network forecasts \(network.network.shape.horizons) horizons; the engine needs \(configuration.maxHorizon)")
         }
+        var levels: [(lower: Int, upper: Int)] = []
+        for level in IntervalForecast.levels {
+            guard let lower = quantiles.firstIndex(where: { abs($0 - (1 - level) / 2) < 1e-9 }),
+                  let upper = quantiles.firstIndex(where: { abs($0 - (1 + level) / 2) < 1e-9 }) else {
+                throw Unsuitable(description: "the network has no quantile heads for the \(level) interval (it has \(quantiles))")
+            }
+            levels.append((lower, upper))
+        }
+        while networks.count <= index {
+            networks.append(nil)
+            heads.append((0, []))
+        }
+        networks[index] = network
+        heads[index] = (network.medianIndex, levels)
+        for i in servedSeries {
+            networkOf[i] = index
+            series[i].networkName = network.name
+        }
+    }
+
+    /// Has network `index` (installed) serve series `i` as well: an instance that joined later.
+    public mutating func serve(_ i: Int, byNetwork index: Int) {
+        precondition(index < networks.count && networks[index] != nil, "no network installed as \(index)")
+        networkOf[i] = index
+        series[i].networkName = networks[index]!.name
+    }
+
+    /// The network installed as `index`, if any.
+    public func network(_ index: Int) -> NetworkForecaster? {
+        index < networks.count ? networks[index] : nil
+    }
+
+    /// Takes the next slot of every series, `values[i]` for series `i` (NaN when missing), and
+    /// optionally each one's allocation in that slot.
+    public mutating func observe(_ values: [Double], allocations: [Double]? = nil) {
+        precondition(values.count == series.count, "one value per series: \(values.count) for \(series.count)")
+        for index in series.indices {
+            let settledAny = series[index].observe(values[index], settled: &settled)
+            if let allocations { allocation[index] = allocations[index] }
+            guard settledAny, let scale = series[index].scale else { continue }
+            for (offset, residual) in settled.enumerated() where !residual.isNaN {
+                pooled[offset].append(residual / scale)
+            }
+        }
+        slotCount += 1
+        for index in networks.indices { runNetwork(index) }
+        for index in series.indices { series[index].choose() }
+    }
+
+    /// Runs network `index` on every series it serves whose last slot is observed.
+    private mutating func runNetwork(_ index: Int) {
+        guard var network = networks[index], slotCount >= network.activeFrom else { return }
+        networks[index] = nil // keep `network` uniquely referenced while it runs
+        network.beginBatch()
+        rows.removeAll(keepingCapacity: true)
+        let reach = NetworkFeatures.reach
+        let firstTarget = firstSlot + Int64(slotCount)
+        for i in series.indices where networkOf[i] == index {
+            let own = series[i].history
+            let added = own.withRecent(reach) { values in
+                let window = NetworkFeatures.Window(values: values, scale: series[i].scale ?? configuration.scaleFloor)
+                guard partner[i] >= 0 else {
+                    return network.add(series: window, other: nil, allocation: allocation[i], firstTarget: firstTarget)
+                }
+                let other = series[partner[i]]
+                return other.history.withRecent(reach) { otherValues in
+                    network.add(series: window, other: .init(values: otherValues, scale: other.scale ?? configuration.scaleFloor),
+                                allocation: allocation[i], firstTarget: firstTarget)
+                }
+            }
+            if added { rows.append(i) }
+        }
+        let (median, levels) = heads[index]
+        let Q = network.network.shape.quantiles.count
+        network.run { row, q in
+            series[rows[row]].receiveNetwork(median: { q[($0 - 1) * Q + median] },
+                                             lower: { level, horizon in q[(horizon - 1) * Q + levels[level].lower] },
+                                             upper: { level, horizon in q[(horizon - 1) * Q + levels[level].upper] })
+        }
+        networks[index] = network
     }
 
     /// The forecast of series `index`, `horizon` slots (1...maxHorizon) after its last observed
     /// slot, with intervals from the network's quantile heads conformalised on their recent
-    /// scores when the series has a network forecasting this slot, else from its own recent residuals, else from the pool scaled to it,
-    /// else (nothing known yet) wide ones around the point. Usage is never negative, so no
-    /// bound is below 0.
+    /// scores when the network forecast this slot, else from the series' own recent residuals,
+    /// else from the pool scaled to it, else (nothing known yet) wide ones around the point.
+    /// Usage is never negative, so no bound is below 0.
     public mutating func forecast(series index: Int, horizon: Int) -> IntervalForecast {
         precondition(horizon >= 1 && horizon <= configuration.maxHorizon, "horizon \(horizon) outside 1...\(configuration.maxHorizon)")
         let forecaster = series[index]

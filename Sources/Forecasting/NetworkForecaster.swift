@@ -1,19 +1,25 @@
-/// A global recurrent network as one of a series' models: it reads the last `steps` slots,
-/// normalised by the series' own anchor and scale, and forecasts the median of each horizon.
-public struct NetworkForecaster: Forecaster {
-    public let name: String
+/// A global recurrent network forecasting many series at once: each series reads its own
+/// window and context (`NetworkFeatures`) in its own anchor and scale, and the batch goes
+/// through the network in one pass. Its outputs are every quantile head at every horizon, in
+/// the series' units.
+///
+/// Unlike the per-series baselines (`Forecaster`), one network serves every series of a
+/// resource, so it is run by the engine on all of them together, once per slot.
+public struct NetworkForecaster: Sendable {
     public let network: RecurrentNetwork
-    public let steps: Int
-    /// Absolute 5-minute slot of the series' first observed slot (epoch seconds / 300).
-    public let startSlot: Int64
-    /// Slots observed before the network starts forecasting (its forecasts are NaN until
-    /// then, so the model selection does not score it).
+    public var steps: Int { network.shape.steps }
+    /// Slots the engine has observed before the network starts forecasting (until then the
+    /// model selection does not score it).
     public let activeFrom: Int
-    public let scaleFloor: Double
-    private let medianIndex: Int
-    private var differenceSum = 0.0
-    private var differenceCount = 0
-    private var previous = Double.nan
+    public var name: String { network.shape.cell.rawValue }
+    public let medianIndex: Int
+
+    private var sequence: [Double] = []
+    private var context: [Double] = []
+    private var anchors: [Double] = []
+    private var scales: [Double] = []
+    private var pass: RecurrentNetwork.Pass
+    private var scratch: [Double] = []
 
     /// Why a network cannot serve as a forecaster.
     public struct Unsuitable: Error, CustomStringConvertible {
@@ -22,53 +28,74 @@ public struct NetworkForecaster: Forecaster {
 
     /// Checks that `network` reads `NetworkFeatures` and has a median head.
     public static func check(_ network: RecurrentNetwork) throws(Unsuitable) {
-        guard network.shape.quantiles.contains(0.5) else {
-            throw Unsuitable(description: "the network has no 0.5 quantile head (it has \(network.shape.quantiles))")
+        let shape = network.shape
+        guard shape.quantiles.contains(0.5) else {
+            throw Unsuitable(description: "the network has no 0.5 quantile head (it has \(shape.quantiles))")
         }
-        guard network.shape.features == NetworkFeatures.count else {
-            throw Unsuitable(description: "the network reads \(network.shape.features) features per step; the forecaster gives \(NetworkFeatures.count)")
+        guard zip(shape.quantiles, shape.quantiles.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw Unsuitable(description: "the network's quantile heads \(shape.quantiles) are not in ascending order")
+        }
+        guard shape.features == NetworkFeatures.stepCount, shape.context == NetworkFeatures.contextCount else {
+            throw Unsuitable(description: "the network reads \(shape.features) features per step and \(shape.context) of context; "
+                             + "the forecaster gives \(NetworkFeatures.stepCount) and \(NetworkFeatures.contextCount)")
         }
     }
 
-    public init(network: RecurrentNetwork, steps: Int, startSlot: Int64, activeFrom: Int = 0, scaleFloor: Double = 0.01) {
-        guard let median = network.shape.quantiles.firstIndex(of: 0.5) else { preconditionFailure("the network needs a 0.5 quantile head") }
-        precondition(network.shape.features == NetworkFeatures.count, "check(_:) the network first")
+    public init(network: RecurrentNetwork, activeFrom: Int = 0) {
+        guard let median = network.shape.quantiles.firstIndex(of: 0.5) else { preconditionFailure("check(_:) the network first") }
+        precondition(network.shape.features == NetworkFeatures.stepCount && network.shape.context == NetworkFeatures.contextCount,
+                     "check(_:) the network first")
         self.network = network
-        self.steps = steps
-        self.startSlot = startSlot
         self.activeFrom = activeFrom
-        self.scaleFloor = scaleFloor
         medianIndex = median
-        name = network.shape.cell.rawValue
+        pass = RecurrentNetwork.Pass(for: network)
     }
 
-    public var scale: Double { differenceCount > 0 ? max(scaleFloor, differenceSum / Double(differenceCount)) : scaleFloor }
+    /// Series added to the batch being built.
+    public var batchCount: Int { anchors.count }
 
-    public mutating func observe(_ value: Double, history: RecentHistory) {
-        if !value.isNaN, !previous.isNaN {
-            differenceSum += abs(value - previous)
-            differenceCount += 1
+    /// Empties the batch.
+    public mutating func beginBatch() {
+        sequence.removeAll(keepingCapacity: true)
+        context.removeAll(keepingCapacity: true)
+        anchors.removeAll(keepingCapacity: true)
+        scales.removeAll(keepingCapacity: true)
+    }
+
+    /// Adds one series to the batch, whose next slot is the absolute slot `firstTarget`; false
+    /// (nothing added) when its last slot is missing, since the network was trained only on
+    /// windows whose last slot is observed.
+    public mutating func add(series: NetworkFeatures.Window, other: NetworkFeatures.Window?, allocation: Double, firstTarget: Int64) -> Bool {
+        guard !series[lag: 1].isNaN else { return false }
+        let (S, C, steps) = (self.steps * NetworkFeatures.stepCount, NetworkFeatures.contextCount, self.steps)
+        let row = anchors.count
+        sequence.append(contentsOf: repeatElement(0, count: S))
+        context.append(contentsOf: repeatElement(0, count: C))
+        let anchor = sequence.withUnsafeMutableBufferPointer { s in
+            context.withUnsafeMutableBufferPointer { c in
+                NetworkFeatures.fill(series: series, other: other, allocation: allocation, firstTarget: firstTarget, steps: steps,
+                                     sequence: s.baseAddress! + row * S, context: c.baseAddress! + row * C, scratch: &scratch)
+            }
         }
-        previous = value
+        anchors.append(anchor!)
+        scales.append(series.scale)
+        return true
     }
 
-    public func forecast(_ history: RecentHistory, into output: inout ArraySlice<Double>, scratch: inout [Double]) {
-        guard let prediction = quantileForecast(history, scratch: &scratch) else { return output.fill(.nan) }
-        let quantiles = network.shape.quantiles.count
-        for (offset, index) in output.indices.enumerated() {
-            output[index] = offset < network.shape.horizons ? prediction[offset * quantiles + medianIndex] : .nan
+    /// Runs the batch. `body(row, quantiles)` receives each series' forecasts in its own units,
+    /// [horizon][quantile], ascending within each horizon and never below 0.
+    public mutating func run(_ body: (_ row: Int, _ quantiles: UnsafeBufferPointer<Double>) -> Void) {
+        let batch = anchors.count
+        guard batch > 0 else { return }
+        network.forward(sequence, context: context, batch: batch, steps: steps, pass: &pass)
+        let Q = network.shape.quantiles.count, K = network.shape.outputs
+        scratch.resetToZeros(count: K)
+        let output = pass.output
+        for row in 0..<batch {
+            for k in 0..<K { scratch[k] = max(0, anchors[row] + output[row * K + k] * scales[row]) }
+            // Monotone rearrangement: crossing heads are sorted, which never raises the pinball loss.
+            for h in 0..<network.shape.horizons { scratch[(h * Q)..<((h + 1) * Q)].sort() }
+            scratch.withUnsafeBufferPointer { body(row, $0) }
         }
-    }
-
-    /// Every quantile head's forecast in the series' own units, [horizon][quantile] (at least
-    /// 0), or nil when the network does not forecast from this history.
-    public func quantileForecast(_ history: RecentHistory, scratch: inout [Double]) -> [Double]? {
-        let anchor = history.lastPresent
-        // Trained only on windows whose last slot is observed: forecast only from such windows.
-        guard history.count >= activeFrom, !anchor.isNaN, history.lastPresentAge == 1 else { return nil }
-        let scale = self.scale
-        NetworkFeatures.window(steps: steps, lastSlot: startSlot + Int64(history.count - 1), anchor: anchor, scale: scale,
-                               value: { history[lag: $0] }, into: &scratch)
-        return network.forward(scratch, batch: 1, steps: steps).output.map { max(0, anchor + $0 * scale) }
     }
 }

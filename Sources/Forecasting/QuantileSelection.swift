@@ -5,6 +5,17 @@ func medianOfSorted(_ sorted: [Double]) -> Double {
     return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
+/// The first index of an ascending array whose element is not less than `value`.
+@inline(__always)
+func firstIndex(notBelow value: Double, in sorted: [Double]) -> Int {
+    var low = 0, high = sorted.count
+    while low < high {
+        let middle = (low + high) / 2
+        if sorted[middle] < value { low = middle + 1 } else { high = middle }
+    }
+    return low
+}
+
 /// The `q`-quantile (0...1) of `values` by the "lower" rule: the element at rank
 /// `floor(q * (n - 1))`, found in place by quickselect (the order of `values` changes).
 func selectQuantile(_ values: inout [Double], _ q: Double) -> Double {

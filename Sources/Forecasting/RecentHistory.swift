@@ -1,5 +1,8 @@
 /// The last `capacity` slots of one series, oldest overwritten first; NaN marks a slot
 /// without a sample. Models read it; only `ForecastEngine` appends to it.
+///
+/// Each value is stored twice, `capacity` apart, so that the most recent slots are always one
+/// contiguous run of memory (`withRecent`), without copying.
 public struct RecentHistory: Sendable {
     public let capacity: Int
     private var values: [Double]
@@ -12,11 +15,13 @@ public struct RecentHistory: Sendable {
     public init(capacity: Int) {
         precondition(capacity > 0)
         self.capacity = capacity
-        values = [Double](repeating: .nan, count: capacity)
+        values = [Double](repeating: .nan, count: 2 * capacity)
     }
 
     public mutating func append(_ value: Double) {
-        values[count % capacity] = value
+        let position = count % capacity
+        values[position] = value
+        values[position + capacity] = value
         count += 1
         if value.isNaN {
             if lastPresentAge != .max { lastPresentAge += 1 }
@@ -33,17 +38,14 @@ public struct RecentHistory: Sendable {
         return values[(count - lag) % capacity]
     }
 
-    /// Up to `limit` most recent present values, newest first, into `buffer` (cleared first),
-    /// looking back at most `window` slots.
-    public func recentPresent(_ limit: Int, within window: Int, into buffer: inout [Double]) {
-        buffer.removeAll(keepingCapacity: true)
-        var reach = min(window, capacity, count)
-        var position = (count - 1) % capacity
-        while reach > 0 && buffer.count < limit {
-            let value = values[position]
-            if !value.isNaN { buffer.append(value) }
-            position = position == 0 ? capacity - 1 : position - 1
-            reach -= 1
+    /// Calls `body` with the last `limit` slots (fewer when fewer were kept), oldest first.
+    @inline(__always)
+    public func withRecent<R>(_ limit: Int, _ body: (UnsafeBufferPointer<Double>) -> R) -> R {
+        let length = min(limit, count, capacity)
+        let end = (count - 1) % capacity + capacity + 1 // one past the newest, in the second copy
+        return values.withUnsafeBufferPointer { all in
+            body(length == 0 ? UnsafeBufferPointer(start: all.baseAddress, count: 0)
+                             : UnsafeBufferPointer(rebasing: all[(end - length)..<end]))
         }
     }
 }

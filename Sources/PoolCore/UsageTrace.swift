@@ -35,6 +35,12 @@ public struct InstanceSeries: Sendable {
         return offset >= 0 && offset < span ? used[resource.rawValue][offset] : .nan
     }
 
+    /// Allocation of `resource` in `slot`; NaN when the slot has no sample or lies outside the series.
+    public func allocated(_ resource: Resource, at slot: Int) -> Double {
+        let offset = slot - firstSlot
+        return offset >= 0 && offset < span ? allocated[resource.rawValue][offset] : .nan
+    }
+
     public func used(at slot: Int) -> ResourceVector {
         let offset = slot - firstSlot
         return ResourceVector(cpu: used[0][offset], memory: used[1][offset], gpu: used[2][offset])

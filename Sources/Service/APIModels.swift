@@ -204,3 +204,14 @@ public struct SwapHistoryView: Codable, Sendable, ResponseEncodable {
 public struct HealthView: Codable, Sendable, ResponseEncodable {
     public var status: String
 }
+
+/// `GET /forecaster`: the networks the forecaster runs, whether a training runs now, and what
+/// went wrong with the last load or training.
+public struct ForecasterView: Codable, Sendable, ResponseEncodable {
+    public var networks: [NetworkStatus]
+    public var training: Bool
+    public var problems: [String]
+    /// Slots the forecaster has taken (the warm start's included) and the series it forecasts.
+    public var slotsObserved: Int
+    public var series: Int
+}

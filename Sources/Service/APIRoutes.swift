@@ -10,6 +10,7 @@ struct APIRoutes: Sendable {
     let store: any PoolStore
     let metrics: ServiceMetrics
     let loop: ControlLoop
+    let training: NetworkTraining
     let openAPI: String
 
     func add(to router: Router<PoolRequestContext>) {
@@ -89,6 +90,25 @@ struct APIRoutes: Sendable {
             metrics.samplesAccepted.increment(by: Int64(receipt.accepted))
             metrics.samplesRejected.increment(by: Int64(receipt.rejected))
             return receipt
+        }
+        router.get("/forecaster") { _, context -> ForecasterView in
+            _ = try context.require(.read)
+            return await runtime.forecasterView()
+        }
+        router.post("/forecaster/train") { _, context -> Response in
+            let principal = try context.require(.administer)
+            guard principal.tenant == nil else { throw APIFailure.forbidden("the networks are shared: a tenant's token cannot train them") }
+            guard runtime.configuration.interval == 300 else {
+                throw APIFailure.unprocessable("the networks read 5-minute slots; this pool's interval is \(runtime.configuration.interval) s")
+            }
+            let slot = await runtime.slot, started = await runtime.startedAt
+            let now = slot ?? started
+            guard await training.start(until: now) != nil else {
+                throw APIFailure.conflict("a training runs already; GET /forecaster tells when it is done")
+            }
+            var response = try Self.json(await runtime.forecasterView(), status: .accepted)
+            response.headers[.location] = "/forecaster"
+            return response
         }
         router.get("/pool") { _, context -> PoolView in
             let principal = try context.require(.read)

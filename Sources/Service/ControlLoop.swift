@@ -10,6 +10,7 @@ public struct ControlLoop: Sendable {
     let store: any PoolStore
     let metrics: ServiceMetrics
     let replay: TraceReplay?
+    let training: NetworkTraining
     let logger: Logger
 
     public struct RoundReport: Sendable {
@@ -19,6 +20,8 @@ public struct ControlLoop: Sendable {
         public var swaps: Int
         public var objectiveBefore: Double?
         public var objectiveAfter: Double?
+        /// Whether this round started a training of the networks.
+        public var trainingStarted = false
     }
 
     /// One round for the slot starting at `time`.
@@ -42,6 +45,11 @@ public struct ControlLoop: Sendable {
         metrics.record(step: "forecast", clock.now - started)
         for settled in await runtime.takeSettlements() {
             try await store.settle(swap: settled.id, realisedBenefit: settled.realised, utilisationAfter: settled.utilisation)
+        }
+        // The networks learn in the background; the loop goes on with the ones installed.
+        let schedule = await runtime.trainingSchedule
+        if training.isDue(now: time + Int64(configuration.interval), historySince: schedule.historySince, lastTraining: schedule.lastTraining) {
+            report.trainingStarted = await training.start(until: time + Int64(configuration.interval)) != nil
         }
 
         if configuration.autoSwap, report.round >= configuration.warmupRounds {

@@ -32,9 +32,9 @@ struct ErrorBodyMiddleware: RouterMiddleware {
     /// The methods each path of the API takes (for 405 and its Allow header).
     static func methods(of path: String) -> [HTTPRequest.Method]? {
         switch path {
-        case "/healthz", "/readyz", "/metrics", "/openapi.json", "/pool", "/prediction", "/swap_history": [.get]
+        case "/healthz", "/readyz", "/metrics", "/openapi.json", "/pool", "/prediction", "/swap_history", "/forecaster": [.get]
         case "/nodes", "/instances": [.get, .post]
-        case "/usage", "/swap_request": [.post]
+        case "/usage", "/swap_request", "/forecaster/train": [.post]
         default:
             path.hasPrefix("/instances/") || path.hasPrefix("/swaps/") ? [.get] : nil
         }

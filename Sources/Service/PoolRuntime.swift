@@ -13,15 +13,26 @@ public actor PoolRuntime {
     private(set) var nodes: [NodeRecord] = []
     private(set) var instances: [String: InstanceRecord] = [:]
     /// Instance ids in the order their series were added to the forecaster.
-    private var order: [String] = []
-    private var seriesOf: [String: (cpu: Int, memory: Int)] = [:]
-    private var engine = ForecastEngine(seriesCount: 0)
+    var order: [String] = []
+    var seriesOf: [String: (cpu: Int, memory: Int)] = [:]
+    /// The online forecaster: two series per instance (cpu, memory), paired; made anew at
+    /// `restore`, its slot 0 aligned with pool time.
+    var engine = ForecastEngine(seriesCount: 0)
+    /// The installed networks per resource and what is known of them.
+    var networks: [Resource: (network: RecurrentNetwork, status: NetworkStatus)] = [:]
+    /// Whether a training runs now, and what went wrong with the last restore or training.
+    var training = false
+    var networkProblems: [String] = []
+    /// Pool time of the oldest sample the forecaster was fed, and of the samples the last
+    /// training read up to (or the saved networks were trained on): the training schedule.
+    var historySince: Int64?
+    var lastTraining: Int64?
     private var coverage: [String: CoverageTracker] = [:]
     /// The newest sample of each instance in the slot being filled.
     private var pending: [String: UsageSample] = [:]
     private var lastSampleTime: [String: Int64] = [:]
-    private var lastUsed: [String: [Double]] = [:]
-    private var lastObservedSlot: [String: Int64] = [:]
+    var lastUsed: [String: [Double]] = [:]
+    var lastObservedSlot: [String: Int64] = [:]
     private var cooldownUntil: [String: Int64] = [:]
     /// Start of the next slot the loop will take; nil before the first round.
     public private(set) var slot: Int64?
@@ -40,12 +51,20 @@ public actor PoolRuntime {
         self.store = store
     }
 
-    /// Loads nodes and instances from the store (after a restart).
+    /// Loads nodes and instances from the store (after a restart), replays the last
+    /// `warmStartSlots` of stored samples into the forecaster and installs the networks saved
+    /// in the store.
     public func restore(startingAt time: Int64) async throws {
         nodes = try await store.nodes()
-        for instance in try await store.instances(tenant: nil) { admit(instance) }
         startedAt = time
-        slot = (time / Int64(configuration.interval)) * Int64(configuration.interval)
+        let interval = Int64(configuration.interval)
+        slot = (time / interval) * interval
+        let records = try await store.instances(tenant: nil)
+        let warm = warmStartSlots(instances: records.count)
+        resetForecaster(firstSlot: time / interval - Int64(warm))
+        for instance in records { admit(instance) }
+        try await warmStart(slots: warm, before: slot!)
+        await loadNetworks()
         for plan in try await store.plans(status: .executing) {
             var failed = plan
             failed.status = .failed
@@ -55,11 +74,16 @@ public actor PoolRuntime {
         }
     }
 
-    private func admit(_ instance: InstanceRecord) {
+    func admit(_ instance: InstanceRecord) {
         if seriesOf[instance.id] == nil {
-            seriesOf[instance.id] = (engine.addSeries(), engine.addSeries())
+            let cpu = engine.addSeries(), memory = engine.addSeries()
+            engine.pair(cpu, memory)
+            seriesOf[instance.id] = (cpu, memory)
             order.append(instance.id)
             coverage[instance.id] = CoverageTracker()
+            for (resource, index) in [(Resource.cpu, cpu), (.memory, memory)] where networks[resource] != nil {
+                engine.serve(index, byNetwork: resource.rawValue)
+            }
         }
         instances[instance.id] = instance
     }
@@ -146,17 +170,26 @@ public actor PoolRuntime {
     /// sample in it, or a gap.
     func observeSlot(_ time: Int64) {
         let interval = Int64(configuration.interval)
+        guard alignForecaster(to: time / interval) else { return }
+        var values = [Double](repeating: .nan, count: engine.series.count)
+        var allocations = values
         for id in order {
-            guard let series = seriesOf[id] else { continue }
-            var value = [Double.nan, .nan, .nan]
+            guard let series = seriesOf[id], let record = instances[id] else { continue }
             if let sample = pending[id], sample.time >= time, sample.time < time + interval {
-                value = sample.used
+                values[series.cpu] = sample.used[0]
+                values[series.memory] = sample.used[1]
                 lastUsed[id] = sample.used
                 lastObservedSlot[id] = time
+                historySince = historySince ?? time
+                settle(id, used: sample.used)
             }
-            if !value[0].isNaN { settle(id, used: value) }
-            engine.observe(series: series.cpu, value: value[0])
-            engine.observe(series: series.memory, value: value[1])
+            allocations[series.cpu] = record.allocation[0]
+            allocations[series.memory] = record.allocation[1]
+        }
+        engine.observe(values, allocations: allocations)
+        for id in order {
+            guard let series = seriesOf[id] else { continue }
+            let value = [values[series.cpu], values[series.memory]]
             coverage[id]?.observe(resource: 0, slot: time, value: value[0])
             coverage[id]?.observe(resource: 1, slot: time, value: value[1])
             for (h, horizon) in CoverageTracker.horizons.enumerated() {

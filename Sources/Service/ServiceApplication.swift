@@ -12,6 +12,7 @@ public struct ServiceApplication: Sendable {
     public let store: any PoolStore
     public let runtime: PoolRuntime
     public let loop: ControlLoop
+    public let training: NetworkTraining
     public let metrics: ServiceMetrics
     let firstSlot: Int64
 
@@ -36,7 +37,9 @@ public struct ServiceApplication: Sendable {
             start = simulated.time(ofSlot: 0)
         }
         try await runtime.restore(startingAt: start)
-        loop = ControlLoop(runtime: runtime, store: store, metrics: metrics, replay: replay, logger: logger)
+        for problem in await runtime.forecasterView().problems { logger.warning("forecaster: \(problem)") }
+        training = NetworkTraining(configuration: configuration, store: store, runtime: runtime, logger: logger)
+        loop = ControlLoop(runtime: runtime, store: store, metrics: metrics, replay: replay, training: training, logger: logger)
         firstSlot = start
     }
 
@@ -54,7 +57,7 @@ public struct ServiceApplication: Sendable {
         let router = Router(context: PoolRequestContext.self)
         router.middlewares.add(ErrorBodyMiddleware())
         router.middlewares.add(AuthMiddleware(store: store))
-        APIRoutes(runtime: runtime, store: store, metrics: metrics, loop: loop, openAPI: OpenAPIDocument.text).add(to: router)
+        APIRoutes(runtime: runtime, store: store, metrics: metrics, loop: loop, training: training, openAPI: OpenAPIDocument.text).add(to: router)
         return router
     }
 }

@@ -44,6 +44,20 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     public var retentionFullDays = 14
     /// Days of samples kept at all (downsampled to hourly means after `retentionFullDays`).
     public var retentionDays = 90
+    /// Hours of pool time between trainings of the forecasting networks, run in the background
+    /// (0: never train; forecasts then come from the baselines alone). Needs 300 s slots.
+    public var retrainHours = 24
+    /// Hours of samples the pool needs before its first training (a day gives every hour of the day).
+    public var firstTrainingHours = 24
+    /// Days of the most recent samples a training reads (at most `retentionFullDays` are 5-minute samples).
+    public var trainingDays = 14
+    /// Windows drawn per training epoch, and epochs: about 100 µs of one core per window and epoch
+    /// and resource (the backtest's networks take 500,000 × 4).
+    public var trainingSamples = 200_000
+    public var trainingEpochs = 2
+    /// Slots of stored samples replayed into the forecaster at start, so that it forecasts from
+    /// its history at once (2304 = 8 days, what it keeps).
+    public var warmStartSlots = 2304
 
     public init() {}
 
@@ -83,6 +97,12 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         try value("COOLDOWN_ROUNDS", \.cooldownRounds)
         try value("MAX_MIGRATIONS", \.maxMigrations)
         try value("SOLVER_SECONDS", \.solverSeconds)
+        try value("RETRAIN_HOURS", \.retrainHours)
+        try value("FIRST_TRAINING_HOURS", \.firstTrainingHours)
+        try value("TRAINING_DAYS", \.trainingDays)
+        try value("TRAINING_SAMPLES", \.trainingSamples)
+        try value("TRAINING_EPOCHS", \.trainingEpochs)
+        try value("WARM_START_SLOTS", \.warmStartSlots)
         if let trace = environment[Self.environmentPrefix + "DEMO_TRACE"] { demoTrace = trace }
         if let url = environment[Self.environmentPrefix + "POSTGRES"] { postgres = url }
     }
@@ -102,6 +122,21 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         }
         guard retentionDays >= retentionFullDays, retentionFullDays >= 1 else {
             throw ConfigurationError("retentionDays must be ≥ retentionFullDays ≥ 1")
+        }
+        guard retrainHours >= 0, firstTrainingHours >= 0, warmStartSlots >= 0 else {
+            throw ConfigurationError("retrainHours, firstTrainingHours and warmStartSlots must be ≥ 0")
+        }
+        guard retrainHours <= 8760, firstTrainingHours <= 8760 else {
+            throw ConfigurationError("retrainHours and firstTrainingHours must be at most 8760 (a year)")
+        }
+        guard trainingDays >= 1, trainingSamples >= 1, trainingEpochs >= 1 else {
+            throw ConfigurationError("trainingDays, trainingSamples and trainingEpochs must be ≥ 1")
+        }
+        guard trainingDays <= retentionFullDays else {
+            throw ConfigurationError("trainingDays (\(trainingDays)) must be at most retentionFullDays (\(retentionFullDays)): older samples are hourly means")
+        }
+        guard trainingSamples <= 100_000_000, trainingEpochs <= 1000 else {
+            throw ConfigurationError("trainingSamples must be at most 100000000 and trainingEpochs at most 1000")
         }
     }
 }
@@ -123,6 +158,9 @@ extension ServiceConfiguration {
         try read(.wasteCost, \.wasteCost); try read(.shortfallCost, \.shortfallCost); try read(.changeCost, \.changeCost)
         try read(.solverSeconds, \.solverSeconds)
         try read(.retentionFullDays, \.retentionFullDays); try read(.retentionDays, \.retentionDays)
+        try read(.retrainHours, \.retrainHours); try read(.firstTrainingHours, \.firstTrainingHours)
+        try read(.trainingDays, \.trainingDays); try read(.trainingSamples, \.trainingSamples)
+        try read(.trainingEpochs, \.trainingEpochs); try read(.warmStartSlots, \.warmStartSlots)
     }
 }
 

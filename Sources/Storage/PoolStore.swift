@@ -33,7 +33,7 @@ public protocol PoolStore: Sendable {
     func token(hash: String) async throws -> TokenRecord?
 
     func saveCheckpoint(name: String, data: [UInt8], time: Int64) async throws
-    func checkpoint(name: String) async throws -> [UInt8]?
+    func checkpoint(name: String) async throws -> CheckpointRecord?
 }
 
 /// A store call that cannot be done, naming what is wrong.

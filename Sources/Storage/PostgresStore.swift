@@ -306,9 +306,9 @@ public final class PostgresStore: PoolStore {
         try await client.query("INSERT INTO checkpoint VALUES (\(name), \(time), \(bytes)) ON CONFLICT (name) DO UPDATE SET time = EXCLUDED.time, data = EXCLUDED.data")
     }
 
-    public func checkpoint(name: String) async throws -> [UInt8]? {
-        for try await data in try await client.query("SELECT data FROM checkpoint WHERE name = \(name)").decode(ByteBuffer.self) {
-            return Array(buffer: data)
+    public func checkpoint(name: String) async throws -> CheckpointRecord? {
+        for try await (data, time) in try await client.query("SELECT data, time FROM checkpoint WHERE name = \(name)").decode((ByteBuffer, Int64).self) {
+            return CheckpointRecord(data: Array(buffer: data), time: time)
         }
         return nil
     }

@@ -276,9 +276,11 @@ public final class SQLiteStore: PoolStore {
         }
     }
 
-    public func checkpoint(name: String) async throws -> [UInt8]? {
+    public func checkpoint(name: String) async throws -> CheckpointRecord? {
         try await database.read { db in
-            try Data.fetchOne(db, sql: "SELECT data FROM checkpoint WHERE name = ?", arguments: [name]).map { [UInt8]($0) }
+            try Row.fetchOne(db, sql: "SELECT data, time FROM checkpoint WHERE name = ?", arguments: [name]).map { row in
+                CheckpointRecord(data: [UInt8](row["data"] as Data), time: row["time"])
+            }
         }
     }
 }

@@ -117,3 +117,10 @@ public struct TokenRecord: Sendable, Codable, Equatable {
         self.hash = hash; self.name = name; self.role = role; self.tenant = tenant; self.created = created
     }
 }
+
+/// A saved blob (a trained network) and the pool time it was saved for.
+public struct CheckpointRecord: Sendable, Equatable {
+    public var data: [UInt8]
+    public var time: Int64
+    public init(data: [UInt8], time: Int64) { self.data = data; self.time = time }
+}

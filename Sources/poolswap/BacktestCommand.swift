@@ -37,6 +37,18 @@ struct BacktestCommand: ParsableCommand {
     @Option(name: .long, help: "Hidden units of the network.")
     var hidden: Int = NetworkTrainer.Configuration().hidden
 
+    @Option(name: .long, help: "Units of the network's dense hidden layer.")
+    var mlp: Int = NetworkTrainer.Configuration().mlp
+
+    @Option(name: .long, help: "Slots in the network's input window.")
+    var steps: Int = NetworkTrainer.Configuration().steps
+
+    @Option(name: .long, help: "Peak learning rate of training.")
+    var learningRate: Double = NetworkTrainer.Configuration().learningRate
+
+    @Option(name: .long, help: "Seed of the network's initialisation and training windows.")
+    var seed: UInt64 = NetworkTrainer.Configuration().seed
+
     @Option(name: .long, help: "Training epochs.")
     var epochs: Int = NetworkTrainer.Configuration().epochs
 
@@ -45,6 +57,21 @@ struct BacktestCommand: ParsableCommand {
 
     @Option(name: .long, help: "Folder for trained networks: loaded from it when there, else trained and saved to it.")
     var checkpoints: String?
+
+    @Option(name: .long, help: "Residuals per horizon that calibrate intervals around the chosen point.")
+    var calibrationWindow = ForecastConfiguration().calibrationWindow
+
+    @Option(name: .long, help: "Conformity scores per level and horizon that calibrate the network's intervals.")
+    var networkCalibrationWindow = ForecastConfiguration().networkCalibrationWindow
+
+    @Option(name: .long, help: "Step of adaptive conformal inference on the network's intervals (0: off).")
+    var adaptationRate = ForecastConfiguration().adaptationRate
+
+    @Option(name: .long, help: "Half-life, in slots, of the errors that rank the baselines.")
+    var selectionHalfLife = ForecastConfiguration().selectionHalfLife
+
+    @Option(name: .long, help: "Half-life, in slots, of the errors that choose between the network and the baselines.")
+    var choiceHalfLife = ForecastConfiguration().choiceHalfLife
 
     @Flag(name: .long, help: "Train the networks on every other VM only (by id order), to measure accuracy on VMs they never saw.")
     var trainOnHalf = false
@@ -61,7 +88,17 @@ struct BacktestCommand: ParsableCommand {
         }
         let started = ContinuousClock.now
         let (trace, _) = try BitbrainsTraceReader(lenient: lenient).read(folder: data)
-        let backtest = Backtest(cutoff: cutoffSeconds, originCount: origins, originEvery: Int64(originEvery), horizons: steps)
+        var engine = ForecastConfiguration()
+        engine.calibrationWindow = calibrationWindow
+        engine.networkCalibrationWindow = networkCalibrationWindow
+        engine.adaptationRate = adaptationRate
+        engine.selectionHalfLife = selectionHalfLife
+        engine.choiceHalfLife = choiceHalfLife
+        guard calibrationWindow > 0, networkCalibrationWindow > 0, adaptationRate >= 0, adaptationRate < 1,
+              selectionHalfLife > 0, choiceHalfLife > 0 else {
+            throw ValidationError("the calibration windows and half-lives must be positive and --adaptation-rate within 0..<1")
+        }
+        let backtest = Backtest(cutoff: cutoffSeconds, originCount: origins, originEvery: Int64(originEvery), horizons: steps, configuration: engine)
         let networks = try trainedNetworks(backtest, trace)
         let writer = try CompressedFileWriter(path: output)
         try writer.write("series_id,target,origin,horizon_steps,point,lo80,hi80,lo90,hi90,lo95,hi95\n")
@@ -94,7 +131,7 @@ struct BacktestCommand: ParsableCommand {
 
     /// One network per resource, trained on the data before the cut-off (both at once, one per
     /// core), or loaded from `--checkpoints`.
-    private func trainedNetworks(_ backtest: Backtest, _ trace: UsageTrace) throws -> [Resource: (network: RecurrentNetwork, steps: Int)] {
+    private func trainedNetworks(_ backtest: Backtest, _ trace: UsageTrace) throws -> [Resource: RecurrentNetwork] {
         guard network != "none" else { return [:] }
         guard let cell = RecurrentNetwork.Cell(rawValue: network) else {
             throw ValidationError("--network must be gru, lstm or none, not '\(network)'")
@@ -104,15 +141,23 @@ struct BacktestCommand: ParsableCommand {
         settings.hidden = hidden
         settings.epochs = epochs
         settings.samples = samples
+        settings.mlp = mlp
+        settings.steps = steps
+        settings.learningRate = learningRate
+        settings.seed = seed
+        guard hidden > 0, mlp >= 0, steps > 0, samples > 0, epochs > 0, learningRate > 0, learningRate.isFinite else {
+            throw ValidationError("--hidden, --steps, --samples, --epochs and --learning-rate must be positive and --mlp at least 0")
+        }
         let trainer = NetworkTrainer(configuration: settings)
         let resources = backtest.resources
-        let outcomes = parallelMap(resources.count) { index -> Result<RecurrentNetwork, ValidationError> in
+        let outcomes = parallelMap(resources.count) { index -> Result<RecurrentNetwork, NetworkFailure> in
             let resource = resources[index]
             // The name carries everything the network depends on, so a checkpoint trained up to
             // another cut-off or with other settings is never loaded by mistake.
             let settings = trainer.configuration
-            let name = "\(resource).\(cell.rawValue).q\(settings.quantiles.count).h\(settings.hidden).t\(settings.steps).n\(settings.samples)x\(settings.epochs)"
-                + ".seed\(settings.seed).until\(backtest.cutoff - Int64(backtest.networkWarmup * trace.interval))\(trainOnHalf ? ".half" : "").ckpt"
+            let name = "\(resource).\(cell.rawValue).v\(Checkpoint.formatVersion).q\(settings.quantiles.count).h\(settings.hidden).m\(settings.mlp).t\(settings.steps)"
+                + ".n\(settings.samples)x\(settings.epochs).lr\(settings.learningRate).seed\(settings.seed)"
+                + ".until\(backtest.cutoff - Int64(backtest.networkWarmup * trace.interval))\(trainOnHalf ? ".half" : "").ckpt"
             let path = checkpoints.map { "\($0)/\(name)" }
             if let path, let bytes = FileManager.default.contents(atPath: path) {
                 do {
@@ -121,34 +166,43 @@ struct BacktestCommand: ParsableCommand {
                     FileHandle.standardError.write(Data("\(resource): loaded \(path)\n".utf8))
                     return .success(loaded)
                 } catch {
-                    return .failure(ValidationError("\(path): \(error)"))
+                    return .failure(NetworkFailure("\(path): \(error)"))
                 }
             }
             let started = ContinuousClock.now
             var (series, end) = backtest.trainingSeries(trace, resource)
             if trainOnHalf { series = series.enumerated().filter { $0.offset % 2 == 0 }.map(\.element) }
             let (trained, losses) = trainer.train(series: series, startSlot: trace.origin / Int64(trace.interval), end: end)
+            if let bad = trained.parameters.values.first(where: { !$0.isFinite }) {
+                return .failure(NetworkFailure("\(resource): training diverged (a parameter became \(bad)); lower --learning-rate"))
+            }
             guard !losses.isEmpty else {
-                return .failure(ValidationError("\(resource): no training windows before \(UTCTime.iso8601(trace.origin + Int64(max(0, end) * trace.interval))); use --network none or an earlier trace"))
+                return .failure(NetworkFailure("\(resource): no training windows before \(UTCTime.iso8601(trace.origin + Int64(max(0, end) * trace.interval))); use --network none or an earlier trace"))
             }
             FileHandle.standardError.write(Data("\(resource): trained \(cell.rawValue) in \(ContinuousClock.now - started), loss per epoch \(losses.map { String(format: "%.4f", $0) })\n".utf8))
             if let path {
                 try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 if !FileManager.default.createFile(atPath: path, contents: Data(Checkpoint.encode(trained))) {
-                    return .failure(ValidationError("cannot write \(path)"))
+                    return .failure(NetworkFailure("cannot write \(path)"))
                 }
             }
             return .success(trained)
         }
         let failures = outcomes.compactMap { outcome -> String? in
-            if case .failure(let error) = outcome { return error.message }
+            if case .failure(let error) = outcome { return error.description }
             return nil
         }
-        guard failures.isEmpty else { throw ValidationError(failures.joined(separator: "; ")) }
-        var networks: [Resource: (network: RecurrentNetwork, steps: Int)] = [:]
-        for (resource, outcome) in zip(resources, outcomes) { networks[resource] = (try outcome.get(), settings.steps) }
+        guard failures.isEmpty else { throw NetworkFailure(failures.joined(separator: "; ")) }
+        var networks: [Resource: RecurrentNetwork] = [:]
+        for (resource, outcome) in zip(resources, outcomes) { networks[resource] = try outcome.get() }
         return networks
     }
+}
+
+/// Why the backtest's networks could not be had: not a usage mistake, so no usage is printed.
+struct NetworkFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// A one-line progress bar on standard error.

@@ -42,6 +42,9 @@ struct ServeCommand: AsyncParsableCommand {
         let instances = await service.runtime.allInstances().count
         let nodes = await service.runtime.allNodes().count
         logger.info("poolswap: \(instances) instances on \(nodes) nodes, database \(settings.database), \(settings.demo ? "demo: replaying the trace sample, a round every \(settings.demoRoundSeconds) s" : "live: a round every \(settings.interval) s")")
+        let forecaster = await service.runtime.forecasterView()
+        let networks = forecaster.networks.map { "\($0.resource) (\($0.cell), from the store)" }.joined(separator: ", ")
+        logger.info("poolswap: forecaster with \(forecaster.slotsObserved) slots of history, \(networks.isEmpty ? "baselines only until its first training" : "networks \(networks)")")
         logger.info("poolswap: listening on http://\(settings.host):\(settings.port); create a token with `poolswap token create --role admin --database \(settings.database)`")
         try await service.application(logger: logger).runService()
     }

@@ -86,7 +86,7 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
                 for level in 0..<3 where f.lower[level] <= value && value <= f.upper[level] { hits[level] += 1 }
                 scored += 1
             }
-            engine.observe(series: 0, value: value)
+            engine.observe([value])
         }
         return hits.map { Double($0) / Double(scored) }
     }
@@ -112,12 +112,12 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
 
     @Test func intervalsAreNestedNonNegativeAndWideAtColdStart() {
         var engine = ForecastEngine(seriesCount: 1)
-        engine.observe(series: 0, value: 1.0)
+        engine.observe([1.0])
         let cold = engine.forecast(series: 0, horizon: 1)
         #expect(cold.point == 1)
         #expect(cold.upper[0] >= 3 && cold.lower[0] == 0)
         var random = SplitMix64(seed: 13)
-        for _ in 0..<500 { engine.observe(series: 0, value: abs(random.normal())) }
+        for _ in 0..<500 { engine.observe([abs(random.normal())]) }
         for horizon in 1...6 {
             let f = engine.forecast(series: 0, horizon: horizon)
             #expect(f.lower[2] <= f.lower[1] && f.lower[1] <= f.lower[0] && f.lower[0] <= f.upper[0])
@@ -130,8 +130,7 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
         var engine = ForecastEngine(seriesCount: 2)
         var random = SplitMix64(seed: 14)
         for slot in 0..<1_000 {
-            engine.observe(series: 0, value: 5 + random.normal())
-            engine.observe(series: 1, value: slot < 990 ? .nan : 5 + random.normal())
+            engine.observe([5 + random.normal(), slot < 990 ? .nan : 5 + random.normal()])
         }
         let pooled = engine.forecast(series: 1, horizon: 1)
         let own = engine.forecast(series: 0, horizon: 1)
@@ -149,10 +148,10 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
         // Idle with a 2-hour batch job every day at the same time.
         for slot in 0..<(288 * 4) {
             let busy = slot % 288 >= 100 && slot % 288 < 124
-            engine.observe(series: 0, value: (busy ? 4 : 0.2) + 0.01 * random.normal())
+            engine.observe([(busy ? 4 : 0.2) + 0.01 * random.normal()])
         }
         // Slot 4 * 288 + 99: the job starts at the next slot but one.
-        for slot in (288 * 4)..<(288 * 4 + 98) { engine.observe(series: 0, value: 0.2 + 0.01 * random.normal()); _ = slot }
+        for _ in (288 * 4)..<(288 * 4 + 98) { engine.observe([0.2 + 0.01 * random.normal()]) }
         let ahead = engine.forecast(series: 0, horizon: 3)
         #expect(ahead.model.hasPrefix("seasonal"))
         #expect(abs(ahead.point - 4) < 0.5)
@@ -196,64 +195,86 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
 }
 
 @Suite struct NetworkForecasterTests {
-    /// A 4-hour wave with noise: its continuation is in the shape of the last 2 hours.
+    /// A 4-hour wave with noise: its continuation is in the shape of the last hours.
     func wave(slots: Int, seed: UInt64) -> [Double] {
         var random = SplitMix64(seed: seed)
         return (0..<slots).map { slot in 2 + sin(2 * Double.pi * Double(slot) / 48) + 0.05 * random.normal() }
     }
 
-    @Test func trainingLowersTheLossAndBeatsNaiveWhereTheShapeTellsTheFuture() {
+    static func small(samples: Int = 6_000, epochs: Int = 3) -> NetworkTrainer.Configuration {
         var settings = NetworkTrainer.Configuration()
-        settings.samples = 6_000
-        settings.epochs = 3
+        settings.samples = samples
+        settings.epochs = epochs
         settings.hidden = 8
-        let series = [wave(slots: 1_500, seed: 1), wave(slots: 1_500, seed: 2)]
+        settings.mlp = 16
+        settings.batch = 32
+        return settings
+    }
+
+    @Test func trainingLowersTheLossAndBeatsNaiveWhereTheShapeTellsTheFuture() {
+        let settings = Self.small()
+        let series = [wave(slots: 1_500, seed: 1), wave(slots: 1_500, seed: 2)].map { TrainingSeries(values: $0) }
         let (network, losses) = NetworkTrainer(configuration: settings).train(series: series, startSlot: 0, end: 1_200)
         #expect(losses.count == 3)
         #expect(losses.last! < losses.first!)
         // Held-out slots 1200...: 6-step-ahead error of the network against the naive forecast.
-        var forecaster = NetworkForecaster(network: network, steps: settings.steps, startSlot: 0)
-        var recent = RecentHistory(capacity: 2016)
-        var output = ArraySlice([Double](repeating: .nan, count: 6))
-        var scratch: [Double] = []
+        var forecaster = NetworkForecaster(network: network)
+        let values = series[0].values
         var networkError = 0.0, naiveError = 0.0
-        for (slot, value) in series[0].enumerated() {
-            if slot >= 1_200 && slot + 5 < series[0].count {
-                forecaster.forecast(recent, into: &output, scratch: &scratch)
-                networkError += abs(output[output.startIndex + 5] - series[0][slot + 5])
-                naiveError += abs(recent.lastPresent - series[0][slot + 5])
+        let median = forecaster.medianIndex
+        for last in 1_199..<(values.count - 6) {
+            forecaster.beginBatch()
+            let added = values.withUnsafeBufferPointer { all in
+                forecaster.add(series: .init(values: UnsafeBufferPointer(rebasing: all[(last + 1 - 300)...last]), scale: 0.1),
+                               other: nil, allocation: .nan, firstTarget: Int64(last + 1))
             }
-            recent.append(value)
-            forecaster.observe(value, history: recent)
+            #expect(added)
+            forecaster.run { _, q in
+                networkError += abs(q[5 * 7 + median] - values[last + 6])
+                // Heads come out in ascending order at every horizon.
+                for h in 0..<6 { #expect((0..<6).allSatisfy { q[h * 7 + $0] <= q[h * 7 + $0 + 1] }) }
+            }
+            naiveError += abs(values[last] - values[last + 6])
         }
         #expect(networkError < 0.5 * naiveError, "network \(networkError) vs naive \(naiveError)")
     }
 
-    @Test func aNetworkInTheBacktestStillNeverReadsPastTheOrigin() throws {
+    @Test func aNetworkInTheBacktestNeverReadsPastTheOriginThroughAnySeriesOrTheAllocation() throws {
         var random = SplitMix64(seed: 41)
         let values = (0..<2) .map { _ in (0..<1_400).map { _ in abs(random.normal()) } }
         let data = UsageTrace(origin: 0, interval: 300, instances: values.enumerated().map { index, cpu in
-            InstanceSeries(id: InstanceID("\(index)"), firstSlot: 0, used: [cpu, cpu, cpu.map { _ in 0 }], allocated: [cpu, cpu, cpu])
+            InstanceSeries(id: InstanceID("\(index)"), firstSlot: 0, used: [cpu, cpu.map { $0 * 3 }, cpu.map { _ in 0 }], allocated: [cpu.map { _ in 4 }, cpu.map { _ in 8 }, cpu])
         })
         let backtest = Backtest(cutoff: 300 * 1_200, originCount: 6, originEvery: 3_600)
-        var settings = NetworkTrainer.Configuration()
-        settings.samples = 500
-        settings.epochs = 1
-        settings.hidden = 4
+        let settings = Self.small(samples: 500, epochs: 1)
         let (series, end) = backtest.trainingSeries(data, .cpu)
         // Training stops the warm-up before the first origin: the selection scores the network out of sample.
         #expect(end == 1_200 - backtest.networkWarmup)
-        #expect(series[0].count == end)
-        let network = NetworkTrainer(configuration: settings).train(series: series, startSlot: 0, end: end).network
+        #expect(series[0].values.count == end && series[0].other?.count == end && series[0].allocation?.count == end)
+        let cpu = NetworkTrainer(configuration: settings).train(series: series, startSlot: 0, end: end).network
+        let memory = NetworkTrainer(configuration: settings).train(series: backtest.trainingSeries(data, .memory).series, startSlot: 0, end: end).network
+        let networks: [Resource: RecurrentNetwork] = [.cpu: cpu, .memory: memory]
         var original: [Backtest.Row] = []
-        try backtest.run(on: data, networks: [.cpu: (network, settings.steps)]) { original.append($0) }
-        var altered = data
-        for index in altered.instances.indices { for slot in 1_236..<1_400 { altered.instances[index].used[0][slot] = 50 } }
-        var changed: [Backtest.Row] = []
-        try backtest.run(on: altered, networks: [.cpu: (network, settings.steps)]) { changed.append($0) }
-        let kept = original.filter { $0.origin <= 300 * 1_236 }
-        #expect(kept.count == 4 * 2 * 2 * 3)
-        #expect(kept == Array(changed.prefix(kept.count)))
+        try backtest.run(on: data, networks: networks) { original.append($0) }
+        // The networks shape these forecasts (their intervals at least), so the check below can fail.
+        var withoutNetworks: [Backtest.Row] = []
+        try backtest.run(on: data) { withoutNetworks.append($0) }
+        #expect(withoutNetworks.count == original.count && withoutNetworks != original)
+        // From the 4th origin's slot on, change one resource at a time, and the allocation.
+        for change in 0..<3 {
+            var altered = data
+            for index in altered.instances.indices {
+                for slot in 1_236..<1_400 {
+                    if change < 2 { altered.instances[index].used[change][slot] = 50 } else { altered.instances[index].allocated[0][slot] = 1 }
+                }
+            }
+            var changed: [Backtest.Row] = []
+            try backtest.run(on: altered, networks: networks) { changed.append($0) }
+            let kept = original.filter { $0.origin <= 300 * 1_236 }
+            #expect(kept.count == 4 * 2 * 2 * 3)
+            #expect(kept == Array(changed.prefix(kept.count)), "change \(change)")
+            if change < 2 { #expect(original.suffix(12) != changed.suffix(12), "change \(change) must reach later forecasts") }
+        }
     }
 }
 
@@ -269,17 +290,15 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
 }
 
 @Suite struct ConformalisedNetworkTests {
-    @Test func theNetworksQuantileHeadsGiveCalibratedNarrowerIntervals() {
+    @Test func theNetworksQuantileHeadsGiveCalibratedNarrowerIntervals() throws {
         var random = SplitMix64(seed: 51)
         // A wave of 37 slots (no daily or hourly season a baseline could use) plus noise: the
         // network reads where the wave goes from the window's shape.
         let values = (0..<3_000).map { slot in 2 + sin(2 * Double.pi * Double(slot) / 37) + 0.1 * random.normal() }
-        var settings = NetworkTrainer.Configuration()
-        settings.samples = 6_000
-        settings.epochs = 3
-        settings.hidden = 8
-        let network = NetworkTrainer(configuration: settings).train(series: [values], startSlot: 0, end: 1_500).network
-        var withNetwork = ForecastEngine(seriesCount: 1) { _ in standardBaselines() + [NetworkForecaster(network: network, steps: settings.steps, startSlot: 0)] }
+        let settings = NetworkForecasterTests.small()
+        let network = NetworkTrainer(configuration: settings).train(series: [TrainingSeries(values: values)], startSlot: 0, end: 1_500).network
+        var withNetwork = ForecastEngine(seriesCount: 1)
+        try withNetwork.install(NetworkForecaster(network: network), as: 0, serving: [0])
         var withoutNetwork = ForecastEngine(seriesCount: 1)
         var hits = 0, scored = 0
         var widthWith = 0.0, widthWithout = 0.0
@@ -295,8 +314,8 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
                     widthWithout += b.upper[1] - b.lower[1]
                 }
             }
-            withNetwork.observe(series: 0, value: value)
-            withoutNetwork.observe(series: 0, value: value)
+            withNetwork.observe([value])
+            withoutNetwork.observe([value])
         }
         let coverage = Double(hits) / Double(scored)
         #expect(abs(coverage - 0.9) < 0.04, "90% coverage \(coverage)")

@@ -37,8 +37,8 @@ func expectGradient(_ analytic: [Double], at point: [Double], of loss: ([Double]
             zip(layer.forward(p, x: x, batch: batch, steps: steps).h, weights).reduce(0) { $0 + $1.0 * $1.1 }
         }
         var gradients = parameters.zeros()
-        let cache = layer.forward(parameters, x: x, batch: batch, steps: steps)
-        let dx = layer.backward(parameters, x: x, cache: cache, dh: weights, gradients: &gradients)
+        var cache = layer.forward(parameters, x: x, batch: batch, steps: steps)
+        let dx = layer.backward(parameters, x: x, cache: &cache, dh: weights, gradients: &gradients)
         expectGradient(gradients.values, at: parameters.values, of: { values in
             var p = parameters
             p.values = values
@@ -47,30 +47,40 @@ func expectGradient(_ analytic: [Double], at point: [Double], of loss: ([Double]
         expectGradient(dx, at: x, of: { loss(parameters, $0) }, "input")
     }
 
-    @Test func denseLayerParametersAndInputs() {
+    @Test(arguments: [DenseLayer.Activation.linear, .relu])
+    func denseLayerParametersAndInputs(activation: DenseLayer.Activation) {
         var random = SplitMix64(seed: 2)
         var parameters = ParameterBuffer()
-        let layer = DenseLayer(name: "dense", inputs: 4, outputs: 3, parameters: &parameters)
+        let layer = DenseLayer(name: "dense", inputs: 4, outputs: 3, activation: activation, parameters: &parameters)
         parameters.values = randomValues(parameters.values.count, &random)
         let batch = 3
-        let x = randomValues(batch * 4, &random)
+        // Inputs kept where no ReLU unit sits at its kink, where the derivative is undefined.
+        var x = randomValues(batch * 4, &random)
+        while activation == .relu && x.withUnsafeBufferPointer({ layer.forward(parameters, x: $0.baseAddress!, xStride: 4, batch: batch) })
+            .contains(where: { $0 == 0 }) == false {
+            x = randomValues(batch * 4, &random) // want some units off so the ReLU's zero branch is checked
+        }
         let weights = randomValues(batch * 3, &random)
         func loss(_ p: ParameterBuffer, _ x: [Double]) -> Double {
             x.withUnsafeBufferPointer { zip(layer.forward(p, x: $0.baseAddress!, xStride: 4, batch: batch), weights).reduce(0) { $0 + $1.0 * $1.1 } }
         }
         var gradients = parameters.zeros()
         var dx = [Double](repeating: 0, count: x.count)
+        var dy = weights
+        var scratch: [Double] = []
+        let y = x.withUnsafeBufferPointer { layer.forward(parameters, x: $0.baseAddress!, xStride: 4, batch: batch) }
         x.withUnsafeBufferPointer { xp in
             dx.withUnsafeMutableBufferPointer { dxp in
-                layer.backward(parameters, x: xp.baseAddress!, xStride: 4, dy: weights, batch: batch, gradients: &gradients, dx: dxp.baseAddress!, dxStride: 4)
+                layer.backward(parameters, x: xp.baseAddress!, xStride: 4, y: y, dy: &dy, batch: batch, gradients: &gradients,
+                               dx: dxp.baseAddress!, dxStride: 4, scratch: &scratch)
             }
         }
         expectGradient(gradients.values, at: parameters.values, of: { values in
             var p = parameters
             p.values = values
             return loss(p, x)
-        }, "parameter")
-        expectGradient(dx, at: x, of: { loss(parameters, $0) }, "input")
+        }, "parameter", epsilon: 1e-7)
+        expectGradient(dx, at: x, of: { loss(parameters, $0) }, "input", epsilon: 1e-7)
     }
 
     @Test func pinballLossAwayFromItsKinks() {
@@ -85,21 +95,39 @@ func expectGradient(_ analytic: [Double], at point: [Double], of loss: ([Double]
         #expect(gradient[9..<12].allSatisfy { $0 == 0 })
     }
 
-    @Test(arguments: RecurrentNetwork.Cell.allCases)
-    func wholeNetworkEndToEnd(cell: RecurrentNetwork.Cell) {
-        var network = RecurrentNetwork(shape: .init(cell: cell, features: 3, hidden: 5, horizons: 2, quantiles: [0.5, 0.9]), seed: 4)
+    @Test(arguments: RecurrentNetwork.Cell.allCases, [0, 6])
+    func wholeNetworkEndToEnd(cell: RecurrentNetwork.Cell, mlp: Int) {
+        var network = RecurrentNetwork(shape: .init(cell: cell, features: 3, context: 4, hidden: 5, mlp: mlp, horizons: 2, quantiles: [0.5, 0.9]), seed: 4)
         var random = SplitMix64(seed: 5)
         network.parameters.values = network.parameters.values.map { $0 + Double.random(in: -0.3...0.3, using: &random) }
         let (batch, steps) = (2, 4)
         let x = randomValues(batch * steps * 3, &random)
+        let context = randomValues(batch * 4, &random)
         let weights = randomValues(batch * 4, &random)
-        func loss(_ n: RecurrentNetwork) -> Double { zip(n.forward(x, batch: batch, steps: steps).output, weights).reduce(0) { $0 + $1.0 * $1.1 } }
-        let gradients = network.backward(x, pass: network.forward(x, batch: batch, steps: steps), doutput: weights)
+        func loss(_ n: RecurrentNetwork) -> Double {
+            zip(n.forward(x, context: context, batch: batch, steps: steps).output, weights).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        let gradients = network.backward(x, pass: network.forward(x, context: context, batch: batch, steps: steps), doutput: weights)
         expectGradient(gradients.values, at: network.parameters.values, of: { values in
             var n = network
             n.parameters.values = values
             return loss(n)
         }, "parameter")
+    }
+
+    @Test func aReusedPassGivesTheSameOutputsAndGradientsAsAFreshOne() {
+        let network = RecurrentNetwork(shape: .init(features: 2, context: 3, hidden: 4, mlp: 5, horizons: 2, quantiles: [0.5]), seed: 6)
+        var random = SplitMix64(seed: 7)
+        var pass = RecurrentNetwork.Pass(for: network)
+        var gradients = network.parameters.zeros()
+        for batch in [3, 1, 3] {
+            let x = randomValues(batch * 6 * 2, &random), context = randomValues(batch * 3, &random), d = randomValues(batch * 2, &random)
+            network.forward(x, context: context, batch: batch, steps: 6, pass: &pass)
+            network.backward(x, pass: &pass, doutput: d, gradients: &gradients)
+            let fresh = network.forward(x, context: context, batch: batch, steps: 6)
+            #expect(pass.output == fresh.output)
+            #expect(gradients.values == network.backward(x, pass: fresh, doutput: d).values)
+        }
     }
 }
 
@@ -134,23 +162,28 @@ func expectGradient(_ analytic: [Double], at point: [Double], of loss: ([Double]
 
     @Test(arguments: RecurrentNetwork.Cell.allCases)
     func aCheckpointRoundTripsExactly(cell: RecurrentNetwork.Cell) throws {
-        let network = RecurrentNetwork(shape: .init(cell: cell, features: 4, hidden: 6, horizons: 6, quantiles: [0.05, 0.5, 0.95]), seed: 8)
+        let network = RecurrentNetwork(shape: .init(cell: cell, features: 4, context: 3, hidden: 6, mlp: 5, horizons: 6, quantiles: [0.05, 0.5, 0.95]), seed: 8)
         let restored = try Checkpoint.decode(Checkpoint.encode(network))
         #expect(restored == network)
         let x = (0..<24).map { Double($0) / 24 }
-        #expect(restored.forward(x, batch: 1, steps: 6).output == network.forward(x, batch: 1, steps: 6).output)
+        #expect(restored.forward(x, context: [1, 2, 3], batch: 1, steps: 6).output == network.forward(x, context: [1, 2, 3], batch: 1, steps: 6).output)
     }
 
     @Test func aCheckpointOfAnotherVersionOrDamagedIsRefused() {
         let bytes = Checkpoint.encode(RecurrentNetwork(shape: .init(features: 2, hidden: 3, horizons: 1, quantiles: [0.5]), seed: 9))
         var otherVersion = bytes
-        otherVersion[8] = 2
-        #expect(throws: Checkpoint.LoadError(description: "checkpoint format version 2 is not the supported version 1; retrain or convert it")) {
+        otherVersion[8] = 1
+        #expect(throws: Checkpoint.LoadError(description: "checkpoint format version 1 is not the supported version 2; retrain or convert it")) {
             _ = try Checkpoint.decode(otherVersion)
         }
         #expect(throws: Checkpoint.LoadError.self) { _ = try Checkpoint.decode(Array(bytes.dropLast(3))) }
         #expect(throws: Checkpoint.LoadError.self) { _ = try Checkpoint.decode(Array("not a checkpoint".utf8)) }
         #expect(throws: Checkpoint.LoadError.self) { _ = try Checkpoint.decode(bytes + [0]) }
+        var diverged = RecurrentNetwork(shape: .init(features: 2, hidden: 3, horizons: 1, quantiles: [0.5]), seed: 9)
+        diverged.parameters.values[4] = .nan
+        #expect(throws: Checkpoint.LoadError(description: "checkpoint parameter 4 is nan, not a finite number")) {
+            _ = try Checkpoint.decode(Checkpoint.encode(diverged))
+        }
     }
 }
 
@@ -167,7 +200,8 @@ func expectGradient(_ analytic: [Double], at point: [Double], of loss: ([Double]
             zip(layer.forward(p, x: x, batch: batch, steps: steps).h, weights).reduce(0) { $0 + $1.0 * $1.1 }
         }
         var gradients = parameters.zeros()
-        let dx = layer.backward(parameters, x: x, cache: layer.forward(parameters, x: x, batch: batch, steps: steps), dh: weights, gradients: &gradients)
+        var cache = layer.forward(parameters, x: x, batch: batch, steps: steps)
+        let dx = layer.backward(parameters, x: x, cache: &cache, dh: weights, gradients: &gradients)
         expectGradient(gradients.values, at: parameters.values, of: { values in
             var p = parameters
             p.values = values

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
@@ -12,7 +13,8 @@ struct AuthTests {
             try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
             for (uri, method) in [("/pool", HTTPRequest.Method.get), ("/instances", .get), ("/prediction?instance=a1", .get),
                                   ("/swap_history", .get), ("/usage", .post), ("/swap_request", .post), ("/metrics", .get),
-                                  ("/readyz", .get), ("/openapi.json", .get), ("/nodes", .post), ("/swaps/x", .get)] {
+                                  ("/readyz", .get), ("/openapi.json", .get), ("/nodes", .post), ("/swaps/x", .get),
+                                  ("/forecaster", .get), ("/forecaster/train", .post)] {
                 try await client.execute(uri: uri, method: method, body: ByteBuffer(string: "{}")) { response in
                     #expect(response.status == .unauthorized, "\(method) \(uri)")
                     #expect(errorMessage(response.body)?.contains("token") == true)
@@ -21,6 +23,19 @@ struct AuthTests {
                     #expect(response.status == .unauthorized, "\(method) \(uri) with a wrong token")
                 }
             }
+        }
+    }
+
+    /// The methods the 405 answer allows are the ones the OpenAPI document declares, path by path.
+    @Test func theAllowedMethodsAreTheDocumentsOwn() throws {
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.text.utf8)) as? [String: Any])
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        #expect(paths.count >= 15, "the document lists the API's paths")
+        for (path, operations) in paths {
+            let concrete = path.replacingOccurrences(of: #"\{[^}]+\}"#, with: "x", options: .regularExpression)
+            let declared = Set(operations.keys.filter { ["get", "post", "put", "delete", "patch"].contains($0) }.map { $0.uppercased() })
+            let allowed = Set((ErrorBodyMiddleware.methods(of: concrete) ?? []).map(\.rawValue))
+            #expect(allowed == declared, "\(path)")
         }
     }
 

@@ -8,7 +8,8 @@ set -euo pipefail
 bin=${1:-.build/debug/poolswap}
 port=18490
 dir=$(mktemp -d)
-"$bin" serve --database "$dir/pool.sqlite" --port "$port" > "$dir/serve.log" 2>&1 &
+# POST /forecaster/train is fuzzed too: a small training keeps the debug build's background work short.
+POOLSWAP_TRAINING_SAMPLES=2000 POOLSWAP_TRAINING_EPOCHS=1 "$bin" serve --database "$dir/pool.sqlite" --port "$port" > "$dir/serve.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done

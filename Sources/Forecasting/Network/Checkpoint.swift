@@ -1,10 +1,12 @@
 /// A network's shape and parameters as bytes, with a format version checked on load.
 ///
 /// Layout: the magic `PSWPCKPT`, a little-endian UInt32 format version, UInt32 length of a
-/// UTF-8 header (`cell features hidden horizons q1,q2,…`), the header, UInt64 parameter count, then
-/// the parameters as little-endian IEEE-754 doubles.
+/// UTF-8 header (`cell features context hidden mlp horizons steps q1,q2,…`), the header, UInt64
+/// parameter count, then the parameters as little-endian IEEE-754 doubles. Version 2 added the
+/// context features, the head's hidden layer and the window length, and stores weights
+/// input-major.
 public enum Checkpoint {
-    public static let formatVersion: UInt32 = 1
+    public static let formatVersion: UInt32 = 2
     static let magic = Array("PSWPCKPT".utf8)
 
     public struct LoadError: Error, Equatable, CustomStringConvertible {
@@ -15,7 +17,7 @@ public enum Checkpoint {
         var bytes = magic
         append(formatVersion, to: &bytes)
         let shape = network.shape
-        let header = Array("\(shape.cell.rawValue) \(shape.features) \(shape.hidden) \(shape.horizons) \(shape.quantiles.map { "\($0)" }.joined(separator: ","))".utf8)
+        let header = Array("\(shape.cell.rawValue) \(shape.features) \(shape.context) \(shape.hidden) \(shape.mlp) \(shape.horizons) \(shape.steps) \(shape.quantiles.map { "\($0)" }.joined(separator: ","))".utf8)
         append(UInt32(header.count), to: &bytes)
         bytes += header
         append(UInt64(network.parameters.values.count), to: &bytes)
@@ -33,20 +35,27 @@ public enum Checkpoint {
         let headerLength: UInt32 = try reader.integer()
         guard let headerBytes = reader.take(Int(headerLength)) else { throw LoadError(description: "checkpoint header is truncated") }
         let fields = String(decoding: headerBytes, as: UTF8.self).split(separator: " ")
-        guard fields.count == 5, let cell = RecurrentNetwork.Cell(rawValue: String(fields[0])),
-              let features = Int(fields[1]), let hidden = Int(fields[2]), let horizons = Int(fields[3]),
-              case let quantiles = fields[4].split(separator: ",").compactMap({ Double($0) }), !quantiles.isEmpty,
-              features > 0, hidden > 0, horizons > 0 else {
-            throw LoadError(description: "checkpoint header '\(String(decoding: headerBytes, as: UTF8.self))' is not 'cell features hidden horizons quantiles'")
+        guard fields.count == 8, let cell = RecurrentNetwork.Cell(rawValue: String(fields[0])),
+              let features = Int(fields[1]), let context = Int(fields[2]), let hidden = Int(fields[3]), let mlp = Int(fields[4]),
+              let horizons = Int(fields[5]), let steps = Int(fields[6]), steps > 0, steps <= 4096,
+              case let texts = fields[7].split(separator: ",", omittingEmptySubsequences: false),
+              case let quantiles = texts.compactMap({ Double($0) }), quantiles.count == texts.count,
+              quantiles.allSatisfy({ $0 > 0 && $0 < 1 }),
+              features > 0, context >= 0, hidden > 0, mlp >= 0, horizons > 0,
+              [features, context, hidden, mlp, horizons].allSatisfy({ $0 <= 4096 }) else {
+            throw LoadError(description: "checkpoint header '\(String(decoding: headerBytes, as: UTF8.self))' is not 'cell features context hidden mlp horizons steps quantiles'")
         }
-        var network = RecurrentNetwork(shape: .init(cell: cell, features: features, hidden: hidden, horizons: horizons, quantiles: quantiles), seed: 0)
+        var network = RecurrentNetwork(
+            shape: .init(cell: cell, features: features, context: context, hidden: hidden, mlp: mlp, horizons: horizons, quantiles: quantiles, steps: steps), seed: 0)
         let count: UInt64 = try reader.integer()
         guard count == UInt64(network.parameters.values.count) else {
             throw LoadError(description: "checkpoint holds \(count) parameters; its shape needs \(network.parameters.values.count)")
         }
         for index in network.parameters.values.indices {
             let bits: UInt64 = try reader.integer()
-            network.parameters.values[index] = Double(bitPattern: bits)
+            let value = Double(bitPattern: bits)
+            guard value.isFinite else { throw LoadError(description: "checkpoint parameter \(index) is \(value), not a finite number") }
+            network.parameters.values[index] = value
         }
         guard reader.isAtEnd else { throw LoadError(description: "checkpoint has \(reader.remaining) bytes after its parameters") }
         return network

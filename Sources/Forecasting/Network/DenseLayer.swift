@@ -1,40 +1,71 @@
-// Shapes: B batch, I inputs, O outputs.   y = w x + b,  w [O, I], b [O].
+// Shapes: B batch, I inputs, O outputs.
+//
+//   y = act(x w + b),  w [I, O], b [O],  act = identity or ReLU (max(0, ·))
 
-/// A fully connected linear layer.
+/// A fully connected layer, linear or followed by a ReLU.
 public struct DenseLayer: Sendable, Equatable {
+    public enum Activation: String, Sendable, Equatable {
+        case linear, relu
+    }
+
     public let inputs: Int
     public let outputs: Int
+    public let activation: Activation
     public let w: ParameterBuffer.View
     public let b: ParameterBuffer.View
 
-    public init(name: String, inputs: Int, outputs: Int, parameters: inout ParameterBuffer) {
+    public init(name: String, inputs: Int, outputs: Int, activation: Activation = .linear, parameters: inout ParameterBuffer) {
         self.inputs = inputs
         self.outputs = outputs
-        w = parameters.add("\(name).w", shape: [outputs, inputs])
+        self.activation = activation
+        w = parameters.add("\(name).w", shape: [inputs, outputs])
         b = parameters.add("\(name).b", shape: [outputs])
     }
 
     /// x [B, I] (row stride `xStride`) → y [B, O].
     public func forward(_ parameters: ParameterBuffer, x: UnsafePointer<Double>, xStride: Int, batch: Int) -> [Double] {
-        var y = [Double](repeating: 0, count: batch * outputs)
-        parameters.values.withUnsafeBufferPointer { p in
-            y.withUnsafeMutableBufferPointer { yp in
-                for e in 0..<batch { for o in 0..<outputs { yp[e * outputs + o] = p[b.offset + o] } }
-                addMatrixVectorProducts(yp.baseAddress!, p.baseAddress! + w.offset, x, batch: batch, rows: outputs, cols: inputs, xStride: xStride, outStride: outputs)
-            }
-        }
+        var y: [Double] = []
+        forward(parameters, x: x, xStride: xStride, batch: batch, into: &y)
         return y
     }
 
-    /// Given dL/dy [B, O], adds dL/dparameters into `gradients` and dL/dx into `dx` [B, I] (row stride `dxStride`).
-    public func backward(_ parameters: ParameterBuffer, x: UnsafePointer<Double>, xStride: Int, dy: [Double], batch: Int,
-                         gradients: inout ParameterBuffer, dx: UnsafeMutablePointer<Double>, dxStride: Int) {
+    /// x [B, I] (row stride `xStride`) → y [B, O], reusing `y`'s storage.
+    public func forward(_ parameters: ParameterBuffer, x: UnsafePointer<Double>, xStride: Int, batch: Int, into y: inout [Double]) {
+        y.resetToZeros(count: batch * outputs)
+        parameters.values.withUnsafeBufferPointer { p in
+            y.withUnsafeMutableBufferPointer { yb in
+                let yp = yb.baseAddress!
+                for e in 0..<batch { for o in 0..<outputs { yp[e * outputs + o] = p[b.offset + o] } }
+                Matrix.multiplyAdd(x, lda: xStride, p.baseAddress! + w.offset, ldb: outputs, into: yp, ldc: outputs, m: batch, n: outputs, k: inputs)
+                if activation == .relu {
+                    for index in 0..<(batch * outputs) where yp[index] < 0 { yp[index] = 0 }
+                }
+            }
+        }
+    }
+
+    /// Given the forward output `y` [B, O] and dL/dy [B, O] (which becomes dL/d(x w + b)), adds
+    /// dL/dparameters into `gradients` and, when `dx` is given, dL/dx into it [B, I] (row stride
+    /// `dxStride`). `scratch` holds wᵀ.
+    public func backward(_ parameters: ParameterBuffer, x: UnsafePointer<Double>, xStride: Int, y: [Double], dy: inout [Double], batch: Int,
+                         gradients: inout ParameterBuffer, dx: UnsafeMutablePointer<Double>?, dxStride: Int, scratch: inout [Double]) {
+        precondition(y.count == batch * outputs && dy.count == batch * outputs, "y and dy must be [B, O]")
+        if activation == .relu {
+            for index in 0..<(batch * outputs) where y[index] <= 0 { dy[index] = 0 }
+        }
+        if dx != nil { scratch.resetToZeros(count: inputs * outputs) }
         parameters.values.withUnsafeBufferPointer { p in
             gradients.values.withUnsafeMutableBufferPointer { g in
-                dy.withUnsafeBufferPointer { dyp in
+                dy.withUnsafeBufferPointer { dyb in
+                    let dyp = dyb.baseAddress!
                     for e in 0..<batch { for o in 0..<outputs { g[b.offset + o] += dyp[e * outputs + o] } }
-                    addMatrixVectorProductGradients(dout: dyp.baseAddress!, w: p.baseAddress! + w.offset, x: x, dw: g.baseAddress! + w.offset, dx: dx,
-                                                    batch: batch, rows: outputs, cols: inputs, xStride: xStride, doutStride: outputs, dxStride: dxStride)
+                    Matrix.multiplyAddTransposed(x, lda: xStride, dyp, ldb: outputs, into: g.baseAddress! + w.offset, ldc: outputs, m: batch, n: outputs, k: inputs)
+                    if let dx {
+                        scratch.withUnsafeMutableBufferPointer { t in
+                            Matrix.transpose(p.baseAddress! + w.offset, ldw: outputs, rows: inputs, cols: outputs, into: t.baseAddress!)
+                            Matrix.multiplyAdd(dyp, lda: outputs, t.baseAddress!, ldb: inputs, into: dx, ldc: dxStride, m: batch, n: inputs, k: outputs)
+                        }
+                    }
                 }
             }
         }

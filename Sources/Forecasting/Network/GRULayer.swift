@@ -6,14 +6,15 @@ import Darwin
 
 // Shapes: B batch, T time steps, F input features, H hidden units.
 //
-//   z_t = σ(Wz x_t + Uz h_{t-1} + bz)             update gate        [B, H]
-//   r_t = σ(Wr x_t + Ur h_{t-1} + br)             reset gate         [B, H]
-//   n_t = tanh(Wn x_t + Un (r_t ⊙ h_{t-1}) + bn)  candidate          [B, H]
+//   z_t = σ(x_t Wz + h_{t-1} Uz + bz)             update gate        [B, H]
+//   r_t = σ(x_t Wr + h_{t-1} Ur + br)             reset gate         [B, H]
+//   n_t = tanh(x_t Wn + (r_t ⊙ h_{t-1}) Un + bn)  candidate          [B, H]
 //   h_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ n_t         hidden state       [B, H], h_{-1} = 0
 //
-// Parameters: w [3H, F] (rows z, r, n), u [3H, H], b [3H].
+// Parameters: w [F, 3H] (columns z, r, n), u [H, 3H], b [3H].
 
-/// A gated recurrent unit layer.
+/// A gated recurrent unit layer, run on a whole batch at once: each step is a few matrix
+/// products over the batch.
 public struct GRULayer: Sendable, Equatable {
     public let inputs: Int
     public let hidden: Int
@@ -24,131 +25,174 @@ public struct GRULayer: Sendable, Equatable {
     public init(name: String, inputs: Int, hidden: Int, parameters: inout ParameterBuffer) {
         self.inputs = inputs
         self.hidden = hidden
-        w = parameters.add("\(name).w", shape: [3 * hidden, inputs])
-        u = parameters.add("\(name).u", shape: [3 * hidden, hidden])
+        w = parameters.add("\(name).w", shape: [inputs, 3 * hidden])
+        u = parameters.add("\(name).u", shape: [hidden, 3 * hidden])
         b = parameters.add("\(name).b", shape: [3 * hidden])
     }
 
-    /// What the backward pass needs from the forward pass.
+    /// What the backward pass needs from the forward pass, and the buffers both reuse from
+    /// one batch to the next.
     public struct Cache: Sendable {
-        public var batch: Int
-        public var steps: Int
+        public internal(set) var batch = 0
+        public internal(set) var steps = 0
         /// Hidden states h_t [B, T, H].
-        public var h: [Double]
-        var z: [Double]
-        var r: [Double]
-        var n: [Double]
+        public internal(set) var h: [Double] = []
+        var z: [Double] = []
+        var r: [Double] = []
+        var n: [Double] = []
         /// r_t ⊙ h_{t-1} [B, T, H].
-        var rh: [Double]
+        var rh: [Double] = []
+        /// Pre-activations x_t W + b [B, T, 3H], then (backward) their gradients.
+        var pre: [Double] = []
+        /// One step's recurrent products [B, 3H].
+        var recurrent: [Double] = []
+        var carry: [Double] = []
+        var dprevious: [Double] = []
+        var drh: [Double] = []
+        var ut: [Double] = []
+        var wt: [Double] = []
+        public init() {}
     }
 
     /// x [B, T, F] → cache holding h [B, T, H].
     public func forward(_ parameters: ParameterBuffer, x: [Double], batch: Int, steps: Int) -> Cache {
+        var cache = Cache()
+        forward(parameters, x: x, batch: batch, steps: steps, cache: &cache)
+        return cache
+    }
+
+    /// x [B, T, F] → h [B, T, H] in `cache`, reusing its buffers.
+    public func forward(_ parameters: ParameterBuffer, x: [Double], batch: Int, steps: Int, cache: inout Cache) {
         precondition(x.count == batch * steps * inputs, "x must be [B, T, F]")
-        let H = hidden, F = inputs
+        let H = hidden, F = inputs, G = 3 * hidden, T = steps
         let size = batch * steps * H
-        var h = [Double](repeating: 0, count: size), z = h, r = h, n = h, rh = h
-        var pre = [Double](repeating: 0, count: 3 * H)       // one example's W x_t + b
-        var recurrent = [Double](repeating: 0, count: 3 * H) // its U-products
-        let zero = [Double](repeating: 0, count: H)
+        cache.batch = batch
+        cache.steps = steps
+        cache.h.resetToZeros(count: size)
+        cache.z.resetToZeros(count: size)
+        cache.r.resetToZeros(count: size)
+        cache.n.resetToZeros(count: size)
+        cache.rh.resetToZeros(count: size)
+        cache.pre.resetToZeros(count: batch * steps * G)
+        cache.recurrent.resetToZeros(count: batch * G)
         parameters.values.withUnsafeBufferPointer { p in
             let wp = p.baseAddress! + w.offset, up = p.baseAddress! + u.offset, bp = p.baseAddress! + b.offset
             x.withUnsafeBufferPointer { xp in
-            h.withUnsafeMutableBufferPointer { hp in
-            z.withUnsafeMutableBufferPointer { zp in
-            r.withUnsafeMutableBufferPointer { rp in
-            n.withUnsafeMutableBufferPointer { np in
-            rh.withUnsafeMutableBufferPointer { rhp in
-            pre.withUnsafeMutableBufferPointer { pp in
-            recurrent.withUnsafeMutableBufferPointer { up2 in
-            zero.withUnsafeBufferPointer { zerop in
-                for e in 0..<batch {
-                    for t in 0..<steps {
-                        let state = (e * steps + t) * H
-                        let previous = t == 0 ? zerop.baseAddress! : UnsafePointer(hp.baseAddress! + state - H)
-                        for i in 0..<3 * H { pp[i] = bp[i]; up2[i] = 0 }
-                        addMatrixVectorProducts(pp.baseAddress!, wp, xp.baseAddress! + (e * steps + t) * F, batch: 1, rows: 3 * H, cols: F, xStride: F, outStride: 3 * H)
-                        addMatrixVectorProducts(up2.baseAddress!, up, previous, batch: 1, rows: 2 * H, cols: H, xStride: H, outStride: 2 * H)
+            cache.h.withUnsafeMutableBufferPointer { hb in
+            cache.z.withUnsafeMutableBufferPointer { zb in
+            cache.r.withUnsafeMutableBufferPointer { rb in
+            cache.n.withUnsafeMutableBufferPointer { nb in
+            cache.rh.withUnsafeMutableBufferPointer { rhb in
+            cache.pre.withUnsafeMutableBufferPointer { preb in
+            cache.recurrent.withUnsafeMutableBufferPointer { recb in
+                let hp = hb.baseAddress!, zp = zb.baseAddress!, rp = rb.baseAddress!, np = nb.baseAddress!
+                let rhp = rhb.baseAddress!, pre = preb.baseAddress!, rec = recb.baseAddress!
+                Matrix.project(xp.baseAddress!, weights: wp, bias: bp, into: pre, rows: batch * T, inputs: F, outputs: G)
+                for t in 0..<T {
+                    recb.update(repeating: 0)
+                    if t > 0 {
+                        Matrix.multiplyAdd(hp + (t - 1) * H, lda: T * H, up, ldb: G, into: rec, ldc: G, m: batch, n: 2 * H, k: H)
+                    }
+                    for e in 0..<batch {
+                        let state = (e * T + t) * H, gates = (e * T + t) * G, own = e * G
                         for k in 0..<H {
-                            zp[state + k] = sigmoid(pp[k] + up2[k])
-                            rp[state + k] = sigmoid(pp[H + k] + up2[H + k])
-                            rhp[state + k] = rp[state + k] * previous[k]
+                            let previous = t > 0 ? hp[state - H + k] : 0
+                            zp[state + k] = sigmoid(pre[gates + k] + rec[own + k])
+                            let reset = sigmoid(pre[gates + H + k] + rec[own + H + k])
+                            rp[state + k] = reset
+                            rhp[state + k] = reset * previous
                         }
-                        addMatrixVectorProducts(up2.baseAddress! + 2 * H, up + 2 * H * H, rhp.baseAddress! + state, batch: 1, rows: H, cols: H, xStride: H, outStride: H)
+                    }
+                    if t > 0 {
+                        Matrix.multiplyAdd(rhp + t * H, lda: T * H, up + 2 * H, ldb: G, into: rec + 2 * H, ldc: G, m: batch, n: H, k: H)
+                    }
+                    for e in 0..<batch {
+                        let state = (e * T + t) * H, gates = (e * T + t) * G, own = e * G
                         for k in 0..<H {
-                            let candidate = tanh(pp[2 * H + k] + up2[2 * H + k])
+                            let previous = t > 0 ? hp[state - H + k] : 0
+                            let candidate = tanh(pre[gates + 2 * H + k] + rec[own + 2 * H + k])
                             np[state + k] = candidate
                             let gate = zp[state + k]
-                            hp[state + k] = (1 - gate) * previous[k] + gate * candidate
+                            hp[state + k] = (1 - gate) * previous + gate * candidate
                         }
                     }
                 }
-            }}}}}}}}}
+            }}}}}}}}
         }
-        return Cache(batch: batch, steps: steps, h: h, z: z, r: r, n: n, rh: rh)
     }
 
-    /// Given dL/dh [B, T, H], adds dL/dparameters into `gradients` and returns dL/dx [B, T, F].
-    public func backward(_ parameters: ParameterBuffer, x: [Double], cache: Cache, dh: [Double], gradients: inout ParameterBuffer) -> [Double] {
-        let H = hidden, F = inputs, batch = cache.batch, steps = cache.steps
-        precondition(dh.count == batch * steps * H, "dh must be [B, T, H]")
-        var dx = [Double](repeating: 0, count: batch * steps * F)
-        var dpre = [Double](repeating: 0, count: 3 * H)   // dL/d(pre-activations) of z, r, n
-        var carry = [Double](repeating: 0, count: H)      // dL/dh_t flowing back from t + 1
-        var drh = [Double](repeating: 0, count: H)
-        var dprevious = [Double](repeating: 0, count: H)
-        let zero = [Double](repeating: 0, count: H)
+    /// Given dL/dh [B, T, H], adds dL/dparameters into `gradients` and returns dL/dx
+    /// [B, T, F] (empty when `inputGradient` is false).
+    public func backward(_ parameters: ParameterBuffer, x: [Double], cache: inout Cache, dh: [Double],
+                         gradients: inout ParameterBuffer, inputGradient: Bool = true) -> [Double] {
+        let H = hidden, F = inputs, G = 3 * hidden, batch = cache.batch, T = cache.steps
+        precondition(dh.count == batch * T * H, "dh must be [B, T, H]")
+        var dx = inputGradient ? [Double](repeating: 0, count: batch * T * F) : []
+        cache.carry.resetToZeros(count: batch * H)
+        cache.dprevious.resetToZeros(count: batch * H)
+        cache.drh.resetToZeros(count: batch * H)
+        cache.ut.resetToZeros(count: G * H)
+        cache.wt.resetToZeros(count: G * F)
+        cache.pre.resetToZeros(count: batch * T * G) // now dL/d(pre-activations)
         parameters.values.withUnsafeBufferPointer { p in
             let wp = p.baseAddress! + w.offset, up = p.baseAddress! + u.offset
             gradients.values.withUnsafeMutableBufferPointer { g in
                 let dw = g.baseAddress! + w.offset, du = g.baseAddress! + u.offset, db = g.baseAddress! + b.offset
-                for e in 0..<batch {
-                    for k in 0..<H { carry[k] = 0 }
-                    for t in stride(from: steps - 1, through: 0, by: -1) {
-                        let state = (e * steps + t) * H
-                        let previous: [Double] = t == 0 ? zero : Array(cache.h[(state - H)..<state])
-                        for k in 0..<H {
-                            let grad = dh[state + k] + carry[k]
-                            let z = cache.z[state + k], n = cache.n[state + k]
-                            dpre[k] = grad * (n - previous[k]) * z * (1 - z)
-                            dpre[2 * H + k] = grad * z * (1 - n * n)
-                            dprevious[k] = grad * (1 - z)
-                            drh[k] = 0
-                        }
-                        // Candidate: through Un (r ⊙ h_{t-1}).
-                        dpre.withUnsafeBufferPointer { dp in
-                            cache.rh.withUnsafeBufferPointer { rhp in
-                                drh.withUnsafeMutableBufferPointer { drp in
-                                    addMatrixVectorProductGradients(dout: dp.baseAddress! + 2 * H, w: up + 2 * H * H, x: rhp.baseAddress! + state,
-                                                                    dw: du + 2 * H * H, dx: drp.baseAddress!, batch: 1, rows: H, cols: H, xStride: H, doutStride: H, dxStride: H)
-                                }
+                x.withUnsafeBufferPointer { xp in
+                dh.withUnsafeBufferPointer { dhp in
+                cache.h.withUnsafeBufferPointer { hb in
+                cache.z.withUnsafeBufferPointer { zb in
+                cache.r.withUnsafeBufferPointer { rb in
+                cache.n.withUnsafeBufferPointer { nb in
+                cache.rh.withUnsafeBufferPointer { rhb in
+                cache.pre.withUnsafeMutableBufferPointer { dpreb in
+                cache.carry.withUnsafeMutableBufferPointer { carryb in
+                cache.dprevious.withUnsafeMutableBufferPointer { dprevb in
+                cache.drh.withUnsafeMutableBufferPointer { drhb in
+                cache.ut.withUnsafeMutableBufferPointer { utb in
+                cache.wt.withUnsafeMutableBufferPointer { wtb in
+                    let hp = hb.baseAddress!, dpre = dpreb.baseAddress!, carry = carryb.baseAddress!
+                    let dprev = dprevb.baseAddress!, drh = drhb.baseAddress!, ut = utb.baseAddress!
+                    Matrix.transpose(up, ldw: G, rows: H, cols: G, into: ut)
+                    for t in stride(from: T - 1, through: 0, by: -1) {
+                        for e in 0..<batch {
+                            let state = (e * T + t) * H, gates = (e * T + t) * G, own = e * H
+                            for k in 0..<H {
+                                let previous = t > 0 ? hp[state - H + k] : 0
+                                let grad = dhp[state + k] + carry[own + k]
+                                let z = zb[state + k], n = nb[state + k]
+                                dpre[gates + k] = grad * (n - previous) * z * (1 - z)
+                                dpre[gates + 2 * H + k] = grad * z * (1 - n * n)
+                                dprev[own + k] = grad * (1 - z)
                             }
                         }
-                        for k in 0..<H {
-                            let r = cache.r[state + k]
-                            dpre[H + k] = drh[k] * previous[k] * r * (1 - r)
-                            dprevious[k] += drh[k] * r
-                        }
-                        // Gates z and r: through Uz h_{t-1} and Ur h_{t-1}.
-                        dpre.withUnsafeBufferPointer { dp in
-                            previous.withUnsafeBufferPointer { hp in
-                                dprevious.withUnsafeMutableBufferPointer { dpp in
-                                    addMatrixVectorProductGradients(dout: dp.baseAddress!, w: up, x: hp.baseAddress!, dw: du, dx: dpp.baseAddress!,
-                                                                    batch: 1, rows: 2 * H, cols: H, xStride: H, doutStride: 2 * H, dxStride: H)
-                                }
-                            }
-                            x.withUnsafeBufferPointer { xp in
-                                dx.withUnsafeMutableBufferPointer { dxp in
-                                    let offset = (e * steps + t) * F
-                                    addMatrixVectorProductGradients(dout: dp.baseAddress!, w: wp, x: xp.baseAddress! + offset, dw: dw, dx: dxp.baseAddress! + offset,
-                                                                    batch: 1, rows: 3 * H, cols: F, xStride: F, doutStride: 3 * H, dxStride: F)
-                                }
+                        // Candidate: through (r ⊙ h_{t-1}) Un.
+                        drhb.update(repeating: 0)
+                        Matrix.multiplyAdd(dpre + t * G + 2 * H, lda: T * G, ut + 2 * H * H, ldb: H, into: drh, ldc: H, m: batch, n: H, k: H)
+                        Matrix.multiplyAddTransposed(rhb.baseAddress! + t * H, lda: T * H, dpre + t * G + 2 * H, ldb: T * G,
+                                                     into: du + 2 * H, ldc: G, m: batch, n: H, k: H)
+                        for e in 0..<batch {
+                            let state = (e * T + t) * H, gates = (e * T + t) * G, own = e * H
+                            for k in 0..<H {
+                                let previous = t > 0 ? hp[state - H + k] : 0
+                                let r = rb[state + k]
+                                dpre[gates + H + k] = drh[own + k] * previous * r * (1 - r)
+                                dprev[own + k] += drh[own + k] * r
                             }
                         }
-                        for i in 0..<3 * H { db[i] += dpre[i] }
-                        carry = dprevious
+                        // Gates z and r: through h_{t-1} Uz and h_{t-1} Ur (h_{-1} = 0 adds nothing).
+                        if t > 0 {
+                            Matrix.multiplyAdd(dpre + t * G, lda: T * G, ut, ldb: H, into: dprev, ldc: H, m: batch, n: H, k: 2 * H)
+                            Matrix.multiplyAddTransposed(hp + (t - 1) * H, lda: T * H, dpre + t * G, ldb: T * G,
+                                                         into: du, ldc: G, m: batch, n: 2 * H, k: H)
+                        }
+                        carry.update(from: dprev, count: batch * H)
                     }
-                }
+                    dx.withUnsafeMutableBufferPointer { dxp in
+                        Matrix.projectBackward(xp.baseAddress!, weights: wp, dpre: dpre, dw: dw, db: db, dx: inputGradient ? dxp.baseAddress! : nil,
+                                               scratch: wtb.baseAddress!, rows: batch * T, inputs: F, outputs: G)
+                    }
+                }}}}}}}}}}}}}
             }
         }
         return dx

@@ -6,16 +6,16 @@ import Darwin
 
 // Shapes: B batch, T time steps, F input features, H hidden units.
 //
-//   i_t = σ(Wi x_t + Ui h_{t-1} + bi)      input gate     [B, H]
-//   f_t = σ(Wf x_t + Uf h_{t-1} + bf)      forget gate    [B, H]
-//   g_t = tanh(Wg x_t + Ug h_{t-1} + bg)   cell input     [B, H]
-//   o_t = σ(Wo x_t + Uo h_{t-1} + bo)      output gate    [B, H]
+//   i_t = σ(x_t Wi + h_{t-1} Ui + bi)      input gate     [B, H]
+//   f_t = σ(x_t Wf + h_{t-1} Uf + bf)      forget gate    [B, H]
+//   g_t = tanh(x_t Wg + h_{t-1} Ug + bg)   cell input     [B, H]
+//   o_t = σ(x_t Wo + h_{t-1} Uo + bo)      output gate    [B, H]
 //   c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t         cell state     [B, H], c_{-1} = 0
 //   h_t = o_t ⊙ tanh(c_t)                   hidden state   [B, H], h_{-1} = 0
 //
-// Parameters: w [4H, F] (rows i, f, g, o), u [4H, H], b [4H].
+// Parameters: w [F, 4H] (columns i, f, g, o), u [H, 4H], b [4H].
 
-/// A long short-term memory layer.
+/// A long short-term memory layer, run on a whole batch at once.
 public struct LSTMLayer: Sendable, Equatable {
     public let inputs: Int
     public let hidden: Int
@@ -26,8 +26,8 @@ public struct LSTMLayer: Sendable, Equatable {
     public init(name: String, inputs: Int, hidden: Int, parameters: inout ParameterBuffer) {
         self.inputs = inputs
         self.hidden = hidden
-        w = parameters.add("\(name).w", shape: [4 * hidden, inputs])
-        u = parameters.add("\(name).u", shape: [4 * hidden, hidden])
+        w = parameters.add("\(name).w", shape: [inputs, 4 * hidden])
+        u = parameters.add("\(name).u", shape: [hidden, 4 * hidden])
         b = parameters.add("\(name).b", shape: [4 * hidden])
     }
 
@@ -36,48 +36,68 @@ public struct LSTMLayer: Sendable, Equatable {
         for k in 0..<hidden { parameters.values[b.offset + hidden + k] = 1 }
     }
 
+    /// What the backward pass needs from the forward pass, and the buffers both reuse.
     public struct Cache: Sendable {
-        public var batch: Int
-        public var steps: Int
+        public internal(set) var batch = 0
+        public internal(set) var steps = 0
         /// Hidden states h_t [B, T, H].
-        public var h: [Double]
-        var c: [Double]
+        public internal(set) var h: [Double] = []
+        var c: [Double] = []
         /// Gate activations i, f, g, o [B, T, 4H].
-        var gates: [Double]
+        var gates: [Double] = []
+        /// Pre-activations [B, T, 4H], then (backward) their gradients.
+        var pre: [Double] = []
+        var recurrent: [Double] = []
+        var carryH: [Double] = []
+        var carryC: [Double] = []
+        var ut: [Double] = []
+        var wt: [Double] = []
+        public init() {}
     }
 
     /// x [B, T, F] → cache holding h [B, T, H].
     public func forward(_ parameters: ParameterBuffer, x: [Double], batch: Int, steps: Int) -> Cache {
+        var cache = Cache()
+        forward(parameters, x: x, batch: batch, steps: steps, cache: &cache)
+        return cache
+    }
+
+    /// x [B, T, F] → h [B, T, H] in `cache`, reusing its buffers.
+    public func forward(_ parameters: ParameterBuffer, x: [Double], batch: Int, steps: Int, cache: inout Cache) {
         precondition(x.count == batch * steps * inputs, "x must be [B, T, F]")
-        let H = hidden, F = inputs
-        var h = [Double](repeating: 0, count: batch * steps * H), c = h
-        var gates = [Double](repeating: 0, count: batch * steps * 4 * H)
-        let zero = [Double](repeating: 0, count: H)
-        var pre = [Double](repeating: 0, count: 4 * H)
+        let H = hidden, F = inputs, G = 4 * hidden, T = steps
+        cache.batch = batch
+        cache.steps = steps
+        cache.h.resetToZeros(count: batch * T * H)
+        cache.c.resetToZeros(count: batch * T * H)
+        cache.gates.resetToZeros(count: batch * T * G)
+        cache.pre.resetToZeros(count: batch * T * G)
+        cache.recurrent.resetToZeros(count: batch * G)
         parameters.values.withUnsafeBufferPointer { p in
             let wp = p.baseAddress! + w.offset, up = p.baseAddress! + u.offset, bp = p.baseAddress! + b.offset
             x.withUnsafeBufferPointer { xp in
-            h.withUnsafeMutableBufferPointer { hp in
-            c.withUnsafeMutableBufferPointer { cp in
-            gates.withUnsafeMutableBufferPointer { gp in
-            pre.withUnsafeMutableBufferPointer { pp in
-            zero.withUnsafeBufferPointer { zerop in
-                for e in 0..<batch {
-                    for t in 0..<steps {
-                        let state = (e * steps + t) * H
-                        let previousH = t == 0 ? zerop.baseAddress! : UnsafePointer(hp.baseAddress! + state - H)
-                        let previousC = t == 0 ? zerop.baseAddress! : UnsafePointer(cp.baseAddress! + state - H)
-                        for i in 0..<4 * H { pp[i] = bp[i] }
-                        addMatrixVectorProducts(pp.baseAddress!, wp, xp.baseAddress! + (e * steps + t) * F, batch: 1, rows: 4 * H, cols: F, xStride: F, outStride: 4 * H)
-                        addMatrixVectorProducts(pp.baseAddress!, up, previousH, batch: 1, rows: 4 * H, cols: H, xStride: H, outStride: 4 * H)
-                        let gate = (e * steps + t) * 4 * H
+            cache.h.withUnsafeMutableBufferPointer { hb in
+            cache.c.withUnsafeMutableBufferPointer { cb in
+            cache.gates.withUnsafeMutableBufferPointer { gb in
+            cache.pre.withUnsafeMutableBufferPointer { preb in
+            cache.recurrent.withUnsafeMutableBufferPointer { recb in
+                let hp = hb.baseAddress!, cp = cb.baseAddress!, gp = gb.baseAddress!, pre = preb.baseAddress!, rec = recb.baseAddress!
+                Matrix.project(xp.baseAddress!, weights: wp, bias: bp, into: pre, rows: batch * T, inputs: F, outputs: G)
+                for t in 0..<T {
+                    recb.update(repeating: 0)
+                    if t > 0 { Matrix.multiplyAdd(hp + (t - 1) * H, lda: T * H, up, ldb: G, into: rec, ldc: G, m: batch, n: G, k: H) }
+                    for e in 0..<batch {
+                        let state = (e * T + t) * H, gate = (e * T + t) * G, own = e * G
                         for k in 0..<H {
-                            let i = sigmoid(pp[k]), f = sigmoid(pp[H + k]), g = tanh(pp[2 * H + k]), o = sigmoid(pp[3 * H + k])
+                            let i = sigmoid(pre[gate + k] + rec[own + k])
+                            let f = sigmoid(pre[gate + H + k] + rec[own + H + k])
+                            let g = tanh(pre[gate + 2 * H + k] + rec[own + 2 * H + k])
+                            let o = sigmoid(pre[gate + 3 * H + k] + rec[own + 3 * H + k])
                             gp[gate + k] = i
                             gp[gate + H + k] = f
                             gp[gate + 2 * H + k] = g
                             gp[gate + 3 * H + k] = o
-                            let cell = f * previousC[k] + i * g
+                            let cell = f * (t > 0 ? cp[state - H + k] : 0) + i * g
                             cp[state + k] = cell
                             hp[state + k] = o * tanh(cell)
                         }
@@ -85,60 +105,64 @@ public struct LSTMLayer: Sendable, Equatable {
                 }
             }}}}}}
         }
-        return Cache(batch: batch, steps: steps, h: h, c: c, gates: gates)
     }
 
-    /// Given dL/dh [B, T, H], adds dL/dparameters into `gradients` and returns dL/dx [B, T, F].
-    public func backward(_ parameters: ParameterBuffer, x: [Double], cache: Cache, dh: [Double], gradients: inout ParameterBuffer) -> [Double] {
-        let H = hidden, F = inputs, batch = cache.batch, steps = cache.steps
-        precondition(dh.count == batch * steps * H, "dh must be [B, T, H]")
-        var dx = [Double](repeating: 0, count: batch * steps * F)
-        var dpre = [Double](repeating: 0, count: 4 * H)
-        var carryH = [Double](repeating: 0, count: H)
-        var carryC = [Double](repeating: 0, count: H)
-        let zero = [Double](repeating: 0, count: H)
+    /// Given dL/dh [B, T, H], adds dL/dparameters into `gradients` and returns dL/dx
+    /// [B, T, F] (empty when `inputGradient` is false).
+    public func backward(_ parameters: ParameterBuffer, x: [Double], cache: inout Cache, dh: [Double],
+                         gradients: inout ParameterBuffer, inputGradient: Bool = true) -> [Double] {
+        let H = hidden, F = inputs, G = 4 * hidden, batch = cache.batch, T = cache.steps
+        precondition(dh.count == batch * T * H, "dh must be [B, T, H]")
+        var dx = inputGradient ? [Double](repeating: 0, count: batch * T * F) : []
+        cache.carryH.resetToZeros(count: batch * H)
+        cache.carryC.resetToZeros(count: batch * H)
+        cache.ut.resetToZeros(count: G * H)
+        cache.wt.resetToZeros(count: G * F)
+        cache.pre.resetToZeros(count: batch * T * G) // now dL/d(pre-activations)
         parameters.values.withUnsafeBufferPointer { p in
             let wp = p.baseAddress! + w.offset, up = p.baseAddress! + u.offset
             gradients.values.withUnsafeMutableBufferPointer { g in
                 let dw = g.baseAddress! + w.offset, du = g.baseAddress! + u.offset, db = g.baseAddress! + b.offset
-                for e in 0..<batch {
-                    for k in 0..<H { carryH[k] = 0; carryC[k] = 0 }
-                    for t in stride(from: steps - 1, through: 0, by: -1) {
-                        let state = (e * steps + t) * H
-                        let gate = (e * steps + t) * 4 * H
-                        let previousH: [Double] = t == 0 ? zero : Array(cache.h[(state - H)..<state])
-                        let previousC: [Double] = t == 0 ? zero : Array(cache.c[(state - H)..<state])
-                        for k in 0..<H {
-                            let i = cache.gates[gate + k], f = cache.gates[gate + H + k]
-                            let gg = cache.gates[gate + 2 * H + k], o = cache.gates[gate + 3 * H + k]
-                            let tc = tanh(cache.c[state + k])
-                            let grad = dh[state + k] + carryH[k]
-                            let dc = carryC[k] + grad * o * (1 - tc * tc)
-                            dpre[k] = dc * gg * i * (1 - i)
-                            dpre[H + k] = dc * previousC[k] * f * (1 - f)
-                            dpre[2 * H + k] = dc * i * (1 - gg * gg)
-                            dpre[3 * H + k] = grad * tc * o * (1 - o)
-                            carryC[k] = dc * f
-                            carryH[k] = 0
-                        }
-                        dpre.withUnsafeBufferPointer { dp in
-                            previousH.withUnsafeBufferPointer { hp in
-                                carryH.withUnsafeMutableBufferPointer { chp in
-                                    addMatrixVectorProductGradients(dout: dp.baseAddress!, w: up, x: hp.baseAddress!, dw: du, dx: chp.baseAddress!,
-                                                                    batch: 1, rows: 4 * H, cols: H, xStride: H, doutStride: 4 * H, dxStride: H)
-                                }
-                            }
-                            x.withUnsafeBufferPointer { xp in
-                                dx.withUnsafeMutableBufferPointer { dxp in
-                                    let offset = (e * steps + t) * F
-                                    addMatrixVectorProductGradients(dout: dp.baseAddress!, w: wp, x: xp.baseAddress! + offset, dw: dw, dx: dxp.baseAddress! + offset,
-                                                                    batch: 1, rows: 4 * H, cols: F, xStride: F, doutStride: 4 * H, dxStride: F)
-                                }
+                x.withUnsafeBufferPointer { xp in
+                dh.withUnsafeBufferPointer { dhp in
+                cache.h.withUnsafeBufferPointer { hb in
+                cache.c.withUnsafeBufferPointer { cb in
+                cache.gates.withUnsafeBufferPointer { gb in
+                cache.pre.withUnsafeMutableBufferPointer { dpreb in
+                cache.carryH.withUnsafeMutableBufferPointer { chb in
+                cache.carryC.withUnsafeMutableBufferPointer { ccb in
+                cache.ut.withUnsafeMutableBufferPointer { utb in
+                cache.wt.withUnsafeMutableBufferPointer { wtb in
+                    let hp = hb.baseAddress!, cp = cb.baseAddress!, gp = gb.baseAddress!, dpre = dpreb.baseAddress!
+                    let carryH = chb.baseAddress!, carryC = ccb.baseAddress!, ut = utb.baseAddress!
+                    Matrix.transpose(up, ldw: G, rows: H, cols: G, into: ut)
+                    for t in stride(from: T - 1, through: 0, by: -1) {
+                        for e in 0..<batch {
+                            let state = (e * T + t) * H, gate = (e * T + t) * G, own = e * H
+                            for k in 0..<H {
+                                let i = gp[gate + k], f = gp[gate + H + k], gg = gp[gate + 2 * H + k], o = gp[gate + 3 * H + k]
+                                let previousC = t > 0 ? cp[state - H + k] : 0
+                                let tc = tanh(cp[state + k])
+                                let grad = dhp[state + k] + carryH[own + k]
+                                let dc = carryC[own + k] + grad * o * (1 - tc * tc)
+                                dpre[gate + k] = dc * gg * i * (1 - i)
+                                dpre[gate + H + k] = dc * previousC * f * (1 - f)
+                                dpre[gate + 2 * H + k] = dc * i * (1 - gg * gg)
+                                dpre[gate + 3 * H + k] = grad * tc * o * (1 - o)
+                                carryC[own + k] = dc * f
                             }
                         }
-                        for i in 0..<4 * H { db[i] += dpre[i] }
+                        chb.update(repeating: 0)
+                        if t > 0 {
+                            Matrix.multiplyAdd(dpre + t * G, lda: T * G, ut, ldb: H, into: carryH, ldc: H, m: batch, n: H, k: G)
+                            Matrix.multiplyAddTransposed(hp + (t - 1) * H, lda: T * H, dpre + t * G, ldb: T * G, into: du, ldc: G, m: batch, n: G, k: H)
+                        }
                     }
-                }
+                    dx.withUnsafeMutableBufferPointer { dxp in
+                        Matrix.projectBackward(xp.baseAddress!, weights: wp, dpre: dpre, dw: dw, db: db, dx: inputGradient ? dxp.baseAddress! : nil,
+                                               scratch: wtb.baseAddress!, rows: batch * T, inputs: F, outputs: G)
+                    }
+                }}}}}}}}}}
             }
         }
         return dx

@@ -13,10 +13,18 @@ public struct PinballLoss: Sendable, Equatable {
 
     /// predictions [B, H·Q], targets [B, H] → (mean loss, dL/dpredictions [B, H·Q]).
     public func evaluate(predictions: [Double], targets: [Double], batch: Int) -> (loss: Double, gradient: [Double]) {
+        var gradient: [Double] = []
+        let loss = evaluate(predictions: predictions, targets: targets, batch: batch, gradient: &gradient)
+        return (loss, gradient)
+    }
+
+    /// predictions [B, H·Q], targets [B, H] → mean loss, with dL/dpredictions [B, H·Q] written
+    /// into `gradient` (its storage reused).
+    public func evaluate(predictions: [Double], targets: [Double], batch: Int, gradient: inout [Double]) -> Double {
         let perExample = predictions.count / batch
         let horizons = perExample / quantiles.count
         precondition(targets.count == batch * horizons, "targets must be [B, horizons]")
-        var gradient = [Double](repeating: 0, count: predictions.count)
+        gradient.resetToZeros(count: predictions.count)
         var total = 0.0
         var terms = 0
         for e in 0..<batch {
@@ -32,8 +40,9 @@ public struct PinballLoss: Sendable, Equatable {
                 }
             }
         }
-        guard terms > 0 else { return (0, gradient) }
+        guard terms > 0 else { return 0 }
         let scale = 1 / Double(terms)
-        return (total * scale, gradient.map { $0 * scale })
+        for index in gradient.indices { gradient[index] *= scale }
+        return total * scale
     }
 }

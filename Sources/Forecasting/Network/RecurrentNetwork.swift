@@ -1,11 +1,14 @@
 import PoolCore
 
-// Shapes: B batch, T time steps, F input features, H hidden units, K = horizons × quantiles.
+// Shapes: B batch, T time steps, F features per step, C context features, H hidden units,
+// M units of the head's hidden layer, K = horizons × quantiles.
 //
-//   x [B, T, F] → GRU or LSTM → h [B, T, H] → last step h_T [B, H] → dense → y [B, K]
+//   x [B, T, F] → GRU or LSTM → h [B, T, H] → last step h_T [B, H] ┐
+//                                          context c [B, C] ────────┴→ z = [h_T, c] [B, H + C]
+//   z → dense + ReLU → a [B, M] → dense → y [B, K]          (M = 0: z → dense → y)
 
-/// A recurrent encoder with a dense head reading its last hidden state: multi-horizon
-/// quantile forecasts from a window of features.
+/// A recurrent encoder of a window of steps, whose last hidden state is read together with a
+/// vector of context features by a small dense head: multi-horizon quantile forecasts.
 public struct RecurrentNetwork: Sendable, Equatable {
     public enum Cell: String, Sendable, Equatable, Codable, CaseIterable {
         case gru, lstm
@@ -14,13 +17,21 @@ public struct RecurrentNetwork: Sendable, Equatable {
     public struct Shape: Sendable, Equatable, Codable {
         public var cell: Cell
         public var features: Int
+        public var context: Int
         public var hidden: Int
+        /// Units of the head's ReLU layer; 0 for a linear head.
+        public var mlp: Int
         public var horizons: Int
         public var quantiles: [Double]
-        public init(cell: Cell = .gru, features: Int, hidden: Int, horizons: Int, quantiles: [Double]) {
+        /// Time steps of the windows it was trained on (any length runs; this one is meant).
+        public var steps: Int
+        public init(cell: Cell = .gru, features: Int, context: Int = 0, hidden: Int, mlp: Int = 0, horizons: Int, quantiles: [Double], steps: Int = 12) {
             self.cell = cell
+            self.steps = steps
             self.features = features
+            self.context = context
             self.hidden = hidden
+            self.mlp = mlp
             self.horizons = horizons
             self.quantiles = quantiles
         }
@@ -30,6 +41,8 @@ public struct RecurrentNetwork: Sendable, Equatable {
     public let shape: Shape
     public var parameters: ParameterBuffer
     public let encoder: Encoder
+    /// The ReLU layer of the head, when `shape.mlp > 0`.
+    public let mlp: DenseLayer?
     public let head: DenseLayer
 
     public enum Encoder: Sendable, Equatable {
@@ -64,49 +77,127 @@ public struct RecurrentNetwork: Sendable, Equatable {
             encoder = .lstm(layer)
             lstm = layer
         }
-        head = DenseLayer(name: "head", inputs: shape.hidden, outputs: shape.outputs, parameters: &parameters)
+        let joined = shape.hidden + shape.context
+        mlp = shape.mlp > 0 ? DenseLayer(name: "mlp", inputs: joined, outputs: shape.mlp, activation: .relu, parameters: &parameters) : nil
+        head = DenseLayer(name: "head", inputs: shape.mlp > 0 ? shape.mlp : joined, outputs: shape.outputs, parameters: &parameters)
         var random = SplitMix64(seed: seed)
         for view in parameters.views { parameters.initialise(view, using: &random) }
         lstm?.initialiseForgetBias(&parameters)
         self.parameters = parameters
     }
 
+    /// One forward pass and the buffers its backward pass reuses.
     public struct Pass: Sendable {
-        public var batch: Int
-        public var steps: Int
-        public var recurrent: EncoderCache
+        public internal(set) var batch = 0
+        public internal(set) var steps = 0
+        public internal(set) var recurrent: EncoderCache
+        /// [h_T, c] [B, H + C].
+        var joined: [Double] = []
+        /// The ReLU layer's output [B, M].
+        var hiddenOutput: [Double] = []
         /// [B, K]
-        public var output: [Double]
+        public internal(set) var output: [Double] = []
+        var dJoined: [Double] = []
+        var dHidden: [Double] = []
+        var dOutput: [Double] = []
+        var dh: [Double] = []
+        var scratch: [Double] = []
+
+        public init(for network: RecurrentNetwork) {
+            switch network.encoder {
+            case .gru: recurrent = .gru(GRULayer.Cache())
+            case .lstm: recurrent = .lstm(LSTMLayer.Cache())
+            }
+        }
     }
 
-    /// x [B, T, F] → outputs [B, K] and what backward needs.
-    public func forward(_ x: [Double], batch: Int, steps: Int) -> Pass {
-        let cache: EncoderCache = switch encoder {
-        case .gru(let layer): .gru(layer.forward(parameters, x: x, batch: batch, steps: steps))
-        case .lstm(let layer): .lstm(layer.forward(parameters, x: x, batch: batch, steps: steps))
+    /// x [B, T, F] and context [B, C] → outputs [B, K] and what backward needs.
+    public func forward(_ x: [Double], context: [Double] = [], batch: Int, steps: Int) -> Pass {
+        var pass = Pass(for: self)
+        forward(x, context: context, batch: batch, steps: steps, pass: &pass)
+        return pass
+    }
+
+    /// x [B, T, F] and context [B, C] → `pass.output` [B, K], reusing the pass's buffers.
+    public func forward(_ x: [Double], context: [Double], batch: Int, steps: Int, pass: inout Pass) {
+        let H = shape.hidden, C = shape.context, J = H + C
+        precondition(context.count == batch * C, "context must be [B, C]")
+        pass.batch = batch
+        pass.steps = steps
+        switch (encoder, pass.recurrent) {
+        case (.gru(let layer), .gru(var cache)):
+            pass.recurrent = .gru(GRULayer.Cache()) // let `cache` be uniquely referenced
+            layer.forward(parameters, x: x, batch: batch, steps: steps, cache: &cache)
+            pass.recurrent = .gru(cache)
+        case (.lstm(let layer), .lstm(var cache)):
+            pass.recurrent = .lstm(LSTMLayer.Cache())
+            layer.forward(parameters, x: x, batch: batch, steps: steps, cache: &cache)
+            pass.recurrent = .lstm(cache)
+        default: preconditionFailure("a pass made for another network")
         }
-        let output = cache.h.withUnsafeBufferPointer { hp in
-            head.forward(parameters, x: hp.baseAddress! + (steps - 1) * shape.hidden, xStride: steps * shape.hidden, batch: batch)
+        pass.joined.resetToZeros(count: batch * J)
+        let h = pass.recurrent.h
+        for e in 0..<batch {
+            for k in 0..<H { pass.joined[e * J + k] = h[(e * steps + steps - 1) * H + k] }
+            for k in 0..<C { pass.joined[e * J + H + k] = context[e * C + k] }
         }
-        return Pass(batch: batch, steps: steps, recurrent: cache, output: output)
+        pass.joined.withUnsafeBufferPointer { zp in
+            if let mlp {
+                mlp.forward(parameters, x: zp.baseAddress!, xStride: J, batch: batch, into: &pass.hiddenOutput)
+                pass.hiddenOutput.withUnsafeBufferPointer { ap in
+                    head.forward(parameters, x: ap.baseAddress!, xStride: shape.mlp, batch: batch, into: &pass.output)
+                }
+            } else {
+                head.forward(parameters, x: zp.baseAddress!, xStride: J, batch: batch, into: &pass.output)
+            }
+        }
     }
 
     /// Given dL/doutputs [B, K], returns dL/dparameters (same layout as `parameters`).
     public func backward(_ x: [Double], pass: Pass, doutput: [Double]) -> ParameterBuffer {
         var gradients = parameters.zeros()
-        let H = shape.hidden
-        var dh = [Double](repeating: 0, count: pass.batch * pass.steps * H)
-        pass.recurrent.h.withUnsafeBufferPointer { hp in
-            dh.withUnsafeMutableBufferPointer { dhp in
-                head.backward(parameters, x: hp.baseAddress! + (pass.steps - 1) * H, xStride: pass.steps * H, dy: doutput, batch: pass.batch,
-                              gradients: &gradients, dx: dhp.baseAddress! + (pass.steps - 1) * H, dxStride: pass.steps * H)
+        var pass = pass
+        backward(x, pass: &pass, doutput: doutput, gradients: &gradients)
+        return gradients
+    }
+
+    /// Given dL/doutputs [B, K], sets `gradients` to dL/dparameters, reusing the pass's buffers.
+    public func backward(_ x: [Double], pass: inout Pass, doutput: [Double], gradients: inout ParameterBuffer) {
+        let H = shape.hidden, C = shape.context, J = H + C, batch = pass.batch, steps = pass.steps
+        precondition(doutput.count == batch * shape.outputs, "doutput must be [B, K]")
+        gradients.values.resetToZeros(count: parameters.values.count)
+        pass.dOutput = doutput
+        pass.dJoined.resetToZeros(count: batch * J)
+        pass.joined.withUnsafeBufferPointer { zp in
+            pass.dJoined.withUnsafeMutableBufferPointer { dzp in
+                if let mlp {
+                    pass.dHidden.resetToZeros(count: batch * shape.mlp)
+                    pass.hiddenOutput.withUnsafeBufferPointer { ap in
+                        pass.dHidden.withUnsafeMutableBufferPointer { dap in
+                            head.backward(parameters, x: ap.baseAddress!, xStride: shape.mlp, y: pass.output, dy: &pass.dOutput, batch: batch,
+                                          gradients: &gradients, dx: dap.baseAddress!, dxStride: shape.mlp, scratch: &pass.scratch)
+                        }
+                    }
+                    mlp.backward(parameters, x: zp.baseAddress!, xStride: J, y: pass.hiddenOutput, dy: &pass.dHidden, batch: batch,
+                                 gradients: &gradients, dx: dzp.baseAddress!, dxStride: J, scratch: &pass.scratch)
+                } else {
+                    head.backward(parameters, x: zp.baseAddress!, xStride: J, y: pass.output, dy: &pass.dOutput, batch: batch,
+                                  gradients: &gradients, dx: dzp.baseAddress!, dxStride: J, scratch: &pass.scratch)
+                }
             }
         }
+        pass.dh.resetToZeros(count: batch * steps * H)
+        for e in 0..<batch { for k in 0..<H { pass.dh[(e * steps + steps - 1) * H + k] = pass.dJoined[e * J + k] } }
         switch (encoder, pass.recurrent) {
-        case (.gru(let layer), .gru(let cache)): _ = layer.backward(parameters, x: x, cache: cache, dh: dh, gradients: &gradients)
-        case (.lstm(let layer), .lstm(let cache)): _ = layer.backward(parameters, x: x, cache: cache, dh: dh, gradients: &gradients)
-        default: preconditionFailure("a pass from another network")
+        case (.gru(let layer), .gru(var cache)):
+            pass.recurrent = .gru(GRULayer.Cache())
+            _ = layer.backward(parameters, x: x, cache: &cache, dh: pass.dh, gradients: &gradients, inputGradient: false)
+            pass.recurrent = .gru(cache)
+        case (.lstm(let layer), .lstm(var cache)):
+            pass.recurrent = .lstm(LSTMLayer.Cache())
+            _ = layer.backward(parameters, x: x, cache: &cache, dh: pass.dh, gradients: &gradients, inputGradient: false)
+            pass.recurrent = .lstm(cache)
+        default: preconditionFailure("a pass made for another network")
         }
-        return gradients
     }
 }

@@ -1,0 +1,170 @@
+import Forecasting
+import Foundation
+import PoolCore
+import Storage
+
+/// What the service knows of one installed network.
+public struct NetworkStatus: Sendable, Codable, Equatable {
+    public enum Source: String, Sendable, Codable { case trained, checkpoint }
+    public var resource: String
+    public var cell: String
+    public var hidden: Int
+    public var steps: Int
+    public var source: Source
+    /// Pool time it was installed at.
+    public var installedAt: Int64
+    /// For a network trained by this process: pool time of its last sample, the windows it drew
+    /// per epoch, its epochs, its mean loss in the last epoch, and the wall seconds it took.
+    public var trainedUntil: Int64?
+    public var samples: Int?
+    public var epochs: Int?
+    public var loss: Double?
+    public var seconds: Double?
+}
+
+/// The forecaster's side of the runtime: the engine kept aligned with pool time, warmed from
+/// the store at start, and the networks installed into it.
+extension PoolRuntime {
+    /// Samples of the store replayed at start: `warmStartSlots`, no more than the forecaster
+    /// keeps, and fewer for very large pools so that the replay holds at most 20 million
+    /// instance-slots.
+    func warmStartSlots(instances: Int) -> Int {
+        min(configuration.warmStartSlots, engine.configuration.historySlots, 20_000_000 / max(1, instances))
+    }
+
+    /// A new, empty engine whose slot 0 is the absolute slot `firstSlot`; instances and
+    /// networks are added again by the caller.
+    func resetForecaster(firstSlot: Int64) {
+        engine = ForecastEngine(seriesCount: 0, firstSlot: firstSlot)
+        seriesOf = [:]
+        order = []
+    }
+
+    /// Feeds the engine the stored samples of the `slots` slots before `end` (a pool time),
+    /// one slot at a time as if they had come live.
+    func warmStart(slots: Int, before end: Int64) async throws {
+        guard slots > 0 else { return }
+        let interval = Int64(configuration.interval)
+        let start = end - Int64(slots) * interval
+        var grid = [[Double]](repeating: [Double](repeating: .nan, count: engine.series.count), count: slots)
+        for id in order {
+            guard let series = seriesOf[id] else { continue }
+            var last: UsageSample?
+            // Samples come in time order: the newest of a slot stays, as live.
+            for sample in try await store.samples(instance: id, from: start, to: end) {
+                let k = Int((sample.time - start) / interval)
+                guard k >= 0, k < slots else { continue }
+                grid[k][series.cpu] = sample.used[0]
+                grid[k][series.memory] = sample.used[1]
+                historySince = min(historySince ?? sample.time, sample.time)
+                last = sample
+            }
+            if let last {
+                lastUsed[id] = last.used
+                lastObservedSlot[id] = (last.time / interval) * interval
+            }
+        }
+        // Each slot with the allocation it had, from the swaps executed since.
+        var allocations = [[Double]](repeating: [Double](repeating: .nan, count: engine.series.count), count: slots)
+        let startSlot = start / interval
+        for id in order {
+            guard let series = seriesOf[id], let record = instances[id] else { continue }
+            let swaps = try await AllocationHistory.swaps(of: id, since: start, in: store)
+            for (resource, index) in [(0, series.cpu), (1, series.memory)] {
+                let history = AllocationHistory.rebuild(now: record.allocation[resource], resource: resource, swaps: swaps,
+                                                        startSlot: startSlot, slots: slots, interval: interval)
+                for k in 0..<slots { allocations[k][index] = history[k] }
+            }
+        }
+        for (values, allocation) in zip(grid, allocations) { engine.observe(values, allocations: allocation) }
+    }
+
+    /// Brings the engine to the slot before absolute slot `slot`: a skipped slot is fed as a
+    /// gap, a gap longer than the engine keeps starts it afresh. False when `slot` was
+    /// observed already.
+    func alignForecaster(to slot: Int64) -> Bool {
+        let index = slot - engine.firstSlot
+        if index < Int64(engine.slotCount) { return false }
+        let gap = Int(index) - engine.slotCount
+        if gap > engine.configuration.historySlots {
+            // Nothing the engine holds is recent: a new one, the networks installed before the
+            // instances are admitted (which then serves them), the instances cold until fed.
+            let records = order.compactMap { instances[$0] }
+            resetForecaster(firstSlot: slot)
+            for (resource, entry) in networks {
+                do {
+                    try installInEngine(entry.network, for: resource)
+                } catch {
+                    networks[resource] = nil
+                    networkProblems.append("\(resource): the network could not be installed again after a gap: \(error)")
+                }
+            }
+            for record in records { admit(record) }
+            lastObservedSlot = [:]
+            historySince = nil
+        } else {
+            let missing = [Double](repeating: .nan, count: engine.series.count)
+            for _ in 0..<gap { engine.observe(missing) }
+        }
+        return true
+    }
+
+    /// Installs `network` for `resource`: it serves every instance's series of that resource
+    /// from the next slot on.
+    func install(_ network: RecurrentNetwork, for resource: Resource, status: NetworkStatus) throws {
+        try installInEngine(network, for: resource)
+        networks[resource] = (network, status)
+        predictionCache.clear()
+    }
+
+    private func installInEngine(_ network: RecurrentNetwork, for resource: Resource) throws {
+        try NetworkForecaster.check(network)
+        let served = order.compactMap { seriesOf[$0].map { resource == .cpu ? $0.cpu : $0.memory } }
+        try engine.install(NetworkForecaster(network: network, activeFrom: engine.slotCount), as: resource.rawValue, serving: served)
+    }
+
+    /// Installs the networks saved in the store; a checkpoint that cannot be read is reported in
+    /// `networkProblems` and left for the next training to replace. The next training is due
+    /// `retrainHours` after the oldest of them was trained until.
+    func loadNetworks() async {
+        guard configuration.interval == 300 else {
+            networkProblems.append("the networks read 5-minute slots; with an interval of \(configuration.interval) s they are not used")
+            return
+        }
+        for resource in NetworkTraining.resources {
+            let name = NetworkTraining.checkpointName(resource)
+            do {
+                guard let saved = try await store.checkpoint(name: name) else { continue }
+                let network = try Checkpoint.decode(saved.data)
+                try install(network, for: resource, status: NetworkStatus(
+                    resource: "\(resource)", cell: network.shape.cell.rawValue, hidden: network.shape.hidden, steps: network.shape.steps,
+                    source: .checkpoint, installedAt: slot ?? startedAt, trainedUntil: saved.time))
+                lastTraining = min(lastTraining ?? saved.time, saved.time)
+            } catch {
+                networkProblems.append("checkpoint \(name): \(error)")
+            }
+        }
+    }
+
+    /// What `NetworkTraining.isDue` decides on: the pool time of the oldest sample the
+    /// forecaster holds, and of the last training.
+    var trainingSchedule: (historySince: Int64?, lastTraining: Int64?) { (historySince, lastTraining) }
+
+    /// Marks a training on the samples before `time` as running; false when one already is.
+    func beginTraining(at time: Int64) -> Bool {
+        if training { return false }
+        training = true
+        lastTraining = time
+        return true
+    }
+
+    func endTraining(problems: [String]) {
+        training = false
+        networkProblems = problems
+    }
+
+    public func forecasterView() -> ForecasterView {
+        ForecasterView(networks: NetworkTraining.resources.compactMap { networks[$0]?.status }, training: training,
+                       problems: networkProblems, slotsObserved: engine.slotCount, series: engine.series.count)
+    }
+}

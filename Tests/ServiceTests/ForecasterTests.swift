@@ -1,0 +1,190 @@
+import Forecasting
+import Foundation
+import HummingbirdTesting
+import Logging
+import NIOCore
+@testable import Service
+import Storage
+import Testing
+
+/// The service's forecaster on a real SQLite store: networks trained from stored samples,
+/// saved as checkpoints, loaded after a restart together with the history they forecast from.
+@Suite struct ForecasterTests {
+    static func configure(_ c: inout ServiceConfiguration) {
+        c.retrainHours = 0 // the tests start trainings themselves
+        c.trainingSamples = 512
+        c.trainingEpochs = 1
+    }
+
+    func forecaster(_ harness: ServiceHarness, _ client: any TestClientProtocol) async throws -> [String: Any] {
+        var body: [String: Any] = [:]
+        try await client.execute(uri: "/forecaster", method: .get, headers: harness.headers("reader")) { response in
+            #expect(response.status == .ok)
+            body = try json(response.body)
+        }
+        return body
+    }
+
+    @Test func networksTrainedFromTheStoreAreSavedAndLoadedWithTheHistoryAfterARestart() async throws {
+        let harness = try await ServiceHarness(configure: Self.configure)
+        let rounds = 40
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            #expect((try await forecaster(harness, client)["networks"] as? [Any])?.isEmpty == true)
+            try await harness.feed(client, rounds: rounds)
+            let problems = await harness.service.training.run(until: ServiceHarness.start + Int64(rounds) * 300)
+            #expect(problems.isEmpty, "\(problems)")
+            let view = try await forecaster(harness, client)
+            let networks = try #require(view["networks"] as? [[String: Any]])
+            #expect(networks.map { $0["resource"] as? String } == ["cpu", "memory"])
+            #expect(networks.allSatisfy { $0["source"] as? String == "trained" && ($0["loss"] as? Double ?? .nan).isFinite })
+        }
+        for resource in NetworkTraining.resources {
+            let saved = try #require(try await harness.store.checkpoint(name: NetworkTraining.checkpointName(resource)))
+            #expect(saved.time == ServiceHarness.start + Int64(rounds) * 300)
+            let network = try Checkpoint.decode(saved.data)
+            try NetworkForecaster.check(network)
+            #expect(network.shape.hidden == NetworkTrainer.Configuration().hidden)
+        }
+
+        // A new process on the same store: the networks come from their checkpoints, and the
+        // stored samples give the forecaster its history before the first live round.
+        var configuration = ServiceConfiguration()
+        configuration.demo = false
+        Self.configure(&configuration)
+        let restarted = try await ServiceApplication(configuration: configuration, store: harness.store, logger: Logger(label: "test"),
+                                                     now: ServiceHarness.start + Int64(rounds) * 300)
+        let view = await restarted.runtime.forecasterView()
+        #expect(view.networks.map(\.source) == [.checkpoint, .checkpoint])
+        #expect(view.problems.isEmpty)
+        #expect(view.slotsObserved == configuration.warmStartSlots)
+        let prediction = try #require(await restarted.runtime.prediction("a1", horizons: [1]))
+        let cpu = prediction.predictions[0].cpu
+        // a1 ran at 3.0–3.1 cores: a forecaster without its history would answer "none" and 0.
+        #expect(cpu.model != "none")
+        #expect(abs(cpu.point - 3.05) < 0.3, "point \(cpu.point)")
+        // The schedule goes on from the saved networks' training, not from this start.
+        #expect(await restarted.runtime.trainingSchedule.lastTraining == ServiceHarness.start + Int64(rounds) * 300)
+        #expect(view.networks.map(\.trainedUntil) == [ServiceHarness.start + Int64(rounds) * 300, ServiceHarness.start + Int64(rounds) * 300])
+
+        // With another slot length the networks' time inputs would be wrong: not loaded, said so.
+        configuration.interval = 60
+        let minutely = try await ServiceApplication(configuration: configuration, store: harness.store, logger: Logger(label: "test"),
+                                                    now: ServiceHarness.start + Int64(rounds) * 300)
+        let other = await minutely.runtime.forecasterView()
+        #expect(other.networks.isEmpty)
+        #expect(other.problems.contains { $0.contains("5-minute slots") }, "\(other.problems)")
+    }
+
+    @Test func aLongGapStartsTheForecasterAfreshAndKeepsItsNetworks() async throws {
+        let harness = try await ServiceHarness(configure: Self.configure)
+        let rounds = 30
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            try await harness.feed(client, rounds: rounds)
+            #expect(await harness.service.training.run(until: ServiceHarness.start + Int64(rounds) * 300).isEmpty)
+            let runtime = harness.service.runtime
+            let series = await runtime.forecasterView().series
+            // Nine days without a round: more than the forecaster keeps.
+            let later = ServiceHarness.start + Int64(rounds) * 300 + 9 * 86_400
+            await runtime.observeSlot(later / 300 * 300)
+            let view = await runtime.forecasterView()
+            #expect(view.networks.count == 2 && view.problems.isEmpty, "\(view.problems)")
+            #expect(view.series == series)
+            #expect(view.slotsObserved == 1)
+            // Nothing recent is known: the demand of every instance is its allocation until fed.
+            #expect(await runtime.demand("a1", horizon: 1) == (await runtime.instances["a1"])?.allocation)
+            #expect(await runtime.trainingSchedule.historySince == nil)
+        }
+    }
+
+    @Test func aDamagedCheckpointIsReportedAndTheServiceStillStarts() async throws {
+        let harness = try await ServiceHarness(configure: Self.configure)
+        try await harness.store.saveCheckpoint(name: NetworkTraining.checkpointName(.cpu), data: Array("not a network".utf8), time: 0)
+        var configuration = ServiceConfiguration()
+        configuration.demo = false
+        let restarted = try await ServiceApplication(configuration: configuration, store: harness.store, logger: Logger(label: "test"),
+                                                     now: ServiceHarness.start)
+        let view = await restarted.runtime.forecasterView()
+        #expect(view.networks.isEmpty)
+        #expect(view.problems.count == 1 && view.problems[0].contains("network.cpu"), "\(view.problems)")
+        // Nothing stored was changed: the bytes are still there for an operator to look at.
+        #expect(try await harness.store.checkpoint(name: NetworkTraining.checkpointName(.cpu))?.data == Array("not a network".utf8))
+    }
+
+    @Test func trainingOnRequestNeedsAnAdminAndOneAtATime() async throws {
+        let harness = try await ServiceHarness(configure: Self.configure)
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            try await harness.feed(client, rounds: 30)
+            try await client.execute(uri: "/forecaster/train", method: .post, headers: harness.headers("reader")) { response in
+                #expect(response.status == .forbidden)
+            }
+            try await client.execute(uri: "/forecaster/train", method: .post, headers: harness.headers("acme")) { response in
+                #expect(response.status == .forbidden)
+            }
+            // While a training runs, another is refused.
+            #expect(await harness.service.runtime.beginTraining(at: ServiceHarness.start))
+            try await client.execute(uri: "/forecaster/train", method: .post, headers: harness.headers("admin")) { response in
+                #expect(response.status == .conflict)
+                #expect(errorMessage(response.body)?.contains("runs already") == true)
+            }
+            await harness.service.runtime.endTraining(problems: [])
+            try await client.execute(uri: "/forecaster/train", method: .post, headers: harness.headers("admin")) { response in
+                #expect(response.status == .accepted)
+                #expect(response.headers[.location] == "/forecaster")
+            }
+            // Wait for the background training to finish (it takes seconds in a debug build).
+            var view = try await forecaster(harness, client)
+            for _ in 0..<600 where view["training"] as? Bool == true {
+                try await Task.sleep(for: .milliseconds(100))
+                view = try await forecaster(harness, client)
+            }
+            #expect(view["training"] as? Bool == false)
+            #expect((view["networks"] as? [Any])?.count == 2, "\(view)")
+        }
+    }
+
+    @Test func trainingSettingsAreReadFromTheEnvironmentAndBoundsRefused() throws {
+        let read = try ServiceConfiguration.load(file: nil, environment: ["POOLSWAP_RETRAIN_HOURS": "6", "POOLSWAP_TRAINING_DAYS": "7"])
+        #expect(read.retrainHours == 6 && read.trainingDays == 7)
+        for (key, value, message) in [("POOLSWAP_RETRAIN_HOURS", "9999999999999", "at most 8760"),
+                                      ("POOLSWAP_TRAINING_DAYS", "30", "at most retentionFullDays (14)"),
+                                      ("POOLSWAP_TRAINING_EPOCHS", "0", "must be ≥ 1"),
+                                      ("POOLSWAP_TRAINING_SAMPLES", "many", "is not a valid Int")] {
+            #expect {
+                _ = try ServiceConfiguration.load(file: nil, environment: [key: value])
+            } throws: { error in
+                "\(error)".contains(message)
+            }
+        }
+    }
+
+    @Test func trainingsAreDueAfterTheFirstHoursThenEveryRetrainPeriod() throws {
+        var configuration = ServiceConfiguration()
+        let store = try SQLiteStore(path: NSTemporaryDirectory() + "poolswap-due-\(UUID().uuidString).sqlite")
+        let training = { (c: ServiceConfiguration) in
+            NetworkTraining(configuration: c, store: store, runtime: PoolRuntime(configuration: c, store: store), logger: Logger(label: "test"))
+        }
+        var t = training(configuration)
+        let day: Int64 = 86_400
+        #expect(!t.isDue(now: 1_000 * day, historySince: nil, lastTraining: nil), "no samples yet")
+        #expect(!t.isDue(now: 1_000 * day, historySince: 1_000 * day - day + 300, lastTraining: nil))
+        #expect(t.isDue(now: 1_000 * day, historySince: 1_000 * day - day, lastTraining: nil))
+        // After a training (or networks saved by an earlier process), every retrain period.
+        #expect(!t.isDue(now: 1_000 * day, historySince: 900 * day, lastTraining: 1_000 * day - 3_600))
+        #expect(t.isDue(now: 1_000 * day, historySince: 999 * day, lastTraining: 1_000 * day - day))
+        configuration.firstTrainingHours = 2
+        configuration.retrainHours = 48
+        t = training(configuration)
+        #expect(t.isDue(now: 1_000 * day, historySince: 1_000 * day - 7_200, lastTraining: nil))
+        #expect(!t.isDue(now: 1_000 * day, historySince: 900 * day, lastTraining: 1_000 * day - day))
+        configuration.interval = 60
+        t = training(configuration)
+        #expect(!t.isDue(now: 1_000 * day, historySince: 0, lastTraining: nil), "the networks read 5-minute slots")
+        configuration.interval = 300
+        configuration.retrainHours = 0
+        t = training(configuration)
+        #expect(!t.isDue(now: 1_000 * day, historySince: 0, lastTraining: 0))
+    }
+}
