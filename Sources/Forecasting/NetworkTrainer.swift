@@ -142,7 +142,7 @@ public struct NetworkTrainer: Sendable {
     }
 
     /// Mean absolute difference of consecutive observed slots before `end`, floored.
-    public static func scale(of values: [Double], before end: Int, floor: Double) -> Double {
+    static func scale(of values: [Double], before end: Int, floor: Double) -> Double {
         var sum = 0.0
         var count = 0
         for index in 1..<max(1, min(end, values.count)) where !values[index].isNaN && !values[index - 1].isNaN {

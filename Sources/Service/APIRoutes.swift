@@ -98,12 +98,8 @@ struct APIRoutes: Sendable {
         router.post("/forecaster/train") { _, context -> Response in
             let principal = try context.require(.administer)
             guard principal.tenant == nil else { throw APIFailure.forbidden("the networks are shared: a tenant's token cannot train them") }
-            guard runtime.configuration.interval == 300 else {
-                throw APIFailure.unprocessable("the networks read 5-minute slots; this pool's interval is \(runtime.configuration.interval) s")
-            }
-            let slot = await runtime.slot, started = await runtime.startedAt
-            let now = slot ?? started
-            guard await training.start(until: now) != nil else {
+            if let problem = NetworkTraining.intervalProblem(runtime.configuration.interval) { throw APIFailure.unprocessable(problem) }
+            guard await training.start(until: await runtime.poolTime) != nil else {
                 throw APIFailure.conflict("a training runs already; GET /forecaster tells when it is done")
             }
             var response = try Self.json(await runtime.forecasterView(), status: .accepted)

@@ -47,9 +47,9 @@ public struct ControlLoop: Sendable {
             try await store.settle(swap: settled.id, realisedBenefit: settled.realised, utilisationAfter: settled.utilisation)
         }
         // The networks learn in the background; the loop goes on with the ones installed.
-        let schedule = await runtime.trainingSchedule
-        if training.isDue(now: time + Int64(configuration.interval), historySince: schedule.historySince, lastTraining: schedule.lastTraining) {
-            report.trainingStarted = await training.start(until: time + Int64(configuration.interval)) != nil
+        let schedule = await runtime.trainingSchedule, observedUntil = time + Int64(configuration.interval)
+        if training.isDue(now: observedUntil, historySince: schedule.historySince, lastTraining: schedule.lastTraining) {
+            report.trainingStarted = await training.start(until: observedUntil) != nil
         }
 
         if configuration.autoSwap, report.round >= configuration.warmupRounds {

@@ -17,8 +17,15 @@ public struct NetworkTraining: Sendable {
     let runtime: PoolRuntime
     let logger: Logger
 
-    /// The networks read 5-minute slots (their time-of-day and weekly inputs count 288 a day).
-    public var isEnabled: Bool { configuration.retrainHours > 0 && configuration.interval == 300 }
+    /// Seconds per slot the networks read (their time-of-day and weekly inputs count 288 a day).
+    static let slotSeconds: Int64 = 300
+
+    /// Why the networks cannot run on a pool of `interval`-second slots; nil when they can.
+    static func intervalProblem(_ interval: Int) -> String? {
+        Int64(interval) == slotSeconds ? nil : "the networks read 5-minute slots; this pool's interval is \(interval) s"
+    }
+
+    public var isEnabled: Bool { configuration.retrainHours > 0 && Self.intervalProblem(configuration.interval) == nil }
 
     /// Whether a training is due at pool time `now`: the first once the forecaster has held
     /// samples for `firstTrainingHours` (since `historySince`, the oldest it was fed), then
@@ -46,27 +53,16 @@ public struct NetworkTraining: Sendable {
     /// Trains a network per resource on the samples of the `trainingDays` before `time`, saves
     /// each one that trained to the store and installs it. Returns what went wrong.
     public func run(until time: Int64) async -> [String] {
-        let end = time / 300
-        let start = end - Int64(configuration.trainingDays) * 288
+        let end = time / Self.slotSeconds
+        let start = end - Int64(configuration.trainingDays) * 86_400 / Self.slotSeconds
         let slots = Int(end - start)
         var cpu: [[Double]] = [], memory: [[Double]] = [], allocation: [[[Double]]] = []
         do {
             for record in await runtime.allInstances() {
-                var c = [Double](repeating: .nan, count: slots), m = c
-                for sample in try await store.samples(instance: record.id, from: start * 300, to: end * 300) {
-                    let k = Int(sample.time / 300 - start)
-                    // The newest sample of a slot, as the live forecaster takes it.
-                    guard k >= 0, k < slots else { continue }
-                    c[k] = sample.used[0]
-                    m[k] = sample.used[1]
-                }
-                cpu.append(c)
-                memory.append(m)
-                let swaps = try await AllocationHistory.swaps(of: record.id, since: start * 300, in: store)
-                allocation.append(Self.resources.map { resource in
-                    AllocationHistory.rebuild(now: record.allocation[resource.rawValue], resource: resource.rawValue, swaps: swaps,
-                                              startSlot: start, slots: slots, interval: 300)
-                })
+                let history = try await StoredHistory.read(record, startSlot: start, slots: slots, interval: Self.slotSeconds, from: store)
+                cpu.append(history.cpu)
+                memory.append(history.memory)
+                allocation.append(history.allocation)
             }
         } catch {
             return ["training could not read the samples: \(error)"]
@@ -97,7 +93,7 @@ public struct NetworkTraining: Sendable {
             do {
                 try await runtime.install(network, for: resource, status: NetworkStatus(
                     resource: "\(resource)", cell: network.shape.cell.rawValue, hidden: network.shape.hidden, steps: network.shape.steps,
-                    source: .trained, installedAt: await runtime.slot ?? time, trainedUntil: time, samples: settings.samples,
+                    source: .trained, installedAt: await runtime.poolTime, trainedUntil: time, samples: settings.samples,
                     epochs: settings.epochs, loss: loss, seconds: seconds))
                 logger.info("trained the \(resource) network on \(series.count) instances in \(String(format: "%.1f", seconds)) s, loss \(String(format: "%.4f", loss))")
             } catch {

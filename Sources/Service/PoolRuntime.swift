@@ -38,6 +38,8 @@ public actor PoolRuntime {
     public private(set) var slot: Int64?
     public private(set) var round = 0
     public private(set) var startedAt: Int64 = 0
+    /// Pool time now: the start of the next slot, or the start time before the first round.
+    public var poolTime: Int64 { slot ?? startedAt }
     private var planSerial = 0
     /// Executed swaps waiting for the instance's next sample, to measure what they gave.
     private var unsettled: [SwapRecord] = []
@@ -235,7 +237,7 @@ public actor PoolRuntime {
     public func prediction(_ id: String, horizons: [Int]) -> PredictionView? {
         guard let series = seriesOf[id] else { return nil }
         let interval = Int64(configuration.interval)
-        let base = slot ?? startedAt
+        let base = poolTime
         let predictions = horizons.map { horizon -> HorizonPrediction in
             let h = CoverageTracker.horizons.firstIndex(of: horizon) ?? 0
             func view(_ index: Int, _ resource: Int) -> ResourcePrediction {
@@ -312,7 +314,7 @@ public actor PoolRuntime {
         case .performance: shortfall = shortfall.map { $0 * 2 }
         case .both: break
         }
-        let now = slot ?? startedAt
+        let now = poolTime
         let nodeIndex = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.id, $0) })
         var allocation: [Double] = [], demand: [Double] = [], minimum: [Double] = [], maximum: [Double] = []
         var node: [Int] = [], weight: [Double] = [], locked: [Bool] = [], cost: [Double] = [], alternatives: [[Int]] = []
@@ -412,7 +414,7 @@ public actor PoolRuntime {
         var ledger = try ledger(nodes: nodes, instances: Array(instances.values))
         let ordered: SwapPlan
         do { ordered = try ledger.ordered(SwapPlan(steps)) } catch { throw APIFailure.conflict("the plan no longer fits the pool: \(error)") }
-        let now = slot ?? startedAt
+        let now = poolTime
         for (k, step) in ordered.steps.enumerated() {
             try await store.append(journal: JournalEntry(plan: view.id, step: k, phase: "intent", detail: step.description, time: now))
             do { try ledger.apply(step) } catch { throw APIFailure.conflict("step \(k) (\(step)) refused: \(error)") }

@@ -41,39 +41,25 @@ extension PoolRuntime {
     }
 
     /// Feeds the engine the stored samples of the `slots` slots before `end` (a pool time),
-    /// one slot at a time as if they had come live.
+    /// one slot at a time as if they had come live, each with the allocation it had.
     func warmStart(slots: Int, before end: Int64) async throws {
         guard slots > 0 else { return }
         let interval = Int64(configuration.interval)
-        let start = end - Int64(slots) * interval
-        var grid = [[Double]](repeating: [Double](repeating: .nan, count: engine.series.count), count: slots)
-        for id in order {
-            guard let series = seriesOf[id] else { continue }
-            var last: UsageSample?
-            // Samples come in time order: the newest of a slot stays, as live.
-            for sample in try await store.samples(instance: id, from: start, to: end) {
-                let k = Int((sample.time - start) / interval)
-                guard k >= 0, k < slots else { continue }
-                grid[k][series.cpu] = sample.used[0]
-                grid[k][series.memory] = sample.used[1]
-                historySince = min(historySince ?? sample.time, sample.time)
-                last = sample
-            }
-            if let last {
-                lastUsed[id] = last.used
-                lastObservedSlot[id] = (last.time / interval) * interval
-            }
-        }
-        // Each slot with the allocation it had, from the swaps executed since.
-        var allocations = [[Double]](repeating: [Double](repeating: .nan, count: engine.series.count), count: slots)
-        let startSlot = start / interval
+        let row = [Double](repeating: .nan, count: engine.series.count)
+        var grid = [[Double]](repeating: row, count: slots), allocations = grid
         for id in order {
             guard let series = seriesOf[id], let record = instances[id] else { continue }
-            let swaps = try await AllocationHistory.swaps(of: id, since: start, in: store)
-            for (resource, index) in [(0, series.cpu), (1, series.memory)] {
-                let history = AllocationHistory.rebuild(now: record.allocation[resource], resource: resource, swaps: swaps,
-                                                        startSlot: startSlot, slots: slots, interval: interval)
-                for k in 0..<slots { allocations[k][index] = history[k] }
+            let history = try await StoredHistory.read(record, startSlot: end / interval - Int64(slots), slots: slots, interval: interval, from: store)
+            for k in 0..<slots {
+                grid[k][series.cpu] = history.cpu[k]
+                grid[k][series.memory] = history.memory[k]
+                allocations[k][series.cpu] = history.allocation[0][k]
+                allocations[k][series.memory] = history.allocation[1][k]
+            }
+            if let oldest = history.oldest { historySince = min(historySince ?? oldest, oldest) }
+            if let newest = history.newest {
+                lastUsed[id] = newest.used
+                lastObservedSlot[id] = (newest.time / interval) * interval
             }
         }
         for (values, allocation) in zip(grid, allocations) { engine.observe(values, allocations: allocation) }
@@ -127,8 +113,8 @@ extension PoolRuntime {
     /// `networkProblems` and left for the next training to replace. The next training is due
     /// `retrainHours` after the oldest of them was trained until.
     func loadNetworks() async {
-        guard configuration.interval == 300 else {
-            networkProblems.append("the networks read 5-minute slots; with an interval of \(configuration.interval) s they are not used")
+        if let problem = NetworkTraining.intervalProblem(configuration.interval) {
+            networkProblems.append("\(problem): the saved networks are not used")
             return
         }
         for resource in NetworkTraining.resources {
@@ -138,7 +124,7 @@ extension PoolRuntime {
                 let network = try Checkpoint.decode(saved.data)
                 try install(network, for: resource, status: NetworkStatus(
                     resource: "\(resource)", cell: network.shape.cell.rawValue, hidden: network.shape.hidden, steps: network.shape.steps,
-                    source: .checkpoint, installedAt: slot ?? startedAt, trainedUntil: saved.time))
+                    source: .checkpoint, installedAt: poolTime, trainedUntil: saved.time))
                 lastTraining = min(lastTraining ?? saved.time, saved.time)
             } catch {
                 networkProblems.append("checkpoint \(name): \(error)")

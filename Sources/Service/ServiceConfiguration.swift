@@ -51,8 +51,8 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     public var firstTrainingHours = 24
     /// Days of the most recent samples a training reads (at most `retentionFullDays` are 5-minute samples).
     public var trainingDays = 14
-    /// Windows drawn per training epoch, and epochs: about 100 µs of one core per window and epoch
-    /// and resource (the backtest's networks take 500,000 × 4).
+    /// Windows drawn per training epoch, and epochs: about 75 µs of one core per window and epoch
+    /// and resource in a release build (the backtest's networks take 500,000 × 8).
     public var trainingSamples = 200_000
     public var trainingEpochs = 2
     /// Slots of stored samples replayed into the forecaster at start, so that it forecasts from

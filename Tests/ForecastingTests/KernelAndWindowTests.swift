@@ -20,7 +20,7 @@ import Testing
             } } }
             #expect(zip(c, expected).allSatisfy { abs($0 - $1) < 1e-12 }, "a·b, m \(m) n \(n) k \(k)")
 
-            // aᵀ·b for a [m×k] and b [m×n] (here b reuses c's values as an m×n matrix).
+            // aᵀ·b for a [m×k] and b [m×n] (b with c's leading dimension, the result with b's).
             let bm = (0..<(m * ldc)).map { _ in Double.random(in: -1...1, using: &random) }
             var t = (0..<(k * ldb)).map { _ in Double.random(in: -1...1, using: &random) }
             var expectedT = t

@@ -35,8 +35,8 @@ public struct DenseLayer: Sendable, Equatable {
         parameters.values.withUnsafeBufferPointer { p in
             y.withUnsafeMutableBufferPointer { yb in
                 let yp = yb.baseAddress!
-                for e in 0..<batch { for o in 0..<outputs { yp[e * outputs + o] = p[b.offset + o] } }
-                Matrix.multiplyAdd(x, lda: xStride, p.baseAddress! + w.offset, ldb: outputs, into: yp, ldc: outputs, m: batch, n: outputs, k: inputs)
+                Matrix.project(x, ldx: xStride, weights: p.baseAddress! + w.offset, bias: p.baseAddress! + b.offset, into: yp,
+                               rows: batch, inputs: inputs, outputs: outputs)
                 if activation == .relu {
                     for index in 0..<(batch * outputs) where yp[index] < 0 { yp[index] = 0 }
                 }
@@ -57,14 +57,10 @@ public struct DenseLayer: Sendable, Equatable {
         parameters.values.withUnsafeBufferPointer { p in
             gradients.values.withUnsafeMutableBufferPointer { g in
                 dy.withUnsafeBufferPointer { dyb in
-                    let dyp = dyb.baseAddress!
-                    for e in 0..<batch { for o in 0..<outputs { g[b.offset + o] += dyp[e * outputs + o] } }
-                    Matrix.multiplyAddTransposed(x, lda: xStride, dyp, ldb: outputs, into: g.baseAddress! + w.offset, ldc: outputs, m: batch, n: outputs, k: inputs)
-                    if let dx {
-                        scratch.withUnsafeMutableBufferPointer { t in
-                            Matrix.transpose(p.baseAddress! + w.offset, ldw: outputs, rows: inputs, cols: outputs, into: t.baseAddress!)
-                            Matrix.multiplyAdd(dyp, lda: outputs, t.baseAddress!, ldb: inputs, into: dx, ldc: dxStride, m: batch, n: inputs, k: outputs)
-                        }
+                    scratch.withUnsafeMutableBufferPointer { t in
+                        Matrix.projectBackward(x, ldx: xStride, weights: p.baseAddress! + w.offset, dpre: dyb.baseAddress!,
+                                               dw: g.baseAddress! + w.offset, db: g.baseAddress! + b.offset, dx: dx, lddx: dxStride,
+                                               scratch: t.baseAddress, rows: batch, inputs: inputs, outputs: outputs)
                     }
                 }
             }

@@ -132,7 +132,7 @@ public struct GRULayer: Sendable, Equatable {
         cache.dprevious.resetToZeros(count: batch * H)
         cache.drh.resetToZeros(count: batch * H)
         cache.ut.resetToZeros(count: G * H)
-        cache.wt.resetToZeros(count: G * F)
+        if inputGradient { cache.wt.resetToZeros(count: G * F) }
         cache.pre.resetToZeros(count: batch * T * G) // now dL/d(pre-activations)
         parameters.values.withUnsafeBufferPointer { p in
             let wp = p.baseAddress! + w.offset, up = p.baseAddress! + u.offset
@@ -190,7 +190,7 @@ public struct GRULayer: Sendable, Equatable {
                     }
                     dx.withUnsafeMutableBufferPointer { dxp in
                         Matrix.projectBackward(xp.baseAddress!, weights: wp, dpre: dpre, dw: dw, db: db, dx: inputGradient ? dxp.baseAddress! : nil,
-                                               scratch: wtb.baseAddress!, rows: batch * T, inputs: F, outputs: G)
+                                               scratch: wtb.baseAddress, rows: batch * T, inputs: F, outputs: G)
                     }
                 }}}}}}}}}}}}}
             }

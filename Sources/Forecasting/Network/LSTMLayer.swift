@@ -117,7 +117,7 @@ public struct LSTMLayer: Sendable, Equatable {
         cache.carryH.resetToZeros(count: batch * H)
         cache.carryC.resetToZeros(count: batch * H)
         cache.ut.resetToZeros(count: G * H)
-        cache.wt.resetToZeros(count: G * F)
+        if inputGradient { cache.wt.resetToZeros(count: G * F) }
         cache.pre.resetToZeros(count: batch * T * G) // now dL/d(pre-activations)
         parameters.values.withUnsafeBufferPointer { p in
             let wp = p.baseAddress! + w.offset, up = p.baseAddress! + u.offset
@@ -160,7 +160,7 @@ public struct LSTMLayer: Sendable, Equatable {
                     }
                     dx.withUnsafeMutableBufferPointer { dxp in
                         Matrix.projectBackward(xp.baseAddress!, weights: wp, dpre: dpre, dw: dw, db: db, dx: inputGradient ? dxp.baseAddress! : nil,
-                                               scratch: wtb.baseAddress!, rows: batch * T, inputs: F, outputs: G)
+                                               scratch: wtb.baseAddress, rows: batch * T, inputs: F, outputs: G)
                     }
                 }}}}}}}}}}
             }

@@ -83,26 +83,28 @@ enum Matrix {
         #endif
     }
 
-    /// `pre[rows×g] = b + x[rows×f] · w[f×g]`: a recurrent layer's input projection, every
-    /// step of every example at once.
+    /// `pre[rows×g] = b + x[rows×f] · w[f×g]`: a layer's affine map, every row (each step of
+    /// each example) at once; `ldx` is x's leading dimension (f when packed).
     @inline(__always)
-    static func project(_ x: UnsafePointer<Double>, weights w: UnsafePointer<Double>, bias b: UnsafePointer<Double>,
+    static func project(_ x: UnsafePointer<Double>, ldx: Int? = nil, weights w: UnsafePointer<Double>, bias b: UnsafePointer<Double>,
                         into pre: UnsafeMutablePointer<Double>, rows: Int, inputs f: Int, outputs g: Int) {
         for row in 0..<rows { for i in 0..<g { pre[row * g + i] = b[i] } }
-        multiplyAdd(x, lda: f, w, ldb: g, into: pre, ldc: g, m: rows, n: g, k: f)
+        multiplyAdd(x, lda: ldx ?? f, w, ldb: g, into: pre, ldc: g, m: rows, n: g, k: f)
     }
 
     /// The backward pass of `project` given `dpre`: `dw += xᵀ · dpre`, `db +=` the column sums
-    /// of `dpre`, and `dx = dpre · wᵀ` when `dx` is given (`scratch` then holds wᵀ, [g×f]).
+    /// of `dpre`, and `dx += dpre · wᵀ` (leading dimension `lddx`) when `dx` is given
+    /// (`scratch` then holds wᵀ, [g×f]).
     @inline(__always)
-    static func projectBackward(_ x: UnsafePointer<Double>, weights w: UnsafePointer<Double>, dpre: UnsafePointer<Double>,
-                                dw: UnsafeMutablePointer<Double>, db: UnsafeMutablePointer<Double>, dx: UnsafeMutablePointer<Double>?,
-                                scratch: UnsafeMutablePointer<Double>, rows: Int, inputs f: Int, outputs g: Int) {
-        multiplyAddTransposed(x, lda: f, dpre, ldb: g, into: dw, ldc: g, m: rows, n: g, k: f)
+    static func projectBackward(_ x: UnsafePointer<Double>, ldx: Int? = nil, weights w: UnsafePointer<Double>, dpre: UnsafePointer<Double>,
+                                dw: UnsafeMutablePointer<Double>, db: UnsafeMutablePointer<Double>,
+                                dx: UnsafeMutablePointer<Double>?, lddx: Int? = nil,
+                                scratch: UnsafeMutablePointer<Double>?, rows: Int, inputs f: Int, outputs g: Int) {
+        multiplyAddTransposed(x, lda: ldx ?? f, dpre, ldb: g, into: dw, ldc: g, m: rows, n: g, k: f)
         for row in 0..<rows { for i in 0..<g { db[i] += dpre[row * g + i] } }
-        guard let dx else { return }
+        guard let dx, let scratch else { return }
         transpose(w, ldw: g, rows: f, cols: g, into: scratch)
-        multiplyAdd(dpre, lda: g, scratch, ldb: f, into: dx, ldc: f, m: rows, n: f, k: g)
+        multiplyAdd(dpre, lda: g, scratch, ldb: f, into: dx, ldc: lddx ?? f, m: rows, n: f, k: g)
     }
 
     /// `t[cols×rows] = wᵀ` for `w[rows×cols]` (leading dimension `ldw`), so that products
