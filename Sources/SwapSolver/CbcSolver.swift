@@ -1,5 +1,6 @@
 #if Cbc
 import CCbc
+import Foundation
 
 /// The swap model as a MILP solved by COIN-OR Cbc, to cross-check the exact
 /// solvers. It shares no code with them: bounds, costs and the formulation
@@ -14,7 +15,15 @@ public struct CbcSolver: Sendable {
 
     public init() {}
 
+    /// Cbc's solve keeps state in statics of its own (its parameter tables), so two solves at
+    /// once in one process can answer wrongly: one at a time.
+    private static let oneAtATime = NSLock()
+
     public func solve(_ p: SwapProblem) -> SwapSolution {
+        Self.oneAtATime.withLock { solveAlone(p) }
+    }
+
+    private func solveAlone(_ p: SwapProblem) -> SwapSolution {
         let R = p.resourceCount
         guard let model = Cbc_newModel() else { return .infeasible("Cbc could not create a model", problem: p) }
         defer { Cbc_deleteModel(model) }
