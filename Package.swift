@@ -27,6 +27,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "Forecasting", dependencies: ["PoolCore", .target(name: "COpenBLAS", condition: .when(traits: ["OpenBLAS"]))]),
         .target(name: "Simulation", dependencies: ["PoolCore"]),
+        .target(name: "Execution", dependencies: ["PoolCore", "Drivers"]),
         .systemLibrary(name: "CCbc", providers: [.apt(["coinor-libcbc-dev"])]),
         .target(name: "SwapSolver", dependencies: ["PoolCore", .target(name: "CCbc", condition: .when(traits: ["Cbc"]))]),
         .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
@@ -40,7 +41,7 @@ let package = Package(
         .target(
             name: "Service",
             dependencies: [
-                "PoolCore", "Forecasting", "SwapSolver", "Drivers", "Storage", "Simulation", "CCrypto",
+                "PoolCore", "Forecasting", "SwapSolver", "Drivers", "Execution", "Storage", "Simulation", "CCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -72,7 +73,7 @@ let package = Package(
         .testTarget(
             name: "StorageTests",
             dependencies: [
-                "Storage", "PoolCore",
+                "Storage", "PoolCore", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["Postgres"])),
             ]
         ),
@@ -82,6 +83,10 @@ let package = Package(
                 "Service", "Storage", "PoolCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
+        ),
+        .testTarget(
+            name: "ExecutionTests",
+            dependencies: ["Execution", "Drivers", "PoolCore"]
         ),
         .testTarget(
             name: "SimulationTests",

@@ -70,6 +70,58 @@ public struct AllocationLedger: Sendable {
         allocated[try index(of: id)]
     }
 
+    // MARK: Registration
+
+    /// Adds `node`, or replaces the node with its id; refused (and nothing changed) when the
+    /// instances on it would no longer fit.
+    public mutating func upsert(node: Node) throws(LedgerError) {
+        for resource in Resource.allCases {
+            for (field, value) in [("capacity", node.capacity[resource]), ("reserve", node.reserve[resource])] where !(value.isFinite && value >= 0) {
+                throw .invalidNodeAmount(node.id, resource, amount: value, field: field)
+            }
+            if node.reserve[resource] > node.capacity[resource] {
+                throw .invalidNodeAmount(node.id, resource, amount: node.reserve[resource], field: "reserve (above the capacity of \(formatAmount(node.capacity[resource])))")
+            }
+        }
+        guard let index = nodeIndexByID[node.id] else {
+            nodeIndexByID[node.id] = nodes.count
+            nodes.append(node)
+            allocated.append(.zero)
+            return
+        }
+        if let holder = instances.indices.first(where: { nodeIndexOfInstance[$0] == index }) {
+            try Self.checkCapacity(allocated[index], of: node, by: instances[holder].id)
+        }
+        nodes[index] = node
+    }
+
+    /// Adds `instance`, or replaces the instance with its id (allocation, SLA and node); refused
+    /// (and nothing changed) when it breaks an invariant.
+    public mutating func upsert(instance: Instance) throws(LedgerError) {
+        guard let nodeIndex = nodeIndexByID[instance.node] else { throw .unknownNode(instance.node, instance: instance.id) }
+        try Self.checkSLA(instance.sla, of: instance.id)
+        try Self.checkBounds(instance.allocation, sla: instance.sla, of: instance.id)
+        if let index = instanceIndexByID[instance.id] {
+            let old = instances[index]
+            let oldNode = nodeIndexOfInstance[index]
+            var totals = allocated
+            totals[oldNode] -= old.allocation
+            totals[nodeIndex] += instance.allocation
+            try Self.checkCapacity(totals[nodeIndex], of: nodes[nodeIndex], by: instance.id,
+                                   growingFrom: nodeIndex == oldNode ? allocated[nodeIndex] : .zero)
+            allocated = totals
+            instances[index] = instance
+            nodeIndexOfInstance[index] = nodeIndex
+        } else {
+            let total = allocated[nodeIndex] + instance.allocation
+            try Self.checkCapacity(total, of: nodes[nodeIndex], by: instance.id, growingFrom: allocated[nodeIndex])
+            allocated[nodeIndex] = total
+            instanceIndexByID[instance.id] = instances.count
+            instances.append(instance)
+            nodeIndexOfInstance.append(nodeIndex)
+        }
+    }
+
     // MARK: Steps
 
     /// Sets the allocation of the instance at `index`, or throws and changes nothing.

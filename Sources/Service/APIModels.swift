@@ -1,3 +1,4 @@
+import Execution
 import Hummingbird
 
 /// The JSON bodies of the HTTP API (see `openapi.json`). Amounts are
@@ -133,6 +134,17 @@ public struct SwapRequestBody: Codable, Sendable {
     public var dryRun: Bool?
     public var maxMigrations: Int?
     public var maxChanges: Int?
+    /// Set these instances to these amounts instead of solving (an operator's own swap).
+    public var allocations: [String: Amounts]?
+    /// Run swaps the risk policy would hold or reject for their chance of exceeding the new
+    /// allocation (operator). The memory floor and "no forecast, no shrink" still apply.
+    public var force: Bool?
+}
+
+/// `POST /swaps/{id}/rollback`: which of the plan's swaps to undo (default: all that took effect).
+public struct RollbackRequestBody: Codable, Sendable {
+    public var instances: [String]?
+    public var reason: String?
 }
 
 public struct ResourceChange: Codable, Sendable {
@@ -155,6 +167,14 @@ public struct SwapView: Codable, Sendable {
     /// Model cost this change saves over the horizon.
     public var benefit: Double
     public var risk: RiskView
+    /// Where the swap is: planned (a dry run), held, rejected, verifying, committed, rolledBack, failedSafe.
+    public var state: String?
+    /// Why it was held, rejected, rolled back or failed safe.
+    public var reason: String?
+    /// Its record in `/swap_history`, once it has one.
+    public var swapID: Int64?
+    /// The verification window: the baseline before, each round after, what it measured.
+    public var verification: Verification?
 }
 
 public struct RiskView: Codable, Sendable {
@@ -163,6 +183,9 @@ public struct RiskView: Codable, Sendable {
     /// Highest interval level whose upper bound the new allocation still covers (0 when none).
     public var coveredLevel: Double
     public var migrates: Bool
+    /// The risk assessment: the chance of usage above the new allocation, the memory floor, the
+    /// blast radius, the migration's estimate, and the decision with its reasons.
+    public var assessment: RiskReport?
 }
 
 public struct PlanView: Codable, Sendable, ResponseEncodable {
@@ -176,6 +199,11 @@ public struct PlanView: Codable, Sendable, ResponseEncodable {
     public var objectiveAfter: Double
     public var swaps: [SwapView]
     public var journal: [String]?
+    /// `plan`, or `rollback` for the undoing of an earlier plan's swaps (`rollsBack`).
+    public var kind: String?
+    public var rollsBack: String?
+    /// Why the plan did not run to its end.
+    public var failure: String?
 }
 
 public struct SwapHistoryView: Codable, Sendable, ResponseEncodable {
@@ -195,6 +223,12 @@ public struct SwapHistoryView: Codable, Sendable, ResponseEncodable {
         public var utilisationAfter: Double?
         public var durationMilliseconds: Double
         public var outcome: String
+        public var reason: String?
+        /// Pool time it committed, rolled back or failed safe; the allocation a rollback left.
+        public var endedAt: Int64?
+        public var restored: Amounts?
+        public var risk: RiskReport?
+        public var verification: Verification?
     }
     public var swaps: [Entry]
     /// Pass as `cursor` for the next page; absent on the last page.

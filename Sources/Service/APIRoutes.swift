@@ -1,3 +1,4 @@
+import Execution
 import Foundation
 import Hummingbird
 import PoolCore
@@ -119,7 +120,7 @@ struct APIRoutes: Sendable {
             let texts = request.uri.queryParameters.getAll("horizon").flatMap { $0.split(separator: ",").map(String.init) }
             let interval = runtime.configuration.interval
             let horizons = try (texts.isEmpty ? ["5m", "15m", "30m"] : texts).map {
-                try PoolRuntime.horizonSlots($0, default: 0, interval: interval)
+                try PlanFormulation.horizonSlots($0, default: 0, interval: interval)
             }
             let key = "\(principal.tenant ?? "")\u{0}\(id)\u{0}\(horizons)"
             if let cached = runtime.predictionCache.get(key) {
@@ -139,8 +140,9 @@ struct APIRoutes: Sendable {
             if let tenant = body.tenant, !principal.sees(tenant: tenant) { throw APIFailure.notFound("tenant \(tenant) not found") }
             if let m = body.maxMigrations, m < 0 || m > 1000 { throw APIFailure.badRequest("maxMigrations must be 0...1000, not \(m)") }
             if let m = body.maxChanges, m < 0 { throw APIFailure.badRequest("maxChanges must be ≥ 0, not \(m)") }
+            for (id, amounts) in body.allocations ?? [:] { try Validate.amounts(amounts, "allocations.\(id)") }
             let deadline = ContinuousClock.now.advanced(by: .seconds(runtime.configuration.solverSeconds))
-            var (view, _, _) = try await runtime.plan(body, tenantScope: principal.tenant) { ContinuousClock.now >= deadline }
+            var view = try await runtime.plan(body, tenantScope: principal.tenant) { ContinuousClock.now >= deadline }
             let dryRun = body.dryRun ?? true
             let requestText = String(decoding: try JSONEncoder().encode(body), as: UTF8.self)
             if dryRun {
@@ -160,13 +162,45 @@ struct APIRoutes: Sendable {
             let principal = try context.require(.read)
             let id = try context.parameters.require("id")
             guard let record = try await store.plan(id: id), principal.sees(tenant: record.tenant),
-                  var view = try? JSONDecoder().decode(PlanView.self, from: Data(record.answer.utf8)) else {
+                  var view = SwapRecords.value(PlanView.self, record.answer) else {
                 throw APIFailure.notFound("plan \(id) not found")
+            }
+            // Each swap as its record stands now (a verifying swap may have committed or rolled back since).
+            let stored = try await store.swapHistory(SwapHistoryQuery(plan: id, limit: 100_000))
+            for k in view.swaps.indices {
+                let swap = view.swaps[k]
+                var current = stored.first { $0.id == swap.swapID && swap.swapID != nil } ?? stored.first { $0.instance == swap.instance }
+                if view.kind == "rollback", let swapID = swap.swapID {
+                    current = try await store.swapHistory(SwapHistoryQuery(instance: swap.instance, limit: 100_000)).first { $0.id == swapID }
+                }
+                guard let current else { continue }
+                view.swaps[k].swapID = current.id
+                view.swaps[k].state = current.outcome.rawValue
+                view.swaps[k].reason = current.reason
+                view.swaps[k].verification = SwapRecords.value(Verification.self, current.verification) ?? view.swaps[k].verification
+                if let risk = SwapRecords.value(RiskReport.self, current.risk) { view.swaps[k].risk.assessment = risk }
             }
             if principal.tenant != nil { view.swaps = view.swaps.filter { principal.sees(tenant: $0.tenant) } }
             view.status = record.status.rawValue
             view.journal = try await store.journal(plan: id).map { "\($0.step) \($0.phase): \($0.detail)" }
             return view
+        }
+        router.post("/swaps/:id/approve") { _, context -> PlanView in
+            let principal = try context.require(.operate)
+            let id = try context.parameters.require("id")
+            return try await runtime.approve(plan: id, tenant: principal.tenant)
+        }
+        router.post("/swaps/:id/rollback") { request, context -> PlanView in
+            let principal = try context.require(.operate)
+            let id = try context.parameters.require("id")
+            let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+            var body = RollbackRequestBody(instances: nil, reason: nil)
+            if buffer.readableBytes > 0 {
+                do { body = try JSONDecoder().decode(RollbackRequestBody.self, from: Data(buffer: buffer)) }
+                catch { throw APIFailure.badRequest("the body must be {\"instances\": [...], \"reason\": \"...\"} or empty: \(error)") }
+            }
+            let reason = "operator: " + (body.reason ?? "rollback requested")
+            return try await runtime.rollBack(plan: id, instances: body.instances, reason: reason, tenant: principal.tenant)
         }
         router.get("/swap_history") { request, context -> SwapHistoryView in
             let principal = try context.require(.read)
@@ -182,7 +216,7 @@ struct APIRoutes: Sendable {
             guard (1...1000).contains(query.limit) else { throw APIFailure.badRequest("limit must be 1...1000, not \(query.limit)") }
             if let outcome = q.get("outcome") {
                 guard let value = SwapRecord.Outcome(rawValue: outcome) else {
-                    throw APIFailure.badRequest("outcome: expected executed, rolledBack or failed, not \"\(outcome)\"")
+                    throw APIFailure.badRequest("outcome: expected \(SwapRecord.Outcome.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(outcome)\"")
                 }
                 query.outcome = value
             }
@@ -196,7 +230,9 @@ struct APIRoutes: Sendable {
                                       fromNode: r.fromNode, toNode: r.toNode, before: Amounts(r.before), after: Amounts(r.after),
                                       predictedBenefit: r.predictedBenefit, realisedBenefit: r.realisedBenefit,
                                       utilisationBefore: r.utilisationBefore, utilisationAfter: r.utilisationAfter,
-                                      durationMilliseconds: r.durationMilliseconds, outcome: r.outcome.rawValue)
+                                      durationMilliseconds: r.durationMilliseconds, outcome: r.outcome.rawValue,
+                                      reason: r.reason, endedAt: r.endedAt, restored: r.restored.map(Amounts.init),
+                                      risk: SwapRecords.value(RiskReport.self, r.risk), verification: SwapRecords.value(Verification.self, r.verification))
             }
             return SwapHistoryView(swaps: entries, nextCursor: entries.count == query.limit ? entries.last.map { "\($0.id)" } : nil)
         }

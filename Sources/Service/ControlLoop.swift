@@ -3,13 +3,12 @@ import Logging
 import ServiceLifecycle
 import Storage
 
-/// The control loop: every round ingest → forecast → formulate and solve →
-/// assess → execute → record, on the pool clock it is given.
+/// The control loop: every round ingest → forecast → verify → formulate and solve → assess →
+/// execute → record, on the pool clock it is given.
 public struct ControlLoop: Sendable {
     let runtime: PoolRuntime
     let store: any PoolStore
     let metrics: ServiceMetrics
-    let replay: TraceReplay?
     let training: NetworkTraining
     let logger: Logger
 
@@ -17,7 +16,10 @@ public struct ControlLoop: Sendable {
         public var round: Int
         public var time: Int64
         public var samples: Int
+        /// Swaps that took effect this round, and those the verification committed or rolled back.
         public var swaps: Int
+        public var committed = 0
+        public var rolledBack = 0
         public var objectiveBefore: Double?
         public var objectiveAfter: Double?
         /// Whether this round started a training of the networks.
@@ -32,9 +34,7 @@ public struct ControlLoop: Sendable {
         var report = RoundReport(round: await runtime.round, time: time, samples: 0, swaps: 0)
 
         var started = clock.now
-        if let replay {
-            let slot = Int((time - replay.time(ofSlot: 0)) / Int64(configuration.interval))
-            let receipt = try await runtime.accept(replay.samples(slot: slot, time: time)) { _ in true }
+        if let receipt = try await runtime.sampleDriver(slot: time) {
             report.samples = receipt.accepted
             metrics.samplesAccepted.increment(by: Int64(receipt.accepted))
         }
@@ -43,36 +43,58 @@ public struct ControlLoop: Sendable {
         started = clock.now
         await runtime.observeSlot(time)
         metrics.record(step: "forecast", clock.now - started)
-        for settled in await runtime.takeSettlements() {
-            try await store.settle(swap: settled.id, realisedBenefit: settled.realised, utilisationAfter: settled.utilisation)
-        }
+
+        started = clock.now
+        let verified = try await runtime.verifyRound(time: time)
+        report.committed = verified.committed
+        report.rolledBack = verified.rolledBack
+        metrics.committed.increment(by: Int64(verified.committed))
+        metrics.rolledBack.increment(by: Int64(verified.rolledBack))
+        metrics.record(step: "verify", clock.now - started)
+
         // The networks learn in the background; the loop goes on with the ones installed.
         let schedule = await runtime.trainingSchedule, observedUntil = time + Int64(configuration.interval)
         if training.isDue(now: observedUntil, historySince: schedule.historySince, lastTraining: schedule.lastTraining) {
             report.trainingStarted = await training.start(until: observedUntil) != nil
         }
 
-        if configuration.autoSwap, report.round >= configuration.warmupRounds {
-            started = clock.now
-            let deadline = clock.now.advanced(by: .seconds(configuration.solverSeconds))
-            let (view, _, _) = try await runtime.plan(SwapRequestBody(), tenantScope: nil) { ContinuousClock().now >= deadline }
-            metrics.record(step: "formulate_solve", clock.now - started)
-            report.objectiveBefore = view.objectiveBefore
-            report.objectiveAfter = view.objectiveAfter
-            metrics.objective.set(view.objectiveAfter)
-            if !view.swaps.isEmpty {
-                report.swaps += try await execute(view, request: "{\"source\":\"loop\"}", tenant: nil)
-            }
-        }
+        // Plans an operator queued go first: the loop's own plan then sees their cooldowns.
         for queued in try await store.plans(status: .queued) {
-            guard let view = try? JSONDecoder().decode(PlanView.self, from: Data(queued.answer.utf8)) else { continue }
+            guard let view = SwapRecords.value(PlanView.self, queued.answer) else {
+                var failed = queued
+                failed.status = .failed
+                try await store.save(plan: failed)
+                try await store.append(journal: JournalEntry(plan: queued.id, step: -1, phase: "failed",
+                                                             detail: "the stored plan cannot be read back; nothing of it was applied", time: time))
+                continue
+            }
+            let force = SwapRecords.value(SwapRequestBody.self, queued.request)?.force ?? false
+            started = clock.now
             do {
-                report.swaps += try await execute(view, request: queued.request, tenant: queued.tenant)
+                let ran = try await runtime.execute(view, request: queued.request, tenant: queued.tenant, force: force, reassess: true)
+                report.swaps += count(ran)
             } catch {
                 var failed = queued
                 failed.status = .failed
                 try await store.save(plan: failed)
                 try await store.append(journal: JournalEntry(plan: queued.id, step: -1, phase: "failed", detail: "\(error)", time: time))
+            }
+            metrics.record(step: "execute", clock.now - started)
+        }
+
+        if configuration.autoSwap, report.round >= configuration.warmupRounds {
+            started = clock.now
+            let deadline = clock.now.advanced(by: .seconds(configuration.solverSeconds))
+            let view = try await runtime.plan(SwapRequestBody(), tenantScope: nil) { ContinuousClock().now >= deadline }
+            metrics.record(step: "formulate_solve", clock.now - started)
+            report.objectiveBefore = view.objectiveBefore
+            report.objectiveAfter = view.objectiveAfter
+            metrics.objective.set(view.objectiveAfter)
+            if !view.swaps.isEmpty {
+                started = clock.now
+                let ran = try await runtime.execute(view, request: "{\"source\":\"loop\"}", tenant: nil, force: false, reassess: false)
+                report.swaps += count(ran)
+                metrics.record(step: "execute", clock.now - started)
             }
         }
         // Once a day of pool time: drop samples past retention, downsample old ones to hourly means.
@@ -82,23 +104,14 @@ public struct ControlLoop: Sendable {
         }
         await runtime.advanceRound()
         metrics.rounds.increment()
+        metrics.swaps.increment(by: Int64(report.swaps))
         metrics.instances.set(Double(await runtime.allInstances().count))
         return report
     }
 
-    /// Executes a plan and keeps its record current: executing, then executed.
-    func execute(_ view: PlanView, request: String, tenant: String?) async throws -> Int {
-        let clock = ContinuousClock()
-        var record = PlanRecord(id: view.id, created: view.created, status: .executing, tenant: tenant, request: request,
-                                answer: String(decoding: try JSONEncoder().encode(view), as: UTF8.self))
-        try await store.save(plan: record)
-        let started = clock.now
-        _ = try await runtime.execute(view, clock: clock)
-        metrics.record(step: "execute", clock.now - started)
-        record.status = .executed
-        try await store.save(plan: record)
-        metrics.swaps.increment(by: Int64(view.swaps.count))
-        return view.swaps.count
+    /// Swaps of `plan` that took effect.
+    private func count(_ plan: PlanView) -> Int {
+        plan.swaps.filter { ["verifying", "committed"].contains($0.state ?? "") }.count
     }
 }
 
@@ -126,7 +139,7 @@ struct ControlLoopService: Service {
             if Task.isShuttingDownGracefully || Task.isCancelled { break }
             do {
                 let report = try await loop.runOnce(time: time)
-                loop.logger.info("round \(report.round) at \(UTCTimeText.iso(time)): \(report.samples) samples, \(report.swaps) swaps\(report.objectiveAfter.map { String(format: ", objective %.2f → %.2f", report.objectiveBefore ?? .nan, $0) } ?? "")")
+                loop.logger.info("round \(report.round) at \(UTCTimeText.iso(time)): \(report.samples) samples, \(report.swaps) swaps, \(report.committed) committed, \(report.rolledBack) rolled back\(report.objectiveAfter.map { String(format: ", objective %.2f → %.2f", report.objectiveBefore ?? .nan, $0) } ?? "")")
             } catch {
                 loop.logger.error("round at \(time) failed: \(error)")
             }

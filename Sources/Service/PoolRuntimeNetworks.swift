@@ -29,15 +29,7 @@ extension PoolRuntime {
     /// keeps, and fewer for very large pools so that the replay holds at most 20 million
     /// instance-slots.
     func warmStartSlots(instances: Int) -> Int {
-        min(configuration.warmStartSlots, engine.configuration.historySlots, 20_000_000 / max(1, instances))
-    }
-
-    /// A new, empty engine whose slot 0 is the absolute slot `firstSlot`; instances and
-    /// networks are added again by the caller.
-    func resetForecaster(firstSlot: Int64) {
-        engine = ForecastEngine(seriesCount: 0, firstSlot: firstSlot)
-        seriesOf = [:]
-        order = []
+        min(configuration.warmStartSlots, forecaster.engine.configuration.historySlots, 20_000_000 / max(1, instances))
     }
 
     /// Feeds the engine the stored samples of the `slots` slots before `end` (a pool time),
@@ -45,10 +37,10 @@ extension PoolRuntime {
     func warmStart(slots: Int, before end: Int64) async throws {
         guard slots > 0 else { return }
         let interval = Int64(configuration.interval)
-        let row = [Double](repeating: .nan, count: engine.series.count)
+        let row = [Double](repeating: .nan, count: forecaster.engine.series.count)
         var grid = [[Double]](repeating: row, count: slots), allocations = grid
-        for id in order {
-            guard let series = seriesOf[id], let record = instances[id] else { continue }
+        for id in forecaster.order {
+            guard let series = forecaster.seriesOf[id], let record = registry.records[id] else { continue }
             let history = try await StoredHistory.read(record, startSlot: end / interval - Int64(slots), slots: slots, interval: interval, from: store)
             for k in 0..<slots {
                 grid[k][series.cpu] = history.cpu[k]
@@ -56,27 +48,27 @@ extension PoolRuntime {
                 allocations[k][series.cpu] = history.allocation[0][k]
                 allocations[k][series.memory] = history.allocation[1][k]
             }
-            if let oldest = history.oldest { historySince = min(historySince ?? oldest, oldest) }
+            if let oldest = history.oldest { forecaster.historySince = min(forecaster.historySince ?? oldest, oldest) }
             if let newest = history.newest {
-                lastUsed[id] = newest.used
-                lastObservedSlot[id] = (newest.time / interval) * interval
+                forecaster.lastUsed[id] = newest.used
+                forecaster.lastObservedSlot[id] = (newest.time / interval) * interval
             }
         }
-        for (values, allocation) in zip(grid, allocations) { engine.observe(values, allocations: allocation) }
+        for (values, allocation) in zip(grid, allocations) { forecaster.engine.observe(values, allocations: allocation) }
     }
 
     /// Brings the engine to the slot before absolute slot `slot`: a skipped slot is fed as a
     /// gap, a gap longer than the engine keeps starts it afresh. False when `slot` was
     /// observed already.
     func alignForecaster(to slot: Int64) -> Bool {
-        let index = slot - engine.firstSlot
-        if index < Int64(engine.slotCount) { return false }
-        let gap = Int(index) - engine.slotCount
-        if gap > engine.configuration.historySlots {
+        let index = slot - forecaster.engine.firstSlot
+        if index < Int64(forecaster.engine.slotCount) { return false }
+        let gap = Int(index) - forecaster.engine.slotCount
+        if gap > forecaster.engine.configuration.historySlots {
             // Nothing the engine holds is recent: a new one, the networks installed before the
             // instances are admitted (which then serves them), the instances cold until fed.
-            let records = order.compactMap { instances[$0] }
-            resetForecaster(firstSlot: slot)
+            let ids = forecaster.order
+            forecaster.reset(firstSlot: slot)
             for (resource, entry) in networks {
                 do {
                     try installInEngine(entry.network, for: resource)
@@ -85,12 +77,12 @@ extension PoolRuntime {
                     networkProblems.append("\(resource): the network could not be installed again after a gap: \(error)")
                 }
             }
-            for record in records { admit(record) }
-            lastObservedSlot = [:]
-            historySince = nil
+            for id in ids { admit(id) }
+            forecaster.lastObservedSlot = [:]
+            forecaster.historySince = nil
         } else {
-            let missing = [Double](repeating: .nan, count: engine.series.count)
-            for _ in 0..<gap { engine.observe(missing) }
+            let gaps = [Double](repeating: .nan, count: forecaster.engine.series.count)
+            for _ in 0..<gap { forecaster.engine.observe(gaps) }
         }
         return true
     }
@@ -105,8 +97,8 @@ extension PoolRuntime {
 
     private func installInEngine(_ network: RecurrentNetwork, for resource: Resource) throws {
         try NetworkForecaster.check(network)
-        let served = order.compactMap { seriesOf[$0].map { resource == .cpu ? $0.cpu : $0.memory } }
-        try engine.install(NetworkForecaster(network: network, activeFrom: engine.slotCount), as: resource.rawValue, serving: served)
+        let served = forecaster.order.compactMap { forecaster.seriesOf[$0].map { resource == .cpu ? $0.cpu : $0.memory } }
+        try forecaster.engine.install(NetworkForecaster(network: network, activeFrom: forecaster.engine.slotCount), as: resource.rawValue, serving: served)
     }
 
     /// Installs the networks saved in the store; a checkpoint that cannot be read is reported in
@@ -134,7 +126,7 @@ extension PoolRuntime {
 
     /// What `NetworkTraining.isDue` decides on: the pool time of the oldest sample the
     /// forecaster holds, and of the last training.
-    var trainingSchedule: (historySince: Int64?, lastTraining: Int64?) { (historySince, lastTraining) }
+    var trainingSchedule: (historySince: Int64?, lastTraining: Int64?) { (forecaster.historySince, lastTraining) }
 
     /// Marks a training on the samples before `time` as running; false when one already is.
     func beginTraining(at time: Int64) -> Bool {
@@ -151,6 +143,6 @@ extension PoolRuntime {
 
     public func forecasterView() -> ForecasterView {
         ForecasterView(networks: NetworkTraining.resources.compactMap { networks[$0]?.status }, training: training,
-                       problems: networkProblems, slotsObserved: engine.slotCount, series: engine.series.count)
+                       problems: networkProblems, slotsObserved: forecaster.engine.slotCount, series: forecaster.engine.series.count)
     }
 }

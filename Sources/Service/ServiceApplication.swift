@@ -1,3 +1,4 @@
+import Execution
 import Foundation
 import Hummingbird
 import Logging
@@ -16,30 +17,44 @@ public struct ServiceApplication: Sendable {
     public let metrics: ServiceMetrics
     let firstSlot: Int64
 
-    public init(configuration: ServiceConfiguration, store: any PoolStore, logger: Logger, now: Int64) async throws {
+    /// `driver` replaces the one the configuration names (tests, benchmarks).
+    public init(configuration: ServiceConfiguration, store: any PoolStore, logger: Logger, now: Int64,
+                driver override: (any InstanceDriver)? = nil) async throws {
         self.configuration = configuration
         self.store = store
         metrics = ServiceMetrics()
-        runtime = PoolRuntime(configuration: configuration, store: store)
-        var replay: TraceReplay?
         var start = now
-        if configuration.demo {
-            let folder = configuration.demoTrace ?? BundledSample.folder
-            let (trace, _) = try BitbrainsTraceReader().read(folder: folder, instanceLimit: nil)
-            let simulated = try TraceReplay(trace: trace)
-            replay = simulated
-            for node in simulated.nodes where try await store.nodes().contains(where: { $0.id == node.id }) == false {
-                try await store.upsert(node: node)
+        let driver: any InstanceDriver
+        if let override {
+            driver = override
+        } else {
+            switch configuration.driverName {
+            case "simulated":
+                let folder = configuration.demoTrace ?? BundledSample.folder
+                let (trace, _) = try BitbrainsTraceReader().read(folder: folder, instanceLimit: nil)
+                let replay = try TraceReplay(trace: trace)
+                for node in replay.nodes where try await store.nodes().contains(where: { $0.id == node.id }) == false {
+                    try await store.upsert(node: node)
+                }
+                for instance in replay.instances where try await store.instance(id: instance.id) == nil {
+                    try await store.upsert(instance: instance)
+                }
+                start = replay.time(ofSlot: 0)
+                driver = try replay.driver(stateFile: configuration.simulatedState ?? configuration.database + ".simulated")
+            case "cgroup":
+                driver = try CgroupDriver(parent: configuration.cgroupParent, nodeName: configuration.nodeName, reserve: vector(configuration.nodeReserve))
+            case "oci":
+                driver = try OCIDriver(root: configuration.ociRoot, parent: configuration.cgroupParent, nodeName: configuration.nodeName,
+                                       reserve: vector(configuration.nodeReserve))
+            default:
+                driver = ExternalDriver()
             }
-            for instance in simulated.instances where try await store.instance(id: instance.id) == nil {
-                try await store.upsert(instance: instance)
-            }
-            start = simulated.time(ofSlot: 0)
         }
+        runtime = PoolRuntime(configuration: configuration, store: store, driver: driver)
         try await runtime.restore(startingAt: start)
         for problem in await runtime.forecasterView().problems { logger.warning("forecaster: \(problem)") }
         training = NetworkTraining(configuration: configuration, store: store, runtime: runtime, logger: logger)
-        loop = ControlLoop(runtime: runtime, store: store, metrics: metrics, replay: replay, training: training, logger: logger)
+        loop = ControlLoop(runtime: runtime, store: store, metrics: metrics, training: training, logger: logger)
         firstSlot = start
     }
 

@@ -1,3 +1,4 @@
+import Execution
 import Foundation
 
 /// Every setting of `poolswap serve`, in one place. Precedence: flags, then
@@ -59,6 +60,40 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     /// its history at once (2304 = 8 days, what it keeps).
     public var warmStartSlots = 2304
 
+    /// What applies the swaps: `simulated` (the demo's trace replay, reacting to allocations),
+    /// `cgroup` (child cgroups of `cgroupParent` on this host), `oci` (runc containers under
+    /// `ociRoot`), or `none` (instances registered through the API; your platform applies the
+    /// allocations Poolswap records). Default: `simulated` in demo mode, else `none`.
+    public var driver: String?
+    /// simulated: the file where the simulated hosts keep what they were set to across restarts
+    /// (default: the database's path with `.simulated` appended).
+    public var simulatedState: String?
+    /// cgroup and oci: the parent cgroup whose children are the instances (cgroup), and under
+    /// which containers get their cgroups (oci).
+    public var cgroupParent = "poolswap"
+    /// oci: runc's state directory for Poolswap's containers.
+    public var ociRoot = "/run/poolswap/runc"
+    /// cgroup and oci: the name of this host's node (default: the host name), and what it keeps
+    /// for itself (cores, GiB, gpus).
+    public var nodeName: String?
+    public var nodeReserve: [Double] = [0.25, 0.5, 0]
+    /// cgroup and oci: what an instance found there is registered with. Tenant; SLA minimum and
+    /// weight; SLA maximum (default: the node's allocatable); the allocation given to a cgroup
+    /// found without limits (raised to 1.25 × its working set when that is more).
+    public var discoveredTenant = "local"
+    public var discoveredMinimum: [Double] = [0.05, 0.0625, 0]
+    public var discoveredMaximum: [Double]?
+    public var discoveredWeight = 1.0
+    public var discoveredAllocation: [Double] = [1, 1, 0]
+    /// The risk gates every swap passes before it runs (`RiskPolicy`: chances in 0...1, memory
+    /// margins as a fraction and GiB, blast radius in counts, migration limits in ms and s).
+    public var risk = RiskPolicy()
+    /// When a swap that took something away is rolled back (`VerificationThresholds`: rounds,
+    /// cores, counts, percentage points).
+    public var verification = VerificationThresholds()
+    /// Model cost of one OOM kill, before the SLA weight, in the measured realised benefit.
+    public var oomKillCost = 50.0
+
     public init() {}
 
     public static let environmentPrefix = "POOLSWAP_"
@@ -104,10 +139,38 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         try value("TRAINING_EPOCHS", \.trainingEpochs)
         try value("WARM_START_SLOTS", \.warmStartSlots)
         if let trace = environment[Self.environmentPrefix + "DEMO_TRACE"] { demoTrace = trace }
+        if let driver = environment[Self.environmentPrefix + "DRIVER"] { self.driver = driver }
+        if let name = environment[Self.environmentPrefix + "NODE_NAME"] { nodeName = name }
+        try value("CGROUP_PARENT", \.cgroupParent)
+        try value("OCI_ROOT", \.ociRoot)
         if let url = environment[Self.environmentPrefix + "POSTGRES"] { postgres = url }
     }
 
+    /// The driver in use: the one named, else `simulated` in demo mode and `none` otherwise.
+    public var driverName: String { driver ?? (demo ? "simulated" : "none") }
+    public static let drivers = ["simulated", "cgroup", "oci", "none"]
+
     public func validate() throws {
+        guard Self.drivers.contains(driverName) else {
+            throw ConfigurationError("driver must be one of \(Self.drivers.joined(separator: ", ")), not \(driverName)")
+        }
+        guard (driverName == "simulated") == demo else {
+            throw ConfigurationError(demo ? "the demo replays a trace through the simulated driver: with driver \(driverName), turn the demo off (--no-demo)"
+                                          : "the simulated driver replays a trace: it is the demo (drop --no-demo)")
+        }
+        if let problem = risk.problem ?? verification.problem { throw ConfigurationError(problem) }
+        for (name, vector) in [("nodeReserve", nodeReserve), ("discoveredMinimum", discoveredMinimum), ("discoveredAllocation", discoveredAllocation)]
+            + (discoveredMaximum.map { [("discoveredMaximum", $0)] } ?? []) {
+            guard vector.count == 3, vector.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                throw ConfigurationError("\(name) needs three finite amounts ≥ 0 (cpu, memory, gpu), not \(vector)")
+            }
+        }
+        guard discoveredWeight.isFinite, discoveredWeight >= 0, oomKillCost.isFinite, oomKillCost >= 0 else {
+            throw ConfigurationError("discoveredWeight and oomKillCost must be finite and ≥ 0")
+        }
+        guard !cgroupParent.isEmpty, !cgroupParent.hasPrefix("/"), !cgroupParent.split(separator: "/").contains("..") else {
+            throw ConfigurationError("cgroupParent must be a relative cgroup path without .., not \(cgroupParent)")
+        }
         guard (1...65535).contains(port) else { throw ConfigurationError("port must be 1...65535, not \(port)") }
         guard interval >= 1 else { throw ConfigurationError("interval must be at least 1 second, not \(interval)") }
         guard [1, 3, 6].contains(horizonSlots) else { throw ConfigurationError("horizonSlots must be 1, 3 or 6, not \(horizonSlots)") }
@@ -161,6 +224,14 @@ extension ServiceConfiguration {
         try read(.retrainHours, \.retrainHours); try read(.firstTrainingHours, \.firstTrainingHours)
         try read(.trainingDays, \.trainingDays); try read(.trainingSamples, \.trainingSamples)
         try read(.trainingEpochs, \.trainingEpochs); try read(.warmStartSlots, \.warmStartSlots)
+        driver = try c.decodeIfPresent(String.self, forKey: .driver)
+        nodeName = try c.decodeIfPresent(String.self, forKey: .nodeName)
+        simulatedState = try c.decodeIfPresent(String.self, forKey: .simulatedState)
+        discoveredMaximum = try c.decodeIfPresent([Double].self, forKey: .discoveredMaximum)
+        try read(.cgroupParent, \.cgroupParent); try read(.ociRoot, \.ociRoot); try read(.nodeReserve, \.nodeReserve)
+        try read(.discoveredTenant, \.discoveredTenant); try read(.discoveredMinimum, \.discoveredMinimum)
+        try read(.discoveredWeight, \.discoveredWeight); try read(.discoveredAllocation, \.discoveredAllocation)
+        try read(.risk, \.risk); try read(.verification, \.verification); try read(.oomKillCost, \.oomKillCost)
     }
 }
 

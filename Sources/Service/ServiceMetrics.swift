@@ -5,16 +5,20 @@ public final class ServiceMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     let rounds: Counter
     let swaps: Counter
+    let committed: Counter
+    let rolledBack: Counter
     let samplesAccepted: Counter
     let samplesRejected: Counter
     let instances: Gauge
     let objective: Gauge
     private let steps: [String: DurationHistogram]
-    static let stepNames = ["ingest", "forecast", "formulate_solve", "execute"]
+    static let stepNames = ["ingest", "forecast", "verify", "formulate_solve", "execute"]
 
     public init() {
         rounds = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "rounds", unitName: "total", helpText: "Control-loop rounds run"))
-        swaps = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "swaps", unitName: "total", helpText: "Swaps executed"))
+        swaps = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "swaps", unitName: "total", helpText: "Swaps that took effect"))
+        committed = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "swaps_committed", unitName: "total", helpText: "Swaps committed after their verification window"))
+        rolledBack = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "swaps_rolled_back", unitName: "total", helpText: "Swaps rolled back automatically at a regression"))
         samplesAccepted = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "samples_accepted", unitName: "total", helpText: "Usage samples stored"))
         samplesRejected = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "samples_rejected", unitName: "total", helpText: "Usage samples refused"))
         instances = registry.makeGauge(descriptor: .init(namespace: "poolswap", metricName: "instances", helpText: "Instances in the pool"))

@@ -28,7 +28,8 @@ struct StoredHistory {
             history.oldest = history.oldest ?? sample.time
             history.newest = sample
         }
-        let swaps = try await store.swapHistory(SwapHistoryQuery(instance: record.id, from: start, outcome: .executed, limit: 1_000_000))
+        let swaps = try await store.swapHistory(SwapHistoryQuery(instance: record.id, limit: 1_000_000))
+            .filter { $0.tookEffect && ($0.time >= start || ($0.endedAt ?? .max) >= start) }
         history.allocation = (0..<2).map { resource in
             allocations(now: record.allocation[resource], resource: resource, swaps: swaps, startSlot: startSlot, slots: slots, interval: interval)
         }
@@ -37,16 +38,23 @@ struct StoredHistory {
 
     /// The allocation of `resource` in each of `slots` slots from absolute slot `startSlot`.
     /// A swap recorded at time t applies from the slot starting at t (the loop executes it
-    /// after observing the slot before).
+    /// after observing the slot before); its rollback from the slot starting at its end.
     static func allocations(now current: Double, resource: Int, swaps: [SwapRecord], startSlot: Int64, slots: Int,
                             interval: Int64) -> [Double] {
+        var changes: [(time: Int64, from: Double)] = []
+        for swap in swaps where swap.tookEffect && resource < swap.before.count {
+            changes.append((swap.time, swap.before[resource]))
+            if swap.outcome == .rolledBack || swap.outcome == .failedSafe, let ended = swap.endedAt {
+                changes.append((ended, swap.after[resource]))
+            }
+        }
+        changes.sort { $0.time > $1.time }
         var history = [Double](repeating: current, count: slots)
         var value = current, end = slots
-        let executed = swaps.filter { $0.outcome == .executed && resource < $0.before.count }.sorted { $0.time > $1.time }
-        for swap in executed {
-            let first = Int(min(max(swap.time / interval - startSlot, 0), Int64(end)))
+        for change in changes {
+            let first = Int(min(max(change.time / interval - startSlot, 0), Int64(end)))
             for k in first..<end { history[k] = value }
-            value = swap.before[resource]
+            value = change.from
             end = first
         }
         for k in 0..<end { history[k] = value }

@@ -23,8 +23,10 @@ public protocol PoolStore: Sendable {
     /// Stores swaps and returns them with their ids.
     func record(swaps: [SwapRecord]) async throws -> [SwapRecord]
     func swapHistory(_ query: SwapHistoryQuery) async throws -> [SwapRecord]
-    /// Records what a swap turned out to give, once the next usage came in.
-    func settle(swap id: Int64, realisedBenefit: Double, utilisationAfter: Double) async throws
+    /// Replaces what changes over a swap's life (outcome, realised benefit, utilisation after,
+    /// reason, risk, verification, end, restored, duration) of the stored swaps with these ids,
+    /// all or nothing.
+    func update(swaps: [SwapRecord]) async throws
 
     func append(journal: JournalEntry) async throws
     func journal(plan: String) async throws -> [JournalEntry]

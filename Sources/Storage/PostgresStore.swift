@@ -68,6 +68,17 @@ public final class PostgresStore: PoolStore {
             "CREATE INDEX IF NOT EXISTS journal_plan ON journal(plan, id)",
             "CREATE TABLE IF NOT EXISTS token (hash TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, tenant TEXT, created BIGINT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS checkpoint (name TEXT PRIMARY KEY, time BIGINT NOT NULL, data BYTEA NOT NULL)",
+            // v2: the swap's lifecycle, the journal's actions.
+            "ALTER TABLE swap ADD COLUMN IF NOT EXISTS reason TEXT",
+            "ALTER TABLE swap ADD COLUMN IF NOT EXISTS risk TEXT",
+            "ALTER TABLE swap ADD COLUMN IF NOT EXISTS verification TEXT",
+            "ALTER TABLE swap ADD COLUMN IF NOT EXISTS ended_at BIGINT",
+            "ALTER TABLE swap ADD COLUMN IF NOT EXISTS restored TEXT",
+            "CREATE INDEX IF NOT EXISTS swap_outcome ON swap(outcome, id)",
+            "CREATE INDEX IF NOT EXISTS swap_plan ON swap(plan, id)",
+            "ALTER TABLE journal ADD COLUMN IF NOT EXISTS action TEXT",
+            "UPDATE swap SET outcome = 'committed' WHERE outcome = 'executed'",
+            "UPDATE swap SET outcome = 'failedSafe' WHERE outcome = 'failed'",
         ] {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: Self.logger)
             }
@@ -226,10 +237,11 @@ public final class PostgresStore: PoolStore {
                 for var swap in swaps {
                     let rows = try await connection.query("""
                         INSERT INTO swap (plan, instance, tenant, time, from_node, to_node, before, after, predicted, realised,
-                                          utilisation_before, utilisation_after, duration_ms, outcome)
+                                          utilisation_before, utilisation_after, duration_ms, outcome, reason, risk, verification, ended_at, restored)
                         VALUES (\(swap.plan), \(swap.instance), \(swap.tenant), \(swap.time), \(swap.fromNode), \(swap.toNode),
                                 \(StoredAmounts.text(swap.before)), \(StoredAmounts.text(swap.after)), \(swap.predictedBenefit), \(swap.realisedBenefit),
-                                \(swap.utilisationBefore), \(swap.utilisationAfter), \(swap.durationMilliseconds), \(swap.outcome.rawValue))
+                                \(swap.utilisationBefore), \(swap.utilisationAfter), \(swap.durationMilliseconds), \(swap.outcome.rawValue),
+                                \(swap.reason), \(swap.risk), \(swap.verification), \(swap.endedAt), \(swap.restored.map(StoredAmounts.text)))
                         RETURNING id
                         """, logger: Self.logger)
                     for try await id in rows.decode(Int64.self) { swap.id = id }
@@ -248,8 +260,9 @@ public final class PostgresStore: PoolStore {
         // NULL filters match everything, so one statement serves every combination.
         let rows = try await client.query("""
             SELECT id, plan, instance, tenant, time, from_node, to_node, before, after, predicted, realised,
-                   utilisation_before, utilisation_after, duration_ms, outcome FROM swap
-            WHERE (\(query.instance)::text IS NULL OR instance = \(query.instance))
+                   utilisation_before, utilisation_after, duration_ms, outcome, reason, risk, verification, ended_at, restored FROM swap
+            WHERE (\(query.plan)::text IS NULL OR plan = \(query.plan))
+              AND (\(query.instance)::text IS NULL OR instance = \(query.instance))
               AND (\(query.tenant)::text IS NULL OR tenant = \(query.tenant))
               AND (\(query.from)::bigint IS NULL OR time >= \(query.from))
               AND (\(query.to)::bigint IS NULL OR time < \(query.to))
@@ -259,30 +272,50 @@ public final class PostgresStore: PoolStore {
             """)
         var out: [SwapRecord] = []
         for try await row in rows {
-            let r = try row.decode((Int64, String, String, String, Int64, String, String, String, String, Double, Double?, Double, Double?, Double, String).self)
+            let r = try row.decode((Int64, String, String, String, Int64, String, String, String, String, Double, Double?, Double, Double?, Double, String,
+                                    String?, String?, String?, Int64?, String?).self)
             out.append(SwapRecord(id: r.0, plan: r.1, instance: r.2, tenant: r.3, time: r.4, fromNode: r.5, toNode: r.6,
                                   before: StoredAmounts.values(r.7), after: StoredAmounts.values(r.8), predictedBenefit: r.9, realisedBenefit: r.10,
                                   utilisationBefore: r.11, utilisationAfter: r.12, durationMilliseconds: r.13,
-                                  outcome: SwapRecord.Outcome(rawValue: r.14) ?? .failed))
+                                  outcome: SwapRecord.outcome(stored: r.14), reason: r.15, risk: r.16, verification: r.17,
+                                  endedAt: r.18, restored: r.19.map(StoredAmounts.values)))
         }
         return out
     }
 
-    public func settle(swap id: Int64, realisedBenefit: Double, utilisationAfter: Double) async throws {
-        let rows = try await client.query("UPDATE swap SET realised = \(realisedBenefit), utilisation_after = \(utilisationAfter) WHERE id = \(id) RETURNING id")
-        var found = false
-        for try await _ in rows.decode(Int64.self) { found = true }
-        guard found else { throw StoreError("no swap with id \(id)") }
+    public func update(swaps: [SwapRecord]) async throws {
+        for swap in swaps where swap.id == nil { throw StoreError("a swap without an id cannot be updated (instance \(swap.instance))") }
+        guard !swaps.isEmpty else { return }
+        try await client.withConnection { connection in
+            try await connection.query("BEGIN", logger: Self.logger)
+            do {
+                for swap in swaps {
+                    let rows = try await connection.query("""
+                        UPDATE swap SET outcome = \(swap.outcome.rawValue), realised = \(swap.realisedBenefit), utilisation_after = \(swap.utilisationAfter),
+                          reason = \(swap.reason), risk = \(swap.risk), verification = \(swap.verification), ended_at = \(swap.endedAt),
+                          restored = \(swap.restored.map(StoredAmounts.text)), duration_ms = \(swap.durationMilliseconds)
+                        WHERE id = \(swap.id!) RETURNING id
+                        """, logger: Self.logger)
+                    var found = false
+                    for try await _ in rows.decode(Int64.self) { found = true }
+                    guard found else { throw StoreError("no swap with id \(swap.id!)") }
+                }
+                try await connection.query("COMMIT", logger: Self.logger)
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: Self.logger)
+                throw error
+            }
+        }
     }
 
     public func append(journal entry: JournalEntry) async throws {
-        try await client.query("INSERT INTO journal (plan, step, phase, detail, time) VALUES (\(entry.plan), \(Int64(entry.step)), \(entry.phase), \(entry.detail), \(entry.time))")
+        try await client.query("INSERT INTO journal (plan, step, phase, detail, time, action) VALUES (\(entry.plan), \(Int64(entry.step)), \(entry.phase), \(entry.detail), \(entry.time), \(entry.action))")
     }
 
     public func journal(plan: String) async throws -> [JournalEntry] {
         var out: [JournalEntry] = []
-        for try await (step, phase, detail, time) in try await client.query("SELECT step, phase, detail, time FROM journal WHERE plan = \(plan) ORDER BY id").decode((Int64, String, String, Int64).self) {
-            out.append(JournalEntry(plan: plan, step: Int(step), phase: phase, detail: detail, time: time))
+        for try await (step, phase, detail, time, action) in try await client.query("SELECT step, phase, detail, time, action FROM journal WHERE plan = \(plan) ORDER BY id").decode((Int64, String, String, Int64, String?).self) {
+            out.append(JournalEntry(plan: plan, step: Int(step), phase: phase, detail: detail, time: time, action: action))
         }
         return out
     }

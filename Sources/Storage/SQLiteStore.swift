@@ -53,6 +53,20 @@ public final class SQLiteStore: PoolStore {
                 CREATE TABLE checkpoint (name TEXT PRIMARY KEY, time INTEGER NOT NULL, data BLOB NOT NULL);
                 """)
         }
+        migrator.registerMigration("v2: swap lifecycle and journal actions") { db in
+            try db.execute(sql: """
+                ALTER TABLE swap ADD COLUMN reason TEXT;
+                ALTER TABLE swap ADD COLUMN risk TEXT;
+                ALTER TABLE swap ADD COLUMN verification TEXT;
+                ALTER TABLE swap ADD COLUMN ended_at INTEGER;
+                ALTER TABLE swap ADD COLUMN restored TEXT;
+                CREATE INDEX swap_outcome ON swap(outcome, id);
+                CREATE INDEX swap_plan ON swap(plan, id);
+                ALTER TABLE journal ADD COLUMN action TEXT;
+                UPDATE swap SET outcome = 'committed' WHERE outcome = 'executed';
+                UPDATE swap SET outcome = 'failedSafe' WHERE outcome = 'failed';
+                """)
+        }
         return migrator
     }
 
@@ -189,11 +203,12 @@ public final class SQLiteStore: PoolStore {
             for var swap in swaps {
                 try db.execute(sql: """
                     INSERT INTO swap (plan, instance, tenant, time, from_node, to_node, before, after, predicted, realised,
-                                      utilisation_before, utilisation_after, duration_ms, outcome)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      utilisation_before, utilisation_after, duration_ms, outcome, reason, risk, verification, ended_at, restored)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [swap.plan, swap.instance, swap.tenant, swap.time, swap.fromNode, swap.toNode,
                                      StoredAmounts.text(swap.before), StoredAmounts.text(swap.after), swap.predictedBenefit, swap.realisedBenefit,
-                                     swap.utilisationBefore, swap.utilisationAfter, swap.durationMilliseconds, swap.outcome.rawValue])
+                                     swap.utilisationBefore, swap.utilisationAfter, swap.durationMilliseconds, swap.outcome.rawValue,
+                                     swap.reason, swap.risk, swap.verification, swap.endedAt, swap.restored.map(StoredAmounts.text)])
                 swap.id = db.lastInsertedRowID
                 stored.append(swap)
             }
@@ -201,10 +216,10 @@ public final class SQLiteStore: PoolStore {
         }
     }
 
-
     public func swapHistory(_ query: SwapHistoryQuery) async throws -> [SwapRecord] {
         var conditions: [String] = []
         var arguments: StatementArguments = []
+        if let plan = query.plan { conditions.append("plan = ?"); arguments += [plan] }
         if let instance = query.instance { conditions.append("instance = ?"); arguments += [instance] }
         if let tenant = query.tenant { conditions.append("tenant = ?"); arguments += [tenant] }
         if let from = query.from { conditions.append("time >= ?"); arguments += [from] }
@@ -222,31 +237,40 @@ public final class SQLiteStore: PoolStore {
                            before: StoredAmounts.values(row["before"]), after: StoredAmounts.values(row["after"]),
                            predictedBenefit: row["predicted"], realisedBenefit: row["realised"],
                            utilisationBefore: row["utilisation_before"], utilisationAfter: row["utilisation_after"],
-                           durationMilliseconds: row["duration_ms"],
-                           outcome: SwapRecord.Outcome(rawValue: row["outcome"]) ?? .failed)
+                           durationMilliseconds: row["duration_ms"], outcome: SwapRecord.outcome(stored: row["outcome"]),
+                           reason: row["reason"], risk: row["risk"], verification: row["verification"], endedAt: row["ended_at"],
+                           restored: (row["restored"] as String?).map(StoredAmounts.values))
             }
         }
     }
 
-    public func settle(swap id: Int64, realisedBenefit: Double, utilisationAfter: Double) async throws {
+    public func update(swaps: [SwapRecord]) async throws {
+        for swap in swaps where swap.id == nil { throw StoreError("a swap without an id cannot be updated (instance \(swap.instance))") }
+        guard !swaps.isEmpty else { return }
         try await database.write { db in
-            try db.execute(sql: "UPDATE swap SET realised = ?, utilisation_after = ? WHERE id = ?",
-                           arguments: [realisedBenefit, utilisationAfter, id])
-            guard db.changesCount == 1 else { throw StoreError("no swap with id \(id)") }
+            let statement = try db.cachedStatement(sql: """
+                UPDATE swap SET outcome = ?, realised = ?, utilisation_after = ?, reason = ?, risk = ?, verification = ?,
+                                ended_at = ?, restored = ?, duration_ms = ? WHERE id = ?
+                """)
+            for swap in swaps {
+                try statement.execute(arguments: [swap.outcome.rawValue, swap.realisedBenefit, swap.utilisationAfter, swap.reason, swap.risk,
+                                                  swap.verification, swap.endedAt, swap.restored.map(StoredAmounts.text), swap.durationMilliseconds, swap.id])
+                guard db.changesCount == 1 else { throw StoreError("no swap with id \(swap.id!)") }
+            }
         }
     }
 
     public func append(journal entry: JournalEntry) async throws {
         try await database.write { db in
-            try db.execute(sql: "INSERT INTO journal (plan, step, phase, detail, time) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [entry.plan, entry.step, entry.phase, entry.detail, entry.time])
+            try db.execute(sql: "INSERT INTO journal (plan, step, phase, detail, time, action) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [entry.plan, entry.step, entry.phase, entry.detail, entry.time, entry.action])
         }
     }
 
     public func journal(plan: String) async throws -> [JournalEntry] {
         try await database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE plan = ? ORDER BY id", arguments: [plan]).map { row in
-                JournalEntry(plan: row["plan"], step: row["step"], phase: row["phase"], detail: row["detail"], time: row["time"])
+                JournalEntry(plan: row["plan"], step: row["step"], phase: row["phase"], detail: row["detail"], time: row["time"], action: row["action"])
             }
         }
     }

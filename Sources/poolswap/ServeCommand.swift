@@ -26,6 +26,12 @@ struct ServeCommand: AsyncParsableCommand {
     var database: String?
     @Flag(inversion: .prefixedNo, help: "Replay the bundled trace as a simulated pool (default on).")
     var demo: Bool?
+    @Option(name: .long, help: "What applies the swaps: simulated (the demo), cgroup, oci or none (default: simulated in the demo, else none).")
+    var driver: String?
+    @Option(name: .long, help: "cgroup and oci: the parent cgroup whose children are the instances (default poolswap).")
+    var cgroupParent: String?
+    @Option(name: .long, help: "Seconds between rounds, the usage grid (default 300).")
+    var interval: Int?
 
     func run() async throws {
         var settings = try ServiceConfiguration.load(file: config)
@@ -33,6 +39,9 @@ struct ServeCommand: AsyncParsableCommand {
         if let port { settings.port = port }
         if let database { settings.database = database }
         if let demo { settings.demo = demo }
+        if let driver { settings.driver = driver }
+        if let cgroupParent { settings.cgroupParent = cgroupParent }
+        if let interval { settings.interval = interval }
         try settings.validate()
         var logger = Logger(label: "poolswap")
         logger.logLevel = .info
@@ -41,7 +50,7 @@ struct ServeCommand: AsyncParsableCommand {
                                                    now: Int64(Date().timeIntervalSince1970))
         let instances = await service.runtime.allInstances().count
         let nodes = await service.runtime.allNodes().count
-        logger.info("poolswap: \(instances) instances on \(nodes) nodes, database \(settings.database), \(settings.demo ? "demo: replaying the trace sample, a round every \(settings.demoRoundSeconds) s" : "live: a round every \(settings.interval) s")")
+        logger.info("poolswap: \(instances) instances on \(nodes) nodes, database \(settings.database), driver \(settings.driverName), \(settings.demo ? "demo: replaying the trace sample, a round every \(settings.demoRoundSeconds) s" : "live: a round every \(settings.interval) s")")
         let forecaster = await service.runtime.forecasterView()
         let networks = forecaster.networks.map { "\($0.resource) (\($0.cell), from the store)" }.joined(separator: ", ")
         logger.info("poolswap: forecaster with \(forecaster.slotsObserved) slots of history, \(networks.isEmpty ? "baselines only until its first training" : "networks \(networks)")")

@@ -131,11 +131,13 @@ struct APITests {
                     for r in ["cpu", "memory", "gpu"] { #expect(allocated[r]! <= capacity[r]! - reserve[r]! + 1e-9) }
                 }
             }
-            try await harness.feed(client, rounds: 1, from: 31)
+            #expect(try await harness.store.swapHistory(SwapHistoryQuery()).allSatisfy { $0.outcome == .verifying && $0.realisedBenefit == nil },
+                    "a swap that took effect is watched before it commits")
+            try await harness.feed(client, rounds: 3, from: 31)
             let history = try await harness.store.swapHistory(SwapHistoryQuery())
             #expect(!history.isEmpty)
-            #expect(history.allSatisfy { $0.realisedBenefit != nil && $0.utilisationAfter != nil },
-                    "the round after a swap measures what it gave")
+            #expect(history.allSatisfy { $0.outcome == .committed && $0.realisedBenefit != nil && $0.utilisationAfter != nil && $0.endedAt != nil },
+                    "the verification window measures what each swap gave, then commits it: \(history.map { "\($0.instance) \($0.outcome)" })")
             if let a2 = history.first(where: { $0.instance == "a2" }) {
                 #expect(a2.realisedBenefit! > 0, "shrinking the idle a2 saved waste: \(a2.realisedBenefit!)")
             }
@@ -148,7 +150,7 @@ struct APITests {
                     #expect(ids?.first.map { $0 < Int(cursor)! } == true, "the next page is older")
                 }
             }
-            try await client.execute(uri: "/swap_history?instance=a2&outcome=executed", method: .get, headers: harness.headers("acme-reader")) { response in
+            try await client.execute(uri: "/swap_history?instance=a2&outcome=committed", method: .get, headers: harness.headers("acme-reader")) { response in
                 let swaps = (try json(response.body))["swaps"] as? [[String: Any]] ?? []
                 #expect(swaps.allSatisfy { $0["instance"] as? String == "a2" && $0["tenant"] as? String == "acme" })
             }

@@ -164,7 +164,7 @@ import Testing
         var configuration = ServiceConfiguration()
         let store = try SQLiteStore(path: NSTemporaryDirectory() + "poolswap-due-\(UUID().uuidString).sqlite")
         let training = { (c: ServiceConfiguration) in
-            NetworkTraining(configuration: c, store: store, runtime: PoolRuntime(configuration: c, store: store), logger: Logger(label: "test"))
+            NetworkTraining(configuration: c, store: store, runtime: PoolRuntime(configuration: c, store: store, driver: ExternalDriver()), logger: Logger(label: "test"))
         }
         var t = training(configuration)
         let day: Int64 = 86_400

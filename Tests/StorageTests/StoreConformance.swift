@@ -1,5 +1,6 @@
 import Foundation
-import Storage
+import GRDB
+@testable import Storage
 import Testing
 
 /// What every `PoolStore` must do; each implementation's suite runs all of it.
@@ -68,7 +69,8 @@ struct StoreConformance {
             swaps.append(SwapRecord(plan: "p1", instance: k % 2 == 0 ? "a" : "b", tenant: k % 2 == 0 ? "acme" : "globex",
                                     time: 1_000 + Int64(k), fromNode: "n1", toNode: k == 4 ? "n0" : "n1",
                                     before: [2, 8, 0], after: [1.5, 8, 0], predictedBenefit: 0.5, utilisationBefore: 0.4,
-                                    durationMilliseconds: 1.5, outcome: k == 3 ? .rolledBack : .executed))
+                                    durationMilliseconds: 1.5, outcome: k == 3 ? .rolledBack : .verifying,
+                                    risk: k == 0 ? "{\"decision\":\"approve\"}" : nil))
         }
         let stored = try await store.record(swaps: swaps)
         let ids = stored.compactMap(\.id)
@@ -81,14 +83,36 @@ struct StoreConformance {
         #expect(try await store.swapHistory(SwapHistoryQuery(instance: "b", outcome: .rolledBack)).map(\.id) == [ids[3]])
         #expect(try await store.swapHistory(SwapHistoryQuery(from: 1_001, to: 1_003)).count == 2)
         #expect(stored[0].after == [1.5, 8, 0])
-        try await store.settle(swap: ids[0], realisedBenefit: 0.25, utilisationAfter: 0.6)
-        let settled = try await store.swapHistory(SwapHistoryQuery(instance: "a", limit: 10)).first { $0.id == ids[0] }
-        #expect(settled?.realisedBenefit == 0.25 && settled?.utilisationAfter == 0.6)
-        await #expect(throws: StoreError.self) { try await store.settle(swap: 999_999, realisedBenefit: 0, utilisationAfter: 0) }
+        var settled = stored[0]
+        settled.outcome = .committed
+        settled.realisedBenefit = 0.25
+        settled.utilisationAfter = 0.6
+        settled.reason = nil
+        settled.verification = "{\"rounds\":[]}"
+        settled.endedAt = 1_900
+        var rolled = stored[2]
+        rolled.outcome = .failedSafe
+        rolled.reason = "rollback failed: memory refused"
+        rolled.restored = [2, 8, 0]
+        try await store.update(swaps: [settled, rolled])
+        let read = try await store.swapHistory(SwapHistoryQuery(instance: "a", limit: 10))
+        #expect(read.first { $0.id == ids[0] } == settled, "every field of the lifecycle is kept")
+        #expect(read.first { $0.id == ids[2] } == rolled)
+        #expect(try await store.swapHistory(SwapHistoryQuery(outcome: .committed)).map(\.id) == [ids[0]])
+        #expect(try await store.swapHistory(SwapHistoryQuery(plan: "p1")).count == 5)
+        #expect(try await store.swapHistory(SwapHistoryQuery(plan: "other")).isEmpty)
+        var missing = stored[1]
+        missing.id = 999_999
+        missing.outcome = .committed
+        await #expect(throws: StoreError.self) { try await store.update(swaps: [rolled, missing]) }
+        #expect(try await store.swapHistory(SwapHistoryQuery(instance: "a", limit: 10)).first { $0.id == ids[2] } == rolled,
+                "an update that names an unknown swap changes none")
 
-        try await store.append(journal: JournalEntry(plan: "p1", step: 0, phase: "intent", detail: "resize a", time: 5))
+        try await store.append(journal: JournalEntry(plan: "p1", step: 0, phase: "intent", detail: "resize a", time: 5, action: "{\"resize\":{}}"))
         try await store.append(journal: JournalEntry(plan: "p1", step: 0, phase: "done", detail: "resize a", time: 6))
-        #expect(try await store.journal(plan: "p1").map(\.phase) == ["intent", "done"])
+        let journal = try await store.journal(plan: "p1")
+        #expect(journal.map(\.phase) == ["intent", "done"])
+        #expect(journal.first?.action == "{\"resize\":{}}" && journal.last?.action == nil)
     }
 
     func tokensAndCheckpoints() async throws {
@@ -122,6 +146,25 @@ struct SQLiteStoreTests {
         _ = try await store.append(samples: [UsageSample(instance: "a", time: 1, used: [1, 2, 3])])
         let reopened = try SQLiteStore(path: path)
         #expect(try await reopened.sampleCount() == 1)
+    }
+
+    @Test func aDatabaseOfTheFirstVersionKeepsItsSwapsUnderTheNewOutcomes() async throws {
+        let path = NSTemporaryDirectory() + "poolswap-store-v1-\(UUID().uuidString).sqlite"
+        let queue = try DatabaseQueue(path: path)
+        try SQLiteStore.migrator.migrate(queue, upTo: "v1")
+        try await queue.write { db in
+            for (k, outcome) in ["executed", "rolledBack", "failed"].enumerated() {
+                try db.execute(sql: """
+                    INSERT INTO swap (plan, instance, tenant, time, from_node, to_node, before, after, predicted, utilisation_before, duration_ms, outcome)
+                    VALUES ('p', 'a', 't', ?, 'n', 'n', '1,2,0', '2,2,0', 0.5, 0.3, 1, ?)
+                    """, arguments: [k, outcome])
+            }
+            try db.execute(sql: "INSERT INTO journal (plan, step, phase, detail, time) VALUES ('p', 0, 'intent', 'resize a', 1)")
+        }
+        try queue.close()
+        let store = try SQLiteStore(path: path)
+        #expect(try await store.swapHistory(SwapHistoryQuery()).map(\.outcome) == [.failedSafe, .rolledBack, .committed])
+        #expect(try await store.journal(plan: "p").map(\.action) == [nil], "the journal's rows stay, without an action")
     }
 
     @Test func aPathThatCannotBeOpenedIsNamed() {

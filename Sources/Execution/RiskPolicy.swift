@@ -1,0 +1,75 @@
+/// How the risk assessment turns its figures into a decision. Every field has a default
+/// with its unit and why; the service's configuration holds one of these (`risk`).
+///
+/// Per swap, in order (the first that applies decides):
+/// 1. A shrink of a resource with no usable forecast is rejected (fail closed: no forecast, no shrink).
+/// 2. A memory shrink below the observed working set times (1 + `memoryMarginFraction`) plus
+///    `memoryMarginGiB` is rejected (that OOM-kills); so is one with no working set observed.
+///    A gpu shrink below the devices in use is rejected.
+/// 3. A migration the driver cannot estimate is rejected; one whose estimated downtime or
+///    duration exceeds `maxDowntimeMilliseconds` or `maxMigrationSeconds` is held.
+/// 4. For each shrunk resource, the chance that usage exceeds the new allocation in some slot
+///    of the horizon: above `holdBelow` rejected, above `approveBelow` held, else approved.
+/// Then per plan, over the approved swaps by falling benefit: those that would take the plan
+/// past `maxInstances`, `maxTenants` or `maxNodes` touched (the blast radius) are held.
+public struct RiskPolicy: Sendable, Equatable, Codable {
+    /// Largest chance (0...1) of usage above a shrunk allocation for the shrink to run on its
+    /// own. 0.05: one slot in twenty, the 95% tier's own promise.
+    public var approveBelow = 0.05
+    /// Up to this chance a shrink waits for an operator (`POST /swaps/{id}/approve`); above it,
+    /// it is rejected. 0.25.
+    public var holdBelow = 0.25
+    /// Memory is never shrunk below the working set times 1 + this fraction... 0.1 (10%).
+    public var memoryMarginFraction = 0.1
+    /// ... plus this many GiB (64 MiB: a process's allocator slack).
+    public var memoryMarginGiB = 0.0625
+    /// Rounds of samples whose peak is the observed working set. 12 (an hour of 5-minute rounds).
+    public var workingSetRounds = 12
+    /// Blast radius: most instances, tenants and nodes one plan touches without an operator.
+    public var maxInstances = 200
+    public var maxTenants = 20
+    public var maxNodes = 50
+    /// A migration pausing the instance longer than this (ms), or taking longer than this (s), is held.
+    public var maxDowntimeMilliseconds = 500.0
+    public var maxMigrationSeconds = 120.0
+
+    public init() {}
+
+    /// Why the policy cannot be used, or nil.
+    public var problem: String? {
+        guard approveBelow >= 0, approveBelow <= holdBelow, holdBelow <= 1 else {
+            return "risk: need 0 ≤ approveBelow (\(approveBelow)) ≤ holdBelow (\(holdBelow)) ≤ 1"
+        }
+        guard memoryMarginFraction >= 0, memoryMarginGiB >= 0, memoryMarginFraction.isFinite, memoryMarginGiB.isFinite else {
+            return "risk: memoryMarginFraction and memoryMarginGiB must be finite and ≥ 0"
+        }
+        guard workingSetRounds >= 1, maxInstances >= 1, maxTenants >= 1, maxNodes >= 1 else {
+            return "risk: workingSetRounds, maxInstances, maxTenants and maxNodes must be ≥ 1"
+        }
+        guard maxDowntimeMilliseconds >= 0, maxMigrationSeconds >= 0 else {
+            return "risk: maxDowntimeMilliseconds and maxMigrationSeconds must be ≥ 0"
+        }
+        return nil
+    }
+}
+
+extension RiskPolicy {
+    /// Every field optional: a configuration file names only what it changes.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func read<T: Decodable>(_ key: CodingKeys, _ keyPath: WritableKeyPath<Self, T>) throws {
+            if let value = try c.decodeIfPresent(T.self, forKey: key) { self[keyPath: keyPath] = value }
+        }
+        try read(.approveBelow, \.approveBelow)
+        try read(.holdBelow, \.holdBelow)
+        try read(.memoryMarginFraction, \.memoryMarginFraction)
+        try read(.memoryMarginGiB, \.memoryMarginGiB)
+        try read(.workingSetRounds, \.workingSetRounds)
+        try read(.maxInstances, \.maxInstances)
+        try read(.maxTenants, \.maxTenants)
+        try read(.maxNodes, \.maxNodes)
+        try read(.maxDowntimeMilliseconds, \.maxDowntimeMilliseconds)
+        try read(.maxMigrationSeconds, \.maxMigrationSeconds)
+    }
+}

@@ -1,0 +1,163 @@
+import Execution
+import Forecasting
+import PoolCore
+import Storage
+import SwapSolver
+
+/// Formulate and solve: the swap problem of a request over the pool as it is now, solved, and
+/// the answer's swaps with their explanations. Nothing changes here; the risk assessment and
+/// execution come after.
+struct PlanFormulation {
+    let configuration: ServiceConfiguration
+    let registry: PoolRegistry
+    /// Why each instance that may not change now may not (cooling down, never observed, gone
+    /// from the driver, being verified).
+    let locked: [String: String]
+    /// Whether the driver moves instances between nodes.
+    let migrates: Bool
+
+    struct Result {
+        var problem: SwapProblem
+        var solution: SwapSolution
+        var swaps: [SwapView]
+        var objectiveBefore: Double
+    }
+
+    static func horizonSlots(_ text: String?, default slots: Int, interval: Int) throws -> Int {
+        guard let text else { return slots }
+        let minutes = ["5m": 5, "15m": 15, "30m": 30]
+        guard let m = minutes[text] else { throw APIFailure.badRequest("horizon: expected 5m, 15m or 30m, not \"\(text)\"") }
+        return max(1, min(6, m * 60 / interval))
+    }
+
+    func formulate(_ request: SwapRequestBody, tenantScope: String?, horizon: Int, forecaster: inout PoolForecaster,
+                   shouldStop: @escaping @Sendable () -> Bool) throws -> Result {
+        let ids = forecaster.order.filter { registry.records[$0] != nil }
+        let requested = request.allocations ?? [:]
+        var scopeIDs = request.instances.map(Set.init)
+        if !requested.isEmpty { scopeIDs = (scopeIDs ?? []).union(requested.keys) }
+        if let scope = scopeIDs, let unknown = scope.sorted().first(where: {
+            registry.records[$0] == nil || (tenantScope != nil && registry.records[$0]?.tenant != tenantScope)
+        }) {
+            throw APIFailure.notFound("instance \(unknown) not found")
+        }
+        let tenant = tenantScope ?? request.tenant
+        var waste = configuration.wasteCost, shortfall = configuration.shortfallCost
+        switch request.target ?? .both {
+        case .costReduction: waste = waste.map { $0 * 2 }
+        case .performance: shortfall = shortfall.map { $0 * 2 }
+        case .both: break
+        }
+        let nodes = registry.nodes
+        let nodeIndex = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.id, $0) })
+        var allocation: [Double] = [], demand: [Double] = [], minimum: [Double] = [], maximum: [Double] = []
+        var node: [Int] = [], weight: [Double] = [], locked: [Bool] = [], cost: [Double] = [], alternatives: [[Int]] = []
+        for id in ids {
+            let record = registry.records[id]!
+            allocation += record.allocation
+            demand += forecaster.demand(record, horizon: horizon)
+            minimum += record.minimum
+            maximum += record.maximum
+            node.append(nodeIndex[record.node] ?? 0)
+            weight.append(record.weight)
+            let inScope = (scopeIDs?.contains(id) ?? true) && (tenant == nil || record.tenant == tenant)
+            locked.append(!inScope || self.locked[id] != nil)
+            cost.append(0.5 + record.allocation[1] / 16)
+            alternatives.append(migrates ? nodes.indices.filter { $0 != nodeIndex[record.node] } : [])
+        }
+        let problem = SwapProblem(
+            resources: ["cpu", "memory", "gpu"], integral: [false, false, true],
+            waste: waste, shortfall: shortfall, change: configuration.changeCost,
+            maxChange: configuration.maxChange, maxMigrations: migrates ? request.maxMigrations ?? configuration.maxMigrations : 0,
+            nodeIDs: nodes.map(\.id), capacity: nodes.flatMap(\.capacity), reserve: nodes.flatMap(\.reserve),
+            instanceIDs: ids, node: node, allocation: allocation, demand: demand, minimum: minimum, maximum: maximum,
+            weight: weight, locked: locked, migrationCost: cost, alternatives: alternatives)
+        let before = SolutionChecker.check(problem, node: problem.node, allocation: problem.allocation).objective
+        var solution: SwapSolution
+        if requested.isEmpty {
+            solution = SwapSolver().solve(problem, shouldStop: shouldStop)
+            if solution.status == .infeasible {
+                // Keep everything as it is; the answer says why nothing moves.
+                solution = SwapSolution(status: .feasible, objective: before, lowerBound: -.infinity,
+                                        node: problem.node, allocation: problem.allocation, reason: solution.reason)
+            }
+        } else {
+            solution = try requestedSolution(problem, requested)
+        }
+        var swaps = swapViews(problem, solution, horizon: horizon, requested: Set(requested.keys), forecaster: &forecaster)
+        if let limit = request.maxChanges, swaps.count > limit {
+            let kept = FittingSubset.select(swaps.map(Self.change), benefit: swaps.map(\.benefit), in: registry.ledger, limit: max(0, limit))
+            swaps = kept.map { swaps[$0] }
+        }
+        return Result(problem: problem, solution: solution, swaps: swaps, objectiveBefore: before)
+    }
+
+    /// The allocations an operator asked for, as a solution (nodes unchanged), checked against
+    /// the SLA bounds and node capacity.
+    private func requestedSolution(_ problem: SwapProblem, _ requested: [String: Amounts]) throws -> SwapSolution {
+        var allocation = problem.allocation
+        for (id, amounts) in requested {
+            guard let i = problem.instanceIDs.firstIndex(of: id), let record = registry.records[id] else {
+                throw APIFailure.notFound("instance \(id) not found")
+            }
+            if let why = locked[id] { throw APIFailure.conflict("instance \(id) cannot change now: \(why)") }
+            for (r, value) in amounts.values.enumerated() {
+                guard value >= record.minimum[r], value <= record.maximum[r] else {
+                    throw APIFailure.unprocessable("allocations.\(id).\(["cpu", "memory", "gpu"][r]): \(formatAmount(value)) is outside the SLA bounds \(formatAmount(record.minimum[r]))...\(formatAmount(record.maximum[r]))")
+                }
+                allocation[i * 3 + r] = value
+            }
+        }
+        var relaxed = problem
+        relaxed.maxChange = relaxed.maxChange.map { _ in .infinity }   // an operator's amounts need not step
+        let check = SolutionChecker.check(relaxed, node: problem.node, allocation: allocation)
+        guard check.isFeasible else { throw APIFailure.unprocessable("the allocations asked for do not fit: \(check.violations.prefix(3).joined(separator: "; "))") }
+        return SwapSolution(status: .feasible, objective: check.objective, lowerBound: -.infinity, node: problem.node, allocation: allocation,
+                            reason: "allocations set by the request")
+    }
+
+    static func change(_ swap: SwapView) -> SwapChange {
+        SwapChange(instance: InstanceID(swap.instance), tenant: swap.tenant, fromNode: NodeID(swap.fromNode), toNode: NodeID(swap.toNode),
+                   before: vector(swap.before.values), after: vector(swap.after.values))
+    }
+
+    private func swapViews(_ problem: SwapProblem, _ solution: SwapSolution, horizon: Int, requested: Set<String>,
+                           forecaster: inout PoolForecaster) -> [SwapView] {
+        let explanations = requested.isEmpty ? SwapExplanation.explain(problem, solution) : []
+        var byInstance: [String: [SwapExplanation]] = [:]
+        for e in explanations { byInstance[e.instance, default: []].append(e) }
+        var views: [SwapView] = []
+        for (i, id) in problem.instanceIDs.enumerated() {
+            guard let record = registry.records[id] else { continue }
+            let after = Array(solution.allocation[(i * 3)..<(i * 3 + 3)])
+            let moved = solution.node[i] != problem.node[i]
+            var changes: [ResourceChange]
+            if requested.contains(id) {
+                changes = (0..<3).compactMap { r in
+                    let k = i * 3 + r
+                    guard after[r] != record.allocation[r] else { return nil }
+                    return ResourceChange(resource: problem.resources[r], demand: problem.demand[k], old: record.allocation[r], new: after[r],
+                                          saved: problem.cost(instance: i, r, amount: record.allocation[r]) - problem.cost(instance: i, r, amount: after[r]),
+                                          limit: "requested")
+                }
+            } else {
+                changes = (byInstance[id] ?? []).map {
+                    ResourceChange(resource: $0.resource, demand: $0.demand, old: $0.old, new: $0.new, saved: $0.saved, limit: $0.limit.rawValue)
+                }
+            }
+            guard !changes.isEmpty || moved else { continue }
+            let upper95 = forecaster.upper(record, horizon: horizon, level: 2)
+            var covered = 0.0
+            for level in (0..<3).reversed() {
+                let upper = forecaster.upper(record, horizon: horizon, level: level)
+                if zip(after.prefix(2), upper.prefix(2)).allSatisfy({ $0 >= $1 - 1e-9 }) { covered = IntervalForecast.levels[level]; break }
+            }
+            views.append(SwapView(
+                instance: id, tenant: record.tenant, fromNode: record.node, toNode: problem.nodeIDs[solution.node[i]],
+                before: Amounts(record.allocation), after: Amounts(after), changes: changes,
+                benefit: changes.reduce(0) { $0 + $1.saved } - (moved ? problem.migrationCost[i] : 0),
+                risk: RiskView(headroom95: Amounts(zip(after, upper95).map { $0 - $1 }), coveredLevel: covered, migrates: moved)))
+        }
+        return views
+    }
+}

@@ -1,0 +1,119 @@
+import Execution
+import Forecasting
+import PoolCore
+import Storage
+
+/// Forecast: the online engine fed every slot, with two series per instance (cpu, memory)
+/// and the coverage each instance's intervals have measured. Its slot 0 is aligned with pool
+/// time; the networks are installed by the runtime (`PoolRuntimeNetworks`).
+struct PoolForecaster {
+    var engine = ForecastEngine(seriesCount: 0)
+    /// Instance ids in the order their series were added.
+    var order: [String] = []
+    var seriesOf: [String: (cpu: Int, memory: Int)] = [:]
+    var coverage: [String: CoverageTracker] = [:]
+    var lastUsed: [String: [Double]] = [:]
+    var lastObservedSlot: [String: Int64] = [:]
+    /// Pool time of the oldest sample the engine was fed.
+    var historySince: Int64?
+
+    /// A new, empty engine whose slot 0 is the absolute slot `firstSlot`.
+    mutating func reset(firstSlot: Int64) {
+        engine = ForecastEngine(seriesCount: 0, firstSlot: firstSlot)
+        seriesOf = [:]
+        order = []
+        coverage = [:]
+    }
+
+    /// Gives `id` its series (once), served by the installed networks of `served` resources.
+    mutating func admit(_ id: String, servedBy served: Set<Resource>) {
+        guard seriesOf[id] == nil else { return }
+        let cpu = engine.addSeries(), memory = engine.addSeries()
+        engine.pair(cpu, memory)
+        seriesOf[id] = (cpu, memory)
+        order.append(id)
+        coverage[id] = CoverageTracker()
+        for (resource, index) in [(Resource.cpu, cpu), (.memory, memory)] where served.contains(resource) {
+            engine.serve(index, byNetwork: resource.rawValue)
+        }
+    }
+
+    /// Feeds the slot starting at `time`: each instance's usage in it (absent: a gap) and
+    /// allocation; scores and registers coverage.
+    mutating func observe(slot time: Int64, interval: Int64, used: [String: [Double]], allocation: (String) -> [Double]?) {
+        var values = [Double](repeating: .nan, count: engine.series.count)
+        var allocations = values
+        for id in order {
+            guard let series = seriesOf[id], let held = allocation(id) else { continue }
+            if let sample = used[id] {
+                values[series.cpu] = sample[0]
+                values[series.memory] = sample[1]
+                lastUsed[id] = sample
+                lastObservedSlot[id] = time
+                historySince = historySince ?? time
+            }
+            allocations[series.cpu] = held[0]
+            allocations[series.memory] = held[1]
+        }
+        engine.observe(values, allocations: allocations)
+        for id in order {
+            guard let series = seriesOf[id] else { continue }
+            coverage[id]?.observe(resource: 0, slot: time, value: values[series.cpu])
+            coverage[id]?.observe(resource: 1, slot: time, value: values[series.memory])
+            for (h, horizon) in CoverageTracker.horizons.enumerated() {
+                let target = time + Int64(horizon) * interval
+                for (r, index) in [series.cpu, series.memory].enumerated() {
+                    let f = engine.forecast(series: index, horizon: horizon)
+                    coverage[id]?.expect(resource: r, horizon: h, target: target, lower: f.lower, upper: f.upper)
+                }
+            }
+        }
+    }
+
+    /// Whether `id` has been observed at all: without it there is no forecast.
+    func observed(_ id: String) -> Bool { lastObservedSlot[id] != nil }
+
+    /// The demand a plan should meet: the forecast's upper bound at the level the SLA tier asks
+    /// for (80/90/95% for weight below 3, below 10, 10 or more); the allocation before any sample.
+    mutating func demand(_ record: InstanceRecord, horizon: Int) -> [Double] {
+        guard let series = seriesOf[record.id], observed(record.id) else { return record.allocation }
+        let level = record.weight >= 10 ? 2 : record.weight >= 3 ? 1 : 0
+        let cpu = engine.forecast(series: series.cpu, horizon: horizon).upper[level]
+        let memory = engine.forecast(series: series.memory, horizon: horizon).upper[level]
+        let gpu = max(lastUsed[record.id]?[2] ?? record.allocation[2], 0)
+        return [cpu, memory, gpu.rounded(.up)]
+    }
+
+    mutating func point(_ id: String, horizon: Int) -> [Double] {
+        guard let series = seriesOf[id], observed(id) else { return lastUsed[id] ?? [0, 0, 0] }
+        return [engine.forecast(series: series.cpu, horizon: horizon).point,
+                engine.forecast(series: series.memory, horizon: horizon).point, lastUsed[id]?[2] ?? 0]
+    }
+
+    /// Upper bounds at interval level `level` (0, 1, 2 = 80, 90, 95%); the allocation before any sample.
+    mutating func upper(_ record: InstanceRecord, horizon: Int, level: Int) -> [Double] {
+        guard let series = seriesOf[record.id], observed(record.id) else { return record.allocation }
+        return [engine.forecast(series: series.cpu, horizon: horizon).upper[level],
+                engine.forecast(series: series.memory, horizon: horizon).upper[level], lastUsed[record.id]?[2] ?? 0]
+    }
+
+    /// The forecast of each of the next `slots` slots as quantiles, per resource, for the risk
+    /// assessment; empty when `id` was never observed (no forecast: no shrink).
+    mutating func quantiles(_ id: String, slots: Int) -> [Resource: ForecastQuantiles] {
+        guard let series = seriesOf[id], observed(id) else { return [:] }
+        let levels = IntervalForecast.levels.reversed().map { (1 - $0) / 2 } + [0.5] + IntervalForecast.levels.map { (1 + $0) / 2 }
+        var out: [Resource: ForecastQuantiles] = [:]
+        for (resource, index) in [(Resource.cpu, series.cpu), (.memory, series.memory)] {
+            let rows = (1...max(1, min(slots, engine.configuration.maxHorizon))).map { h -> [Double] in
+                let f = engine.forecast(series: index, horizon: h)
+                return f.lower.reversed() + [f.point] + f.upper
+            }
+            out[resource] = ForecastQuantiles(levels: levels, slots: rows)
+        }
+        return out
+    }
+
+    func coverage(_ id: String, resource: Int, horizon: Int) -> (shares: [Double], scored: Int) {
+        coverage[id]?.coverage(resource: resource, horizon: horizon) ?? ([.nan, .nan, .nan], 0)
+    }
+}
