@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "Service", "Storage", "PoolCore",
+                "Service", "Storage", "PoolCore", "Drivers", "Execution",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

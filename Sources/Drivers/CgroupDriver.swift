@@ -68,6 +68,12 @@ public final class CgroupDriver: InstanceDriver {
         }
     }
 
+    /// The `cgroup.procs` files a process writes its own pid into to join instance `id` before
+    /// it starts its work (so that what it allocates is charged to the instance).
+    public func procsFiles(of id: InstanceID) -> [String] {
+        Array(Set([layout.cpu, layout.cpuacct, layout.memory])).sorted().map { directory($0, id) + "/cgroup.procs" }
+    }
+
     /// Pids in the instance now.
     public func processes(of id: InstanceID) throws(DriverError) -> [Int32] {
         guard exists(id) else { throw .unknownInstance(id) }

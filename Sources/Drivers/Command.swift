@@ -4,7 +4,18 @@ import Foundation
 /// temporary file, not a pipe: a detached container inherits the tool's stdout, and a pipe
 /// would never reach end of file.
 enum Command {
-    static func run(_ executable: String, _ arguments: [String]) throws(DriverError) -> String {
+    /// Runs the tool on a thread of its own: waiting for it never holds up the tasks of the
+    /// cooperative pool.
+    static func run(_ executable: String, _ arguments: [String]) async throws(DriverError) -> String {
+        let result: Result<String, DriverError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: Result { () throws(DriverError) -> String in try runBlocking(executable, arguments) })
+            }
+        }
+        return try result.get()
+    }
+
+    static func runBlocking(_ executable: String, _ arguments: [String]) throws(DriverError) -> String {
         let line = ([executable] + arguments).joined(separator: " ")
         let outputPath = NSTemporaryDirectory() + "poolswap-command-\(UUID().uuidString)"
         guard FileManager.default.createFile(atPath: outputPath, contents: nil),

@@ -30,8 +30,8 @@ public final class OCIDriver: InstanceDriver {
     }
 
     @discardableResult
-    func runc(_ arguments: [String]) throws(DriverError) -> String {
-        try Command.run(runcPath, ["--root", root] + arguments)
+    func runc(_ arguments: [String]) async throws(DriverError) -> String {
+        try await Command.run(runcPath, ["--root", root] + arguments)
     }
 
     private struct Listed: Decodable {
@@ -40,8 +40,8 @@ public final class OCIDriver: InstanceDriver {
     }
 
     /// Containers in `root` and their status (running, created, paused, stopped).
-    func containers() throws(DriverError) -> [(id: InstanceID, status: String)] {
-        let text = try runc(["list", "--format", "json"])
+    func containers() async throws(DriverError) -> [(id: InstanceID, status: String)] {
+        let text = try await runc(["list", "--format", "json"])
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, trimmed != "null" else { return [] }
         do {
@@ -83,22 +83,22 @@ public final class OCIDriver: InstanceDriver {
     // MARK: Containers
 
     /// Runs a container from `bundle` (a directory with `config.json`, see `OCIBundle`), detached.
-    public func create(_ id: InstanceID, bundle: String) throws(DriverError) {
+    public func create(_ id: InstanceID, bundle: String) async throws(DriverError) {
         try CgroupDriver.checkName(id)
-        try runc(["run", "--detach", "--bundle", bundle, id.rawValue])
+        try await runc(["run", "--detach", "--bundle", bundle, id.rawValue])
     }
 
     /// Kills and deletes container `id`.
-    public func remove(_ id: InstanceID) throws(DriverError) {
-        _ = try? runc(["kill", id.rawValue, "KILL"])
-        try runc(["delete", "--force", id.rawValue])
+    public func remove(_ id: InstanceID) async throws(DriverError) {
+        _ = try? await runc(["kill", id.rawValue, "KILL"])
+        try await runc(["delete", "--force", id.rawValue])
     }
 
     // MARK: Driver
 
     public func inventory() async throws(DriverError) -> DriverInventory {
         var instances: [DiscoveredInstance] = []
-        for (id, _) in try containers() {
+        for (id, _) in try await containers() {
             guard let allocation = try? directory(id).allocation() else { continue }
             instances.append(DiscoveredInstance(id: id, node: node.id, allocation: allocation))
         }
@@ -121,11 +121,11 @@ public final class OCIDriver: InstanceDriver {
         }
         guard arguments.count > 1 else { return }
         do {
-            try runc(arguments + [id.rawValue])
+            try await runc(arguments + [id.rawValue])
         } catch {
             // runc sets the limits one after another; put back any it set before the refusal.
             if (try? files.allocation()) != current {
-                try? runc(["update", "--cpu-period", "\(CgroupDirectory.period)", "--cpu-quota", "\(CgroupDirectory.quota(current.cpu) ?? -1)",
+                try? await runc(["update", "--cpu-period", "\(CgroupDirectory.period)", "--cpu-quota", "\(CgroupDirectory.quota(current.cpu) ?? -1)",
                            "--memory", "\(CgroupDirectory.limitBytes(current.memory) ?? -1)", id.rawValue])
             }
             throw .refused(id, "runc update: \(error)")
@@ -152,13 +152,13 @@ public final class OCIDriver: InstanceDriver {
     }
 
     public func signals(of ids: [InstanceID]) async throws(DriverError) -> [InstanceID: InstanceSignals] {
-        let status = Dictionary(try containers().map { ($0.id, $0.status) }, uniquingKeysWith: { a, _ in a })
+        let status = Dictionary(try await containers().map { ($0.id, $0.status) }, uniquingKeysWith: { a, _ in a })
         var out: [InstanceID: InstanceSignals] = [:]
         for id in ids {
             guard let state = status[id], let files = try? directory(id) else { continue }
             var signals = InstanceSignals(time: ControlFiles.monotonicSeconds(), healthy: state == "running")
             if state == "running" {
-                let text = try runc(["events", "--stats", id.rawValue])
+                let text = try await runc(["events", "--stats", id.rawValue])
                 let stats: Stats
                 do { stats = try JSONDecoder().decode(Stats.self, from: Data(text.utf8)) } catch {
                     throw .command("runc events --stats \(id)", status: 0, output: "unreadable answer: \(text.prefix(200))")
@@ -195,7 +195,7 @@ public enum OCIBundle {
         try ControlFiles.makeDirectories(bundle)
         let configPath = bundle + "/config.json"
         try? FileManager.default.removeItem(atPath: configPath)
-        _ = try Command.run(runcPath, ["spec", "--bundle", bundle])
+        _ = try Command.runBlocking(runcPath, ["spec", "--bundle", bundle])
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: configPath))
             guard var spec = try JSONSerialization.jsonObject(with: data) as? [String: Any],

@@ -40,6 +40,8 @@ public final class SimulatedDriver: InstanceDriver {
         var node: [NodeID]
         var signals: [InstanceSignals]
         var slot: Int?
+        /// Hosts that refuse every change to these instances, and why.
+        var refusing: [InstanceID: String] = [:]
     }
 
     private let state: Mutex<State>
@@ -85,6 +87,12 @@ public final class SimulatedDriver: InstanceDriver {
     private func persist(_ index: Int, _ state: State) throws(DriverError) {
         guard let stateFile else { return }
         try ControlFiles.append(Self.line(trace.instances[index].id, state.allocation[index], state.node[index]), to: stateFile)
+    }
+
+    /// Makes the simulated host of `id` refuse every change with `reason` (as a host that
+    /// stopped answering does), or accept them again with nil: how failures are simulated.
+    public func refuseChanges(of id: InstanceID, _ reason: String?) {
+        state.withLock { $0.refusing[id] = reason }
     }
 
     /// The slot last run, nil before the first.
@@ -143,6 +151,7 @@ public final class SimulatedDriver: InstanceDriver {
             throw .refused(id, "allocation \(allocation) is not a finite amount of at least 0")
         }
         try state.withLock { (state) throws(DriverError) in
+            if let reason = state.refusing[id] { throw .refused(id, reason) }
             let workingSet = state.signals[index].workingSet
             if allocation.memory < state.allocation[index].memory, allocation.memory < workingSet {
                 throw .refused(id, "memory \(formatAmount(allocation.memory)) GiB is below the working set of \(formatAmount(workingSet)) GiB")
@@ -182,6 +191,7 @@ public final class SimulatedDriver: InstanceDriver {
         guard let index = indexOf[id] else { throw .unknownInstance(id) }
         guard nodeIDs.contains(node) else { throw .refused(id, "no node \(node) in the simulated pool") }
         try state.withLock { (state) throws(DriverError) in
+            if let reason = state.refusing[id] { throw .refused(id, reason) }
             let previous = state.node[index]
             state.node[index] = node
             do throws(DriverError) { try persist(index, state) } catch {

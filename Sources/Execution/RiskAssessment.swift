@@ -14,9 +14,12 @@ public struct RiskInput: Sendable {
     /// Devices busy now; nil when unknown.
     public var gpuInUse: Double?
     public var migration: MigrationEstimate?
+    /// The chance of usage above the allocation the instance's SLA tier accepts (0.05 for a 90% tier).
+    public var allowed: Double
 
     public init(change: SwapChange, benefit: Double, forecasts: [Resource: ForecastQuantiles], workingSet: Double?,
-                gpuInUse: Double? = nil, migration: MigrationEstimate? = nil) {
+                gpuInUse: Double? = nil, migration: MigrationEstimate? = nil, allowed: Double = 0.05) {
+        self.allowed = allowed
         self.change = change
         self.benefit = benefit
         self.forecasts = forecasts
@@ -28,7 +31,9 @@ public struct RiskInput: Sendable {
 
 /// The risk gates of `RiskPolicy`, on values: no I/O, no clock.
 public enum RiskAssessment {
-    /// One swap on its own.
+    /// One swap on its own. A resource whose shrink the gates refuse is kept as it is and the
+    /// rest of the swap runs (`approvedAfter`); a swap left with nothing to do, or whose
+    /// migration a gate refuses, is held or rejected as the gates said.
     public static func assess(_ input: RiskInput, policy: RiskPolicy) -> RiskReport {
         let change = input.change
         var exceedance: [RiskReport.Exceedance] = []
@@ -40,14 +45,13 @@ public enum RiskAssessment {
         let horizon = input.forecasts.values.map(\.slots.count).max() ?? 0
         var report = RiskReport(decision: .approve, reasons: [], exceedance: exceedance, horizonSlots: horizon,
                                 workingSet: input.workingSet, migration: input.migration)
-        func decide(_ decision: RiskReport.Decision, _ reason: String) {
-            if decision == .reject || report.decision == .approve { report.decision = decision }
-            report.reasons.append(reason)
-        }
+        // What each gate says, for one resource or (nil) for the whole swap.
+        var verdicts: [(resource: Resource?, decision: RiskReport.Decision, reason: String)] = []
+        func refuse(_ resource: Resource?, _ decision: RiskReport.Decision, _ reason: String) { verdicts.append((resource, decision, reason)) }
         let shrunk = change.shrunk
         // 1. No forecast, no shrink.
         for resource in shrunk where resource != .gpu && !(input.forecasts[resource]?.isUsable ?? false) {
-            decide(.reject, "no usable \(resource) forecast: no shrink without one")
+            refuse(resource, .reject, "no usable \(resource) forecast: no shrink without one")
         }
         // 2. Floors.
         if shrunk.contains(.memory) {
@@ -55,44 +59,55 @@ public enum RiskAssessment {
                 let floor = workingSet * (1 + policy.memoryMarginFraction) + policy.memoryMarginGiB
                 report.memoryFloor = floor
                 if change.after.memory < floor {
-                    decide(.reject, "memory \(formatAmount(change.after.memory)) GiB is below the floor of \(formatAmount(floor)) GiB "
+                    refuse(.memory, .reject, "memory \(formatAmount(change.after.memory)) GiB is below the floor of \(formatAmount(floor)) GiB "
                            + "(working set \(formatAmount(workingSet)) GiB plus margin): it would OOM-kill")
                 }
             } else {
-                decide(.reject, "no working set observed: memory is not shrunk blind")
+                refuse(.memory, .reject, "no working set observed: memory is not shrunk blind")
             }
         }
         if shrunk.contains(.gpu) {
             if let busy = input.gpuInUse, busy.isFinite {
                 if change.after.gpu < busy.rounded(.up) {
-                    decide(.reject, "gpu \(formatAmount(change.after.gpu)) is below the \(formatAmount(busy.rounded(.up))) devices in use")
+                    refuse(.gpu, .reject, "gpu \(formatAmount(change.after.gpu)) is below the \(formatAmount(busy.rounded(.up))) devices in use")
                 }
             } else {
-                decide(.reject, "gpu use unknown: no gpu shrink without it")
+                refuse(.gpu, .reject, "gpu use unknown: no gpu shrink without it")
             }
         }
         // 3. Migration cost.
         if change.migrates {
             if let estimate = input.migration {
                 if estimate.downtimeMilliseconds > policy.maxDowntimeMilliseconds {
-                    decide(.hold, "migration downtime of about \(formatAmount(estimate.downtimeMilliseconds)) ms exceeds \(formatAmount(policy.maxDowntimeMilliseconds)) ms")
+                    refuse(nil, .hold, "migration downtime of about \(formatAmount(estimate.downtimeMilliseconds)) ms exceeds \(formatAmount(policy.maxDowntimeMilliseconds)) ms")
                 }
                 if estimate.seconds > policy.maxMigrationSeconds {
-                    decide(.hold, "migration of about \(formatAmount(estimate.seconds)) s exceeds \(formatAmount(policy.maxMigrationSeconds)) s")
+                    refuse(nil, .hold, "migration of about \(formatAmount(estimate.seconds)) s exceeds \(formatAmount(policy.maxMigrationSeconds)) s")
                 }
             } else {
-                decide(.reject, "the driver cannot estimate a migration of \(change.instance) to \(change.toNode)")
+                refuse(nil, .reject, "the driver cannot estimate a migration of \(change.instance) to \(change.toNode)")
             }
         }
         // 4. Chance of usage above the new allocation.
         for figure in exceedance {
             guard let resource = Resource(name: figure.resource), shrunk.contains(resource) else { continue }
-            let text = "\(Int((figure.after * 100).rounded()))% chance of \(resource) usage above \(formatAmount(change.after[resource])) \(resource.unit) within \(horizon) slots"
+            let text = "\(formatAmount((figure.after * 1_000).rounded() / 10))% chance of \(resource) usage above \(formatAmount(change.after[resource])) \(resource.unit) within \(horizon) slots"
             if figure.after > policy.holdBelow {
-                decide(.reject, text + " (more than \(formatAmount(policy.holdBelow * 100))%)")
-            } else if figure.after > policy.approveBelow {
-                decide(.hold, text + " (more than \(formatAmount(policy.approveBelow * 100))%: an operator decides)")
+                refuse(resource, .reject, text + " (more than \(formatAmount(policy.holdBelow * 100))%)")
+            } else if figure.after > policy.approveWithin * input.allowed * (1 + 1e-9) + 1e-12 {
+                refuse(resource, .hold, text + " (more than the \(formatAmount(policy.approveWithin * input.allowed * 100))% its SLA tier accepts: an operator decides)")
             }
+        }
+        guard !verdicts.isEmpty else { return report }
+        let worst: RiskReport.Decision = verdicts.contains { $0.decision == .reject } ? .reject : .hold
+        var trimmed = change.after
+        for verdict in verdicts { if let resource = verdict.resource { trimmed[resource] = change.before[resource] } }
+        if verdicts.allSatisfy({ $0.resource != nil }), trimmed != change.before || change.migrates {
+            report.approvedAfter = trimmed
+            report.reasons = verdicts.map { "\($0.resource!) kept at \(formatAmount(change.before[$0.resource!])) \($0.resource!.unit): \($0.reason)" }
+        } else {
+            report.decision = worst
+            report.reasons = verdicts.map(\.reason)
         }
         return report
     }

@@ -9,13 +9,16 @@
 /// 3. A migration the driver cannot estimate is rejected; one whose estimated downtime or
 ///    duration exceeds `maxDowntimeMilliseconds` or `maxMigrationSeconds` is held.
 /// 4. For each shrunk resource, the chance that usage exceeds the new allocation in some slot
-///    of the horizon: above `holdBelow` rejected, above `approveBelow` held, else approved.
+///    of the horizon: above `holdBelow` rejected; above `approveWithin` times the chance the
+///    instance's SLA tier accepts (one-sided: 10%, 5%, 2.5% for the 80, 90, 95% tiers) held;
+///    else approved.
 /// Then per plan, over the approved swaps by falling benefit: those that would take the plan
 /// past `maxInstances`, `maxTenants` or `maxNodes` touched (the blast radius) are held.
 public struct RiskPolicy: Sendable, Equatable, Codable {
-    /// Largest chance (0...1) of usage above a shrunk allocation for the shrink to run on its
-    /// own. 0.05: one slot in twenty, the 95% tier's own promise.
-    public var approveBelow = 0.05
+    /// A shrink runs on its own when the chance of usage above it is at most this multiple of the
+    /// chance the instance's SLA tier accepts. 1: what the tier promises, no more (the solver
+    /// plans to the tier's bound, so its shrinks sit at that chance).
+    public var approveWithin = 1.0
     /// Up to this chance a shrink waits for an operator (`POST /swaps/{id}/approve`); above it,
     /// it is rejected. 0.25.
     public var holdBelow = 0.25
@@ -37,8 +40,8 @@ public struct RiskPolicy: Sendable, Equatable, Codable {
 
     /// Why the policy cannot be used, or nil.
     public var problem: String? {
-        guard approveBelow >= 0, approveBelow <= holdBelow, holdBelow <= 1 else {
-            return "risk: need 0 ≤ approveBelow (\(approveBelow)) ≤ holdBelow (\(holdBelow)) ≤ 1"
+        guard approveWithin >= 0, approveWithin.isFinite, holdBelow >= 0, holdBelow <= 1 else {
+            return "risk: need approveWithin ≥ 0 (not \(approveWithin)) and 0 ≤ holdBelow ≤ 1 (not \(holdBelow))"
         }
         guard memoryMarginFraction >= 0, memoryMarginGiB >= 0, memoryMarginFraction.isFinite, memoryMarginGiB.isFinite else {
             return "risk: memoryMarginFraction and memoryMarginGiB must be finite and ≥ 0"
@@ -61,7 +64,7 @@ extension RiskPolicy {
         func read<T: Decodable>(_ key: CodingKeys, _ keyPath: WritableKeyPath<Self, T>) throws {
             if let value = try c.decodeIfPresent(T.self, forKey: key) { self[keyPath: keyPath] = value }
         }
-        try read(.approveBelow, \.approveBelow)
+        try read(.approveWithin, \.approveWithin)
         try read(.holdBelow, \.holdBelow)
         try read(.memoryMarginFraction, \.memoryMarginFraction)
         try read(.memoryMarginGiB, \.memoryMarginGiB)

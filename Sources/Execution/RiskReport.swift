@@ -1,4 +1,5 @@
 import Drivers
+import PoolCore
 
 /// The risk assessment of one swap: its figures and what the policy decided, with why.
 public struct RiskReport: Sendable, Equatable, Codable {
@@ -32,6 +33,9 @@ public struct RiskReport: Sendable, Equatable, Codable {
     public var migration: MigrationEstimate?
     /// The plan's, once the plan is assessed as a whole.
     public var blastRadius: BlastRadius?
+    /// When the gates refused some resources' shrinks and the rest of the swap runs: the
+    /// allocation that runs (the refused resources kept as they were).
+    public var approvedAfter: ResourceVector?
 
     public init(decision: Decision, reasons: [String], exceedance: [Exceedance], horizonSlots: Int,
                 workingSet: Double? = nil, memoryFloor: Double? = nil, migration: MigrationEstimate? = nil, blastRadius: BlastRadius? = nil) {

@@ -51,7 +51,8 @@ public struct SwapLifecycle: Sendable, Equatable, Codable {
         phase = next
     }
 
-    /// planned → approved, held or rejected, as `report` decides.
+    /// planned → approved, held or rejected, as `report` decides; a swap the gates trimmed
+    /// runs what they left (`approvedAfter`).
     public mutating func assessed(_ report: RiskReport) throws(InvalidTransition) {
         let next: Phase = switch report.decision {
         case .approve: .approved
@@ -60,7 +61,8 @@ public struct SwapLifecycle: Sendable, Equatable, Codable {
         }
         try move("be assessed", from: [.planned], to: next)
         risk = report
-        reason = report.decision == .approve ? nil : report.reasons.joined(separator: "; ")
+        if let after = report.approvedAfter { change.after = after }
+        reason = report.reasons.isEmpty ? nil : report.reasons.joined(separator: "; ")
     }
 
     /// held → approved: an operator accepts the risk.

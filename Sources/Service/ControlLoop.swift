@@ -58,6 +58,7 @@ public struct ControlLoop: Sendable {
             report.trainingStarted = await training.start(until: observedUntil) != nil
         }
 
+        _ = try await runtime.expireHeld(at: time)
         // Plans an operator queued go first: the loop's own plan then sees their cooldowns.
         for queued in try await store.plans(status: .queued) {
             guard let view = SwapRecords.value(PlanView.self, queued.answer) else {
@@ -92,7 +93,7 @@ public struct ControlLoop: Sendable {
             metrics.objective.set(view.objectiveAfter)
             if !view.swaps.isEmpty {
                 started = clock.now
-                let ran = try await runtime.execute(view, request: "{\"source\":\"loop\"}", tenant: nil, force: false, reassess: false)
+                let ran = try await runtime.execute(view, request: "{\"source\":\"loop\"}", tenant: nil, force: false, reassess: false, recordRejected: false)
                 report.swaps += count(ran)
                 metrics.record(step: "execute", clock.now - started)
             }

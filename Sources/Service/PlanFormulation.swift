@@ -15,6 +15,10 @@ struct PlanFormulation {
     let locked: [String: String]
     /// Whether the driver moves instances between nodes.
     let migrates: Bool
+    /// Per instance, the memory the risk gate will not shrink below (working set plus margin):
+    /// the problem's memory minimum is raised to it (never above the allocation now), so that
+    /// the solver does not plan shrinks the gate refuses.
+    var memoryFloor: [String: Double] = [:]
 
     struct Result {
         var problem: SwapProblem
@@ -56,7 +60,9 @@ struct PlanFormulation {
             let record = registry.records[id]!
             allocation += record.allocation
             demand += forecaster.demand(record, horizon: horizon)
-            minimum += record.minimum
+            var floor = record.minimum
+            if let memory = memoryFloor[id] { floor[1] = max(floor[1], min(record.allocation[1], memory)) }
+            minimum += floor
             maximum += record.maximum
             node.append(nodeIndex[record.node] ?? 0)
             weight.append(record.weight)
@@ -129,7 +135,13 @@ struct PlanFormulation {
         var views: [SwapView] = []
         for (i, id) in problem.instanceIDs.enumerated() {
             guard let record = registry.records[id] else { continue }
-            let after = Array(solution.allocation[(i * 3)..<(i * 3 + 3)])
+            // A change within the solver's rounding, or below the smallest worth making, is none
+            // (an operator's amounts are taken as asked).
+            let smallest = requested.contains(id) ? [0.0, 0, 0] : configuration.minimumChange
+            let after = (0..<3).map { r -> Double in
+                let a = solution.allocation[i * 3 + r], a0 = record.allocation[r]
+                return abs(a - a0) <= 1e-9 * max(1, abs(a0)) || abs(a - a0) < smallest[r] ? a0 : a
+            }
             let moved = solution.node[i] != problem.node[i]
             var changes: [ResourceChange]
             if requested.contains(id) {
@@ -144,6 +156,10 @@ struct PlanFormulation {
                 changes = (byInstance[id] ?? []).map {
                     ResourceChange(resource: $0.resource, demand: $0.demand, old: $0.old, new: $0.new, saved: $0.saved, limit: $0.limit.rawValue)
                 }
+            }
+            changes.removeAll { change in
+                guard let r = problem.resources.firstIndex(of: change.resource) else { return false }
+                return after[r] == record.allocation[r]
             }
             guard !changes.isEmpty || moved else { continue }
             let upper95 = forecaster.upper(record, horizon: horizon, level: 2)

@@ -77,12 +77,19 @@ struct PoolForecaster {
     /// for (80/90/95% for weight below 3, below 10, 10 or more); the allocation before any sample.
     mutating func demand(_ record: InstanceRecord, horizon: Int) -> [Double] {
         guard let series = seriesOf[record.id], observed(record.id) else { return record.allocation }
-        let level = record.weight >= 10 ? 2 : record.weight >= 3 ? 1 : 0
+        let level = Self.tier(weight: record.weight)
         let cpu = engine.forecast(series: series.cpu, horizon: horizon).upper[level]
         let memory = engine.forecast(series: series.memory, horizon: horizon).upper[level]
         let gpu = max(lastUsed[record.id]?[2] ?? record.allocation[2], 0)
         return [cpu, memory, gpu.rounded(.up)]
     }
+
+    /// The interval level (0, 1, 2 = 80, 90, 95%) an SLA weight asks for.
+    static func tier(weight: Double) -> Int { weight >= 10 ? 2 : weight >= 3 ? 1 : 0 }
+
+    /// The chance of usage above its allocation an instance of SLA weight `weight` accepts: above
+    /// the upper bound of its tier's interval (10%, 5%, 2.5%).
+    static func allowedExceedance(weight: Double) -> Double { (1 - IntervalForecast.levels[tier(weight: weight)]) / 2 }
 
     mutating func point(_ id: String, horizon: Int) -> [Double] {
         guard let series = seriesOf[id], observed(id) else { return lastUsed[id] ?? [0, 0, 0] }

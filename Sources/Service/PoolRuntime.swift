@@ -37,6 +37,8 @@ public actor PoolRuntime {
     var cooldownUntil: [String: Int64] = [:]
     /// Instances the driver registered and no longer lists.
     var missing: Set<String> = []
+    /// Instances with a swap waiting for approval, and since when (pool time).
+    var held: [String: Int64] = [:]
     /// What each instance did in the slot last observed.
     var roundDeltas: [String: SignalDelta] = [:]
     /// Start of the next slot the loop will take; nil before the first round.
@@ -99,6 +101,7 @@ public actor PoolRuntime {
         for record in try await store.swapHistory(SwapHistoryQuery(outcome: .verifying, limit: 1_000_000)) {
             monitor.watch(record, SwapRecords.lifecycle(record))
         }
+        for record in try await store.swapHistory(SwapHistoryQuery(outcome: .held, limit: 1_000_000)) { held[record.instance] = record.time }
         try await recover(at: time)
     }
 
@@ -197,7 +200,8 @@ public actor PoolRuntime {
     }
 
     /// Reads the driver for the slot starting at `time`: the simulated pool runs the slot,
-    /// real drivers are listed and read; what each instance did becomes its sample.
+    /// real drivers are listed and read; what each instance did becomes its sample, with the
+    /// cpu throttled counted in (the forecaster learns demand, not what the quota let through).
     func sampleDriver(slot time: Int64) async throws -> UsageReceipt? {
         if let simulated {
             simulated.advance(toSlot: Int((time - simulated.trace.origin) / Int64(simulated.trace.interval)), time: time)
@@ -206,9 +210,10 @@ public actor PoolRuntime {
         try await discover()
         let ids = forecaster.order.map { InstanceID($0) }
         roundDeltas = sampler.take(try await driver.signals(of: ids))
+        // The demand is what the instance would have used: cpu served plus cpu throttled.
         let batch = roundDeltas.sorted { $0.key < $1.key }.compactMap { id, delta -> UsageSampleBody? in
             guard delta.present else { return nil }
-            return UsageSampleBody(instance: id, time: time, cpu: delta.cpu, memory: delta.memory, gpu: delta.gpu)
+            return UsageSampleBody(instance: id, time: time, cpu: delta.cpu + delta.throttled, memory: delta.memory, gpu: delta.gpu)
         }
         return try await accept(batch) { _ in true }
     }

@@ -120,6 +120,11 @@ extension PoolRuntime {
         let lifecycle = context.lifecycles[k]
         let elapsed = ContinuousClock.now - context.started
         let milliseconds = Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15
+        defer {
+            if let record = context.records[k] {
+                if record.outcome == .held { held[record.instance] = record.time } else if held[record.instance] != nil, existingHeld(record) { held[record.instance] = nil }
+            }
+        }
         if let existing = context.records[k] {
             var record = SwapRecords.updated(existing, lifecycle, at: poolTime)
             if context.kind == .plan, existing.outcome == .held { record.durationMilliseconds = milliseconds }
@@ -138,6 +143,9 @@ extension PoolRuntime {
         context.records[k] = record
         return record
     }
+
+    /// Whether `record` was the instance's held swap (now approved, refused or expired).
+    private func existingHeld(_ record: SwapRecord) -> Bool { held[record.instance] == record.time }
 
     func utilisation(_ used: [Double]?, _ allocation: [Double]) -> Double {
         guard let used else { return 0 }
@@ -159,12 +167,14 @@ extension PoolRuntime {
 
     // MARK: Plans
 
-    /// Why `id` may not change now, or nil.
-    func lockedBecause(_ id: String) -> String? {
+    /// Why `id` may not change now, or nil. `verifying`: the instances with a swap being
+    /// verified, when the caller has them at hand.
+    func lockedBecause(_ id: String, verifying: Set<String>? = nil, approving: Bool = false) -> String? {
         if let until = cooldownUntil[id], until > poolTime { return "cooling down after a swap until \(UTCTime.iso8601(until))" }
         if !forecaster.observed(id) { return "no usage observed yet" }
         if missing.contains(id) { return "the \(driver.name) driver no longer lists it" }
-        if monitor.watched.values.contains(where: { $0.record.instance == id }) { return "a swap of it is being verified" }
+        if verifying?.contains(id) ?? monitor.watched.values.contains(where: { $0.record.instance == id }) { return "a swap of it is being verified" }
+        if held[id] != nil, !approving { return "a swap of it waits for an operator's approval" }
         return nil
     }
 
@@ -188,11 +198,12 @@ extension PoolRuntime {
             inputs.append(RiskInput(change: change, benefit: swap.benefit,
                                     forecasts: forecaster.quantiles(swap.instance, slots: configuration.horizonSlots),
                                     workingSet: monitor.workingSet(swap.instance, rounds: configuration.risk.workingSetRounds),
-                                    gpuInUse: forecaster.lastUsed[swap.instance]?[2], migration: estimate))
+                                    gpuInUse: forecaster.lastUsed[swap.instance]?[2], migration: estimate,
+                                    allowed: PoolForecaster.allowedExceedance(weight: registry.records[swap.instance]?.weight ?? 1)))
         }
         var policy = configuration.risk
         if force {
-            policy.approveBelow = 1
+            policy.approveWithin = .infinity
             policy.holdBelow = 1
             policy.maxInstances = .max
             policy.maxTenants = .max
@@ -209,17 +220,20 @@ extension PoolRuntime {
         let horizon = try PlanFormulation.horizonSlots(request.horizon, default: configuration.horizonSlots, interval: configuration.interval)
         var locked: [String: String] = [:]
         let verifying = Set(monitor.watched.values.map(\.record.instance))
+        for id in forecaster.order { locked[id] = lockedBecause(id, verifying: verifying) }
+        var formulation = PlanFormulation(configuration: configuration, registry: registry, locked: locked, migrates: driver.capabilities.migrates)
         for id in forecaster.order {
-            if verifying.contains(id) { locked[id] = "a swap of it is being verified" } else if let why = lockedBecause(id) { locked[id] = why }
+            if let workingSet = monitor.workingSet(id, rounds: configuration.risk.workingSetRounds) {
+                formulation.memoryFloor[id] = workingSet * (1 + configuration.risk.memoryMarginFraction) + configuration.risk.memoryMarginGiB
+            }
         }
-        let formulation = PlanFormulation(configuration: configuration, registry: registry, locked: locked, migrates: driver.capabilities.migrates)
         let result = try formulation.formulate(request, tenantScope: tenantScope, horizon: horizon, forecaster: &forecaster, shouldStop: shouldStop)
         var swaps = result.swaps
         let reports = await assess(swaps, force: request.force ?? false)
         for k in swaps.indices {
-            swaps[k].risk.assessment = reports[k]
+            swaps[k] = Self.trimmed(swaps[k], by: reports[k])
             swaps[k].state = "planned"
-            if reports[k].decision != .approve { swaps[k].reason = reports[k].reasons.joined(separator: "; ") }
+            if !reports[k].reasons.isEmpty { swaps[k].reason = reports[k].reasons.joined(separator: "; ") }
         }
         // What would run: the approved swaps that fit without the others; its objective checked.
         let approved = swaps.indices.filter { reports[$0].decision == .approve }
@@ -244,11 +258,30 @@ extension PoolRuntime {
                         objectiveBefore: result.objectiveBefore, objectiveAfter: after, swaps: swaps, journal: nil, kind: "plan")
     }
 
+    /// `swap` as the risk assessment `report` leaves it: the resources whose shrink it refused
+    /// kept as they were, with the benefit of what is left.
+    static func trimmed(_ swap: SwapView, by report: RiskReport) -> SwapView {
+        var swap = swap
+        swap.risk.assessment = report
+        guard let after = report.approvedAfter else { return swap }
+        let kept = values(after)
+        let dropped = swap.changes.filter { change in
+            guard let r = ["cpu", "memory", "gpu"].firstIndex(of: change.resource) else { return false }
+            return kept[r] != change.new
+        }
+        swap.changes.removeAll { change in dropped.contains { $0.resource == change.resource } }
+        swap.benefit -= dropped.reduce(0) { $0 + $1.saved }
+        swap.after = Amounts(kept)
+        return swap
+    }
+
     /// Executes a plan: every swap re-validated against the pool as it is now (a stale `before`,
     /// a cooldown: refused), assessed (`reassess`, else the plan's own assessment stands), and
     /// the approved ones that fit without the others applied through the driver. Held swaps
     /// wait for `approve`; the answer is the plan as it ended.
-    public func execute(_ plan: PlanView, request: String, tenant: String?, force: Bool, reassess: Bool) async throws -> PlanView {
+    /// `recordRejected`: whether refused swaps go to the swap history (an operator's plans) or
+    /// only into the plan's own record (the loop's plans, made anew every round).
+    public func execute(_ plan: PlanView, request: String, tenant: String?, force: Bool, reassess: Bool, recordRejected: Bool = true) async throws -> PlanView {
         var lifecycles = plan.swaps.map { SwapLifecycle(change: PlanFormulation.change($0)) }
         for (k, swap) in plan.swaps.enumerated() {
             if let why = staleness(swap) ?? lockedBecause(swap.instance) { try lifecycles[k].refuse(why) }
@@ -260,13 +293,19 @@ extension PoolRuntime {
         } else {
             reports = candidates.map { plan.swaps[$0].risk.assessment! }
         }
-        for (k, report) in zip(candidates, reports) { try lifecycles[k].assessed(report) }
-        return try await run(plan, lifecycles: lifecycles, records: Array(repeating: nil, count: plan.swaps.count), request: request, tenant: tenant)
+        var assessed = plan
+        for (k, report) in zip(candidates, reports) {
+            try lifecycles[k].assessed(report)
+            assessed.swaps[k] = Self.trimmed(plan.swaps[k], by: report)
+        }
+        return try await run(assessed, lifecycles: lifecycles, records: Array(repeating: nil, count: plan.swaps.count), request: request, tenant: tenant,
+                             recordRejected: recordRejected)
     }
 
     /// Runs the approved swaps of `plan` that fit without the others, storing every swap's
     /// record as it ends or takes effect, and the plan's record.
-    private func run(_ plan: PlanView, lifecycles start: [SwapLifecycle], records: [SwapRecord?], request: String, tenant: String?) async throws -> PlanView {
+    private func run(_ plan: PlanView, lifecycles start: [SwapLifecycle], records: [SwapRecord?], request: String, tenant: String?,
+                     recordRejected: Bool = true) async throws -> PlanView {
         var lifecycles = start
         let approved = lifecycles.indices.filter { lifecycles[$0].phase == .approved }
         let fitting = Set(FittingSubset.select(approved.map { lifecycles[$0].change }, benefit: approved.map { plan.swaps[$0].benefit },
@@ -287,7 +326,9 @@ extension PoolRuntime {
 
         var context = RunContext(kind: .plan, plan: plan.id, lifecycles: lifecycles, records: records, benefits: plan.swaps.map(\.benefit))
         // Held and rejected swaps are recorded now; the others as they take effect.
-        for k in lifecycles.indices where [.held, .rejected].contains(lifecycles[k].phase) { _ = try await save(&context, k) }
+        for k in lifecycles.indices where lifecycles[k].phase == .held || (lifecycles[k].phase == .rejected && (recordRejected || records[k] != nil)) {
+            _ = try await save(&context, k)
+        }
         var answer = plan
         answer.status = "executing"
         var record = PlanRecord(id: plan.id, created: plan.created, status: .executing, tenant: tenant, request: request,
@@ -338,7 +379,7 @@ extension PoolRuntime {
         for swapRecord in held.reversed() {
             guard var swap = plan.swaps.first(where: { $0.swapID == swapRecord.id }) ?? plan.swaps.first(where: { $0.instance == swapRecord.instance }) else { continue }
             var lifecycle = SwapRecords.lifecycle(swapRecord)
-            if let why = staleness(swap) ?? lockedBecause(swap.instance) { try lifecycle.refuse(why) } else { try lifecycle.approve() }
+            if let why = staleness(swap) ?? lockedBecause(swap.instance, approving: true) { try lifecycle.refuse(why) } else { try lifecycle.approve() }
             swap.swapID = swapRecord.id
             view.swaps.append(swap)
             lifecycles.append(lifecycle)
@@ -355,6 +396,30 @@ extension PoolRuntime {
         updated.answer = try Self.text(whole)
         try await store.save(plan: updated)
         return whole
+    }
+
+    /// Rejects the held swaps that waited longer than `holdExpiryRounds`; returns how many.
+    func expireHeld(at time: Int64) async throws -> Int {
+        let limit = Int64(configuration.holdExpiryRounds) * interval
+        let due = held.filter { time - $0.value >= limit }
+        guard !due.isEmpty else { return 0 }
+        var updates: [SwapRecord] = []
+        var plans = Set<String>()
+        for record in try await store.swapHistory(SwapHistoryQuery(outcome: .held, limit: 1_000_000)) where due[record.instance] == record.time {
+            var lifecycle = SwapRecords.lifecycle(record)
+            try lifecycle.refuse("expired: not approved within \(configuration.holdExpiryRounds) rounds")
+            updates.append(SwapRecords.updated(record, lifecycle, at: time))
+            plans.insert(record.plan)
+            held[record.instance] = nil
+        }
+        try await store.update(swaps: updates)
+        for id in plans {
+            guard var plan = try await store.plan(id: id), plan.status == .held,
+                  try await store.swapHistory(SwapHistoryQuery(plan: id, outcome: .held, limit: 1)).isEmpty else { continue }
+            plan.status = .executed
+            try await store.save(plan: plan)
+        }
+        return updates.count
     }
 
     // MARK: Rollback

@@ -58,6 +58,12 @@ public struct ServiceApplication: Sendable {
         firstSlot = start
     }
 
+    /// `store`, or the crash test's store that kills the process after a chosen write when the
+    /// environment sets `POOLSWAP_CRASH_AFTER` (see `CrashPointStore`).
+    public static func store(_ store: any PoolStore, environment: [String: String]) throws -> any PoolStore {
+        try CrashPointStore.wrapping(store, setting: environment[CrashPointStore.variable])
+    }
+
     /// The HTTP application with the control loop as a service beside it.
     public func application(logger: Logger) -> some ApplicationProtocol {
         var app = Application(router: router(),

@@ -31,6 +31,9 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     public var cooldownRounds = 6
     /// Largest change per swap and resource: cores, GiB, gpus.
     public var maxChange: [Double] = [2, 8, 1]
+    /// Smallest change worth a swap, per resource: cores, GiB, gpus (0.05 cores, 64 MiB, one
+    /// device). The solver's smaller moves are not made: they cost a resize for nothing.
+    public var minimumChange: [Double] = [0.05, 0.0625, 1]
     /// Most live migrations per round.
     public var maxMigrations = 1
     /// Cost per unit-slot of allocation above demand (cpu, memory, gpu).
@@ -93,6 +96,9 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     public var verification = VerificationThresholds()
     /// Model cost of one OOM kill, before the SLA weight, in the measured realised benefit.
     public var oomKillCost = 50.0
+    /// Rounds a held swap waits for `POST /swaps/{id}/approve` before it is rejected as
+    /// expired; its instance is locked meanwhile. 12 rounds = 1 h.
+    public var holdExpiryRounds = 12
 
     public init() {}
 
@@ -165,6 +171,7 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
                 throw ConfigurationError("\(name) needs three finite amounts ≥ 0 (cpu, memory, gpu), not \(vector)")
             }
         }
+        guard holdExpiryRounds >= 1 else { throw ConfigurationError("holdExpiryRounds must be ≥ 1, not \(holdExpiryRounds)") }
         guard discoveredWeight.isFinite, discoveredWeight >= 0, oomKillCost.isFinite, oomKillCost >= 0 else {
             throw ConfigurationError("discoveredWeight and oomKillCost must be finite and ≥ 0")
         }
@@ -175,7 +182,7 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         guard interval >= 1 else { throw ConfigurationError("interval must be at least 1 second, not \(interval)") }
         guard [1, 3, 6].contains(horizonSlots) else { throw ConfigurationError("horizonSlots must be 1, 3 or 6, not \(horizonSlots)") }
         guard demoRoundSeconds > 0 else { throw ConfigurationError("demoRoundSeconds must be positive") }
-        for (name, vector) in [("maxChange", maxChange), ("wasteCost", wasteCost), ("shortfallCost", shortfallCost), ("changeCost", changeCost)] {
+        for (name, vector) in [("maxChange", maxChange), ("minimumChange", minimumChange), ("wasteCost", wasteCost), ("shortfallCost", shortfallCost), ("changeCost", changeCost)] {
             guard vector.count == 3, vector.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
                 throw ConfigurationError("\(name) needs three finite amounts ≥ 0 (cpu, memory, gpu), not \(vector)")
             }
@@ -218,6 +225,7 @@ extension ServiceConfiguration {
         postgres = try c.decodeIfPresent(String.self, forKey: .postgres)
         try read(.warmupRounds, \.warmupRounds); try read(.autoSwap, \.autoSwap); try read(.horizonSlots, \.horizonSlots)
         try read(.cooldownRounds, \.cooldownRounds); try read(.maxChange, \.maxChange); try read(.maxMigrations, \.maxMigrations)
+        try read(.minimumChange, \.minimumChange)
         try read(.wasteCost, \.wasteCost); try read(.shortfallCost, \.shortfallCost); try read(.changeCost, \.changeCost)
         try read(.solverSeconds, \.solverSeconds)
         try read(.retentionFullDays, \.retentionFullDays); try read(.retentionDays, \.retentionDays)
@@ -232,6 +240,7 @@ extension ServiceConfiguration {
         try read(.discoveredTenant, \.discoveredTenant); try read(.discoveredMinimum, \.discoveredMinimum)
         try read(.discoveredWeight, \.discoveredWeight); try read(.discoveredAllocation, \.discoveredAllocation)
         try read(.risk, \.risk); try read(.verification, \.verification); try read(.oomKillCost, \.oomKillCost)
+        try read(.holdExpiryRounds, \.holdExpiryRounds)
     }
 }
 

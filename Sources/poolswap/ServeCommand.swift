@@ -45,7 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
         try settings.validate()
         var logger = Logger(label: "poolswap")
         logger.logLevel = .info
-        let store = try await openStore(settings)
+        let store = try ServiceApplication.store(try await openStore(settings), environment: ProcessInfo.processInfo.environment)
         let service = try await ServiceApplication(configuration: settings, store: store, logger: logger,
                                                    now: Int64(Date().timeIntervalSince1970))
         let instances = await service.runtime.allInstances().count
