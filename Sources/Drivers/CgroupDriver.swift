@@ -22,8 +22,9 @@ public final class CgroupDriver: InstanceDriver {
     public let node: Node
 
     /// Uses (and creates, if missing) `parent` in every hierarchy of `layout` (this machine's
-    /// by default). The node is `nodeName` with this host's cores and memory, less `reserve`.
-    public init(parent: String = "poolswap", nodeName: String? = nil, reserve: ResourceVector = .zero,
+    /// by default). The node is `nodeName` with `capacity` (default: this host's cores and
+    /// memory; more to overcommit CFS quota), less `reserve`.
+    public init(parent: String = "poolswap", nodeName: String? = nil, capacity: ResourceVector? = nil, reserve: ResourceVector = .zero,
                 layout: CgroupLayout? = nil) throws(DriverError) {
         guard !parent.isEmpty, !parent.hasPrefix("/"), !parent.split(separator: "/").contains("..") else {
             throw .unavailable("cgroup parent \"\(parent)\" must be a relative path without ..")
@@ -34,7 +35,9 @@ public final class CgroupDriver: InstanceDriver {
             try ControlFiles.makeDirectories(root + "/" + parent)
         }
         if self.layout.version == .v2 { try Self.enableControllers(mount: self.layout.cpu, down: parent) }
-        let capacity = ResourceVector(cpu: Self.hostCores(), memory: try Self.hostMemory())
+        let hostCapacity: ResourceVector
+        if let capacity { hostCapacity = capacity } else { hostCapacity = ResourceVector(cpu: Self.hostCores(), memory: try Self.hostMemory()) }
+        let capacity = hostCapacity
         node = Node(id: NodeID(nodeName ?? Self.hostName()), capacity: capacity, reserve: ResourceVector.minimum(reserve, capacity))
     }
 

@@ -18,14 +18,16 @@ public final class OCIDriver: InstanceDriver {
     /// `root`: runc's state directory for Poolswap's containers; `parent`: the cgroup path under
     /// which `create` puts them.
     public init(root: String = "/run/poolswap/runc", parent: String = "poolswap", runc: String = "runc",
-                nodeName: String? = nil, reserve: ResourceVector = .zero) throws(DriverError) {
+                nodeName: String? = nil, capacity: ResourceVector? = nil, reserve: ResourceVector = .zero) throws(DriverError) {
         guard let path = Command.find(runc) else { throw .unavailable("runc not found (looked for \(runc) on PATH): apt-get install runc") }
         runcPath = path
         self.root = root
         self.parent = parent
         layout = try CgroupLayout.detect()
         try ControlFiles.makeDirectories(root)
-        let capacity = ResourceVector(cpu: CgroupDriver.hostCores(), memory: try CgroupDriver.hostMemory())
+        let hostCapacity: ResourceVector
+        if let capacity { hostCapacity = capacity } else { hostCapacity = ResourceVector(cpu: CgroupDriver.hostCores(), memory: try CgroupDriver.hostMemory()) }
+        let capacity = hostCapacity
         node = Node(id: NodeID(nodeName ?? CgroupDriver.hostName()), capacity: capacity, reserve: ResourceVector.minimum(reserve, capacity))
     }
 

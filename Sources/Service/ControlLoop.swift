@@ -24,6 +24,8 @@ public struct ControlLoop: Sendable {
         public var objectiveAfter: Double?
         /// Whether this round started a training of the networks.
         public var trainingStarted = false
+        /// Wall time of each step: ingest, forecast, verify, formulate_solve, execute.
+        public var steps: [String: Duration] = [:]
     }
 
     /// One round for the slot starting at `time`.
@@ -38,10 +40,12 @@ public struct ControlLoop: Sendable {
             report.samples = receipt.accepted
             metrics.samplesAccepted.increment(by: Int64(receipt.accepted))
         }
+        report.steps["ingest"] = clock.now - started
         metrics.record(step: "ingest", clock.now - started)
 
         started = clock.now
         await runtime.observeSlot(time)
+        report.steps["forecast"] = clock.now - started
         metrics.record(step: "forecast", clock.now - started)
 
         started = clock.now
@@ -50,6 +54,7 @@ public struct ControlLoop: Sendable {
         report.rolledBack = verified.rolledBack
         metrics.committed.increment(by: Int64(verified.committed))
         metrics.rolledBack.increment(by: Int64(verified.rolledBack))
+        report.steps["verify"] = clock.now - started
         metrics.record(step: "verify", clock.now - started)
 
         // The networks learn in the background; the loop goes on with the ones installed.
@@ -83,10 +88,11 @@ public struct ControlLoop: Sendable {
             metrics.record(step: "execute", clock.now - started)
         }
 
-        if configuration.autoSwap, report.round >= configuration.warmupRounds {
+        if configuration.autoSwap, await runtime.historySlots >= configuration.warmupRounds {
             started = clock.now
             let deadline = clock.now.advanced(by: .seconds(configuration.solverSeconds))
             let view = try await runtime.plan(SwapRequestBody(), tenantScope: nil) { ContinuousClock().now >= deadline }
+            report.steps["formulate_solve"] = clock.now - started
             metrics.record(step: "formulate_solve", clock.now - started)
             report.objectiveBefore = view.objectiveBefore
             report.objectiveAfter = view.objectiveAfter
@@ -95,6 +101,7 @@ public struct ControlLoop: Sendable {
                 started = clock.now
                 let ran = try await runtime.execute(view, request: "{\"source\":\"loop\"}", tenant: nil, force: false, reassess: false, recordRejected: false)
                 report.swaps += count(ran)
+                report.steps["execute", default: .zero] += clock.now - started
                 metrics.record(step: "execute", clock.now - started)
             }
         }

@@ -83,6 +83,7 @@ final class CrashPointStore: PoolStore {
     func append(samples: [UsageSample]) async throws -> Int { try await base.append(samples: samples) }
     func samples(instance: String, from: Int64, to: Int64) async throws -> [UsageSample] { try await base.samples(instance: instance, from: from, to: to) }
     func sampleCount() async throws -> Int { try await base.sampleCount() }
+    func sampleTimes() async throws -> ClosedRange<Int64>? { try await base.sampleTimes() }
     func compactSamples(deleteBefore: Int64, downsampleBefore: Int64, bucket: Int64) async throws {
         try await base.compactSamples(deleteBefore: deleteBefore, downsampleBefore: downsampleBefore, bucket: bucket)
     }

@@ -19,6 +19,10 @@ struct PlanFormulation {
     /// the problem's memory minimum is raised to it (never above the allocation now), so that
     /// the solver does not plan shrinks the gate refuses.
     var memoryFloor: [String: Double] = [:]
+    /// Per node, capacity held back for the swaps being verified there: what a shrink gave up,
+    /// and the place a migrated instance left, stay free until the swap commits, so that its
+    /// rollback always has room.
+    var heldBack: [String: [Double]] = [:]
 
     struct Result {
         var problem: SwapProblem
@@ -75,7 +79,14 @@ struct PlanFormulation {
             resources: ["cpu", "memory", "gpu"], integral: [false, false, true],
             waste: waste, shortfall: shortfall, change: configuration.changeCost,
             maxChange: configuration.maxChange, maxMigrations: migrates ? request.maxMigrations ?? configuration.maxMigrations : 0,
-            nodeIDs: nodes.map(\.id), capacity: nodes.flatMap(\.capacity), reserve: nodes.flatMap(\.reserve),
+            nodeIDs: nodes.map(\.id), capacity: nodes.flatMap(\.capacity),
+            reserve: nodes.flatMap { node in
+                let allocated = (try? registry.ledger.allocated(on: NodeID(node.id))).map(values) ?? [0, 0, 0]
+                return (0..<3).map { r in
+                    // Never more than the node has free now: what is allocated stays allocatable.
+                    min(node.reserve[r] + (heldBack[node.id]?[r] ?? 0), max(node.reserve[r], node.capacity[r] - allocated[r]))
+                }
+            },
             instanceIDs: ids, node: node, allocation: allocation, demand: demand, minimum: minimum, maximum: maximum,
             weight: weight, locked: locked, migrationCost: cost, alternatives: alternatives)
         let before = SolutionChecker.check(problem, node: problem.node, allocation: problem.allocation).objective

@@ -16,10 +16,31 @@ struct PoolForecaster {
     var lastObservedSlot: [String: Int64] = [:]
     /// Pool time of the oldest sample the engine was fed.
     var historySince: Int64?
+    /// This slot's forecasts, `[series * maxHorizon + horizon - 1]`: they change only when a
+    /// slot is observed, and each costs a selection over its residuals.
+    private var cache: [IntervalForecast?] = []
+    /// The engine's slot count the cache holds forecasts of.
+    private var cacheSlot = -1
+
+    /// The forecast of `series` `horizon` slots ahead, computed once per observed slot.
+    mutating func forecast(_ series: Int, horizon: Int) -> IntervalForecast {
+        let width = engine.configuration.maxHorizon
+        guard horizon >= 1, horizon <= width else { return engine.forecast(series: series, horizon: horizon) }
+        if cacheSlot != engine.slotCount || cache.count != engine.series.count * width {
+            cache = Array(repeating: nil, count: engine.series.count * width)
+            cacheSlot = engine.slotCount
+        }
+        let k = series * width + horizon - 1
+        if let cached = cache[k] { return cached }
+        let made = engine.forecast(series: series, horizon: horizon)
+        cache[k] = made
+        return made
+    }
 
     /// A new, empty engine whose slot 0 is the absolute slot `firstSlot`.
     mutating func reset(firstSlot: Int64) {
         engine = ForecastEngine(seriesCount: 0, firstSlot: firstSlot)
+        cacheSlot = -1
         seriesOf = [:]
         order = []
         coverage = [:]
@@ -63,7 +84,7 @@ struct PoolForecaster {
             for (h, horizon) in CoverageTracker.horizons.enumerated() {
                 let target = time + Int64(horizon) * interval
                 for (r, index) in [series.cpu, series.memory].enumerated() {
-                    let f = engine.forecast(series: index, horizon: horizon)
+                    let f = forecast(index, horizon: horizon)
                     coverage[id]?.expect(resource: r, horizon: h, target: target, lower: f.lower, upper: f.upper)
                 }
             }
@@ -78,8 +99,8 @@ struct PoolForecaster {
     mutating func demand(_ record: InstanceRecord, horizon: Int) -> [Double] {
         guard let series = seriesOf[record.id], observed(record.id) else { return record.allocation }
         let level = Self.tier(weight: record.weight)
-        let cpu = engine.forecast(series: series.cpu, horizon: horizon).upper[level]
-        let memory = engine.forecast(series: series.memory, horizon: horizon).upper[level]
+        let cpu = forecast(series.cpu, horizon: horizon).upper[level]
+        let memory = forecast(series.memory, horizon: horizon).upper[level]
         let gpu = max(lastUsed[record.id]?[2] ?? record.allocation[2], 0)
         return [cpu, memory, gpu.rounded(.up)]
     }
@@ -93,15 +114,14 @@ struct PoolForecaster {
 
     mutating func point(_ id: String, horizon: Int) -> [Double] {
         guard let series = seriesOf[id], observed(id) else { return lastUsed[id] ?? [0, 0, 0] }
-        return [engine.forecast(series: series.cpu, horizon: horizon).point,
-                engine.forecast(series: series.memory, horizon: horizon).point, lastUsed[id]?[2] ?? 0]
+        return [forecast(series.cpu, horizon: horizon).point, forecast(series.memory, horizon: horizon).point, lastUsed[id]?[2] ?? 0]
     }
 
     /// Upper bounds at interval level `level` (0, 1, 2 = 80, 90, 95%); the allocation before any sample.
     mutating func upper(_ record: InstanceRecord, horizon: Int, level: Int) -> [Double] {
         guard let series = seriesOf[record.id], observed(record.id) else { return record.allocation }
-        return [engine.forecast(series: series.cpu, horizon: horizon).upper[level],
-                engine.forecast(series: series.memory, horizon: horizon).upper[level], lastUsed[record.id]?[2] ?? 0]
+        return [forecast(series.cpu, horizon: horizon).upper[level], forecast(series.memory, horizon: horizon).upper[level],
+                lastUsed[record.id]?[2] ?? 0]
     }
 
     /// The forecast of each of the next `slots` slots as quantiles, per resource, for the risk
@@ -112,7 +132,7 @@ struct PoolForecaster {
         var out: [Resource: ForecastQuantiles] = [:]
         for (resource, index) in [(Resource.cpu, series.cpu), (.memory, series.memory)] {
             let rows = (1...max(1, min(slots, engine.configuration.maxHorizon))).map { h -> [Double] in
-                let f = engine.forecast(series: index, horizon: h)
+                let f = forecast(index, horizon: h)
                 return f.lower.reversed() + [f.point] + f.upper
             }
             out[resource] = ForecastQuantiles(levels: levels, slots: rows)

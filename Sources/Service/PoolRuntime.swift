@@ -88,7 +88,9 @@ public actor PoolRuntime {
         }
         startedAt = time
         slot = (time / interval) * interval
-        let warm = warmStartSlots(instances: registry.records.count)
+        // Only the slots since the oldest stored sample are worth replaying.
+        let stored = try await store.sampleTimes().map { Int(max(0, (time / interval) - $0.lowerBound / interval)) } ?? 0
+        let warm = min(warmStartSlots(instances: registry.records.count), stored)
         forecaster.reset(firstSlot: time / interval - Int64(warm))
         for id in registry.records.keys.sorted() { admit(id) }
         try await warmStart(slots: warm, before: slot!)
@@ -253,7 +255,7 @@ public actor PoolRuntime {
         let predictions = horizons.map { horizon -> HorizonPrediction in
             let h = CoverageTracker.horizons.firstIndex(of: horizon) ?? 0
             func view(_ index: Int, _ resource: Int) -> ResourcePrediction {
-                let f = forecaster.engine.forecast(series: index, horizon: horizon)
+                let f = forecaster.forecast(index, horizon: horizon)
                 let (shares, scored) = forecaster.coverage(id, resource: resource, horizon: h)
                 var measured: [String: Double] = [:]
                 for (level, share) in zip(["80", "90", "95"], shares) where !share.isNaN { measured[level] = share }
@@ -297,4 +299,7 @@ public actor PoolRuntime {
     }
 
     func advanceRound() { round += 1 }
+
+    /// Slots of history the forecaster holds, the warm start's included: what the loop's warm-up counts.
+    var historySlots: Int { forecaster.engine.slotCount }
 }

@@ -222,6 +222,11 @@ extension PoolRuntime {
         let verifying = Set(monitor.watched.values.map(\.record.instance))
         for id in forecaster.order { locked[id] = lockedBecause(id, verifying: verifying) }
         var formulation = PlanFormulation(configuration: configuration, registry: registry, locked: locked, migrates: driver.capabilities.migrates)
+        for entry in monitor.watched.values {
+            let change = SwapRecords.change(entry.record)
+            let given = change.migrates ? change.before : ResourceVector.maximum(.zero, change.before - change.after)
+            formulation.heldBack[change.fromNode.rawValue] = zip(formulation.heldBack[change.fromNode.rawValue] ?? [0, 0, 0], values(given)).map { $0 + $1 }
+        }
         for id in forecaster.order {
             if let workingSet = monitor.workingSet(id, rounds: configuration.risk.workingSetRounds) {
                 formulation.memoryFloor[id] = workingSet * (1 + configuration.risk.memoryMarginFraction) + configuration.risk.memoryMarginGiB
@@ -446,7 +451,8 @@ extension PoolRuntime {
     /// Undoes swaps already rolling back: each to its old allocation and node, in an order the
     /// ledger keeps valid. One with no room for its old allocation is taken as far back as fits
     /// and failed safe; one whose step fails goes to its safe allocation and is failed safe.
-    func rollBack(_ pairs: [(SwapRecord, SwapLifecycle)], origin: String?) async throws -> PlanView {
+    func rollBack(_ asked: [(SwapRecord, SwapLifecycle)], origin: String?) async throws -> PlanView {
+        let pairs = try await withCompanions(asked)
         var targets: [ExecutionTarget] = []
         var partial: Set<Int> = []
         var room = registry.ledger.nodes.indices.map { registry.ledger.nodes[$0].allocatable - registry.ledger.allocated[$0] }
@@ -517,6 +523,32 @@ extension PoolRuntime {
         record.answer = try Self.text(view)
         try await store.save(plan: record)
         return view
+    }
+
+    /// `pairs` with the swaps of their plans that took the room a rollback needs back: a grow
+    /// on the same node that its plan made with what a rolled-back shrink gave up.
+    private func withCompanions(_ pairs: [(SwapRecord, SwapLifecycle)]) async throws -> [(SwapRecord, SwapLifecycle)] {
+        var out = pairs
+        let taken = Set(pairs.compactMap(\.0.id))
+        for (record, lifecycle) in pairs where !lifecycle.change.shrunk.isEmpty || lifecycle.change.migrates {
+            let change = lifecycle.change
+            let needed = ResourceVector.maximum(.zero, change.before - (change.migrates ? .zero : change.after))
+            guard let n = try? registry.ledger.index(of: change.fromNode) else { continue }
+            var room = registry.ledger.nodes[n].allocatable - registry.ledger.allocated[n]
+            guard Resource.allCases.contains(where: { needed[$0] > room[$0] + 1e-9 }) else { continue }
+            for other in try await store.swapHistory(SwapHistoryQuery(plan: record.plan, limit: 100_000))
+            where other.outcome == .verifying || other.outcome == .committed {
+                guard let id = other.id, !taken.contains(id), !out.contains(where: { $0.0.id == id }), other.toNode == change.fromNode.rawValue,
+                      zip(other.after, other.before).contains(where: { $0 > $1 }) else { continue }
+                var companion = SwapRecords.lifecycle(other)
+                monitor.stopWatching(id)
+                _ = try companion.rollBack("rolled back with \(record.instance), whose room its plan gave it")
+                out.append((other, companion))
+                room += ResourceVector.maximum(.zero, vector(other.after) - vector(other.before))
+                if !Resource.allCases.contains(where: { needed[$0] > room[$0] + 1e-9 }) { break }
+            }
+        }
+        return out
     }
 
     // MARK: Verification

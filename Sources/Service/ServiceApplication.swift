@@ -39,13 +39,18 @@ public struct ServiceApplication: Sendable {
                 for instance in replay.instances where try await store.instance(id: instance.id) == nil {
                     try await store.upsert(instance: instance)
                 }
+                // A restart carries on after the newest stored sample, where the replay stopped.
                 start = replay.time(ofSlot: 0)
+                if let newest = try await store.sampleTimes()?.upperBound, newest >= start {
+                    start = (newest / Int64(configuration.interval) + 1) * Int64(configuration.interval)
+                }
                 driver = try replay.driver(stateFile: configuration.simulatedState ?? configuration.database + ".simulated")
             case "cgroup":
-                driver = try CgroupDriver(parent: configuration.cgroupParent, nodeName: configuration.nodeName, reserve: vector(configuration.nodeReserve))
+                driver = try CgroupDriver(parent: configuration.cgroupParent, nodeName: configuration.nodeName,
+                                          capacity: configuration.nodeCapacity.map(vector), reserve: vector(configuration.nodeReserve))
             case "oci":
                 driver = try OCIDriver(root: configuration.ociRoot, parent: configuration.cgroupParent, nodeName: configuration.nodeName,
-                                       reserve: vector(configuration.nodeReserve))
+                                       capacity: configuration.nodeCapacity.map(vector), reserve: vector(configuration.nodeReserve))
             default:
                 driver = ExternalDriver()
             }

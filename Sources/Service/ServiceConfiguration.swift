@@ -21,7 +21,8 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     public var demoRoundSeconds = 2.0
     /// Demo only: the Bitbrains folder replayed (default: the bundled sample).
     public var demoTrace: String?
-    /// Rounds of history the loop observes before it swaps anything (forecasts need a past). 12 rounds = 1 h.
+    /// Slots of history the forecaster holds (the stored samples replayed at start count) before
+    /// the loop swaps anything: forecasts need a past. 12 = 1 h.
     public var warmupRounds = 12
     /// Swap automatically every round (otherwise only on `POST /swap_request`).
     public var autoSwap = true
@@ -80,6 +81,9 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     /// for itself (cores, GiB, gpus).
     public var nodeName: String?
     public var nodeReserve: [Double] = [0.25, 0.5, 0]
+    /// cgroup and oci: the node's capacity (cores, GiB, gpus); default this host's cores and
+    /// memory. More than the host overcommits CFS quota, which the kernel allows.
+    public var nodeCapacity: [Double]?
     /// cgroup and oci: what an instance found there is registered with. Tenant; SLA minimum and
     /// weight; SLA maximum (default: the node's allocatable); the allocation given to a cgroup
     /// found without limits (raised to 1.25 × its working set when that is more).
@@ -166,7 +170,7 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         }
         if let problem = risk.problem ?? verification.problem { throw ConfigurationError(problem) }
         for (name, vector) in [("nodeReserve", nodeReserve), ("discoveredMinimum", discoveredMinimum), ("discoveredAllocation", discoveredAllocation)]
-            + (discoveredMaximum.map { [("discoveredMaximum", $0)] } ?? []) {
+            + (discoveredMaximum.map { [("discoveredMaximum", $0)] } ?? []) + (nodeCapacity.map { [("nodeCapacity", $0)] } ?? []) {
             guard vector.count == 3, vector.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
                 throw ConfigurationError("\(name) needs three finite amounts ≥ 0 (cpu, memory, gpu), not \(vector)")
             }
@@ -236,6 +240,7 @@ extension ServiceConfiguration {
         nodeName = try c.decodeIfPresent(String.self, forKey: .nodeName)
         simulatedState = try c.decodeIfPresent(String.self, forKey: .simulatedState)
         discoveredMaximum = try c.decodeIfPresent([Double].self, forKey: .discoveredMaximum)
+        nodeCapacity = try c.decodeIfPresent([Double].self, forKey: .nodeCapacity)
         try read(.cgroupParent, \.cgroupParent); try read(.ociRoot, \.ociRoot); try read(.nodeReserve, \.nodeReserve)
         try read(.discoveredTenant, \.discoveredTenant); try read(.discoveredMinimum, \.discoveredMinimum)
         try read(.discoveredWeight, \.discoveredWeight); try read(.discoveredAllocation, \.discoveredAllocation)

@@ -12,6 +12,8 @@ public protocol PoolStore: Sendable {
     func append(samples: [UsageSample]) async throws -> Int
     func samples(instance: String, from: Int64, to: Int64) async throws -> [UsageSample]
     func sampleCount() async throws -> Int
+    /// Times of the oldest and the newest sample stored, nil when there is none.
+    func sampleTimes() async throws -> ClosedRange<Int64>?
     /// Deletes samples older than `deleteBefore`, then replaces samples older
     /// than `downsampleBefore` by their means over `bucket`-second buckets.
     func compactSamples(deleteBefore: Int64, downsampleBefore: Int64, bucket: Int64) async throws

@@ -176,6 +176,13 @@ public final class PostgresStore: PoolStore {
         return 0
     }
 
+    public func sampleTimes() async throws -> ClosedRange<Int64>? {
+        for try await (low, high) in try await client.query("SELECT min(time), max(time) FROM usage").decode((Int64?, Int64?).self) {
+            if let low, let high { return low...high }
+        }
+        return nil
+    }
+
     public func compactSamples(deleteBefore: Int64, downsampleBefore: Int64, bucket: Int64) async throws {
         guard bucket > 0 else { throw StoreError("downsampling bucket must be positive, not \(bucket)") }
         try await client.withConnection { connection in

@@ -18,7 +18,19 @@ public final class SQLiteStore: PoolStore {
         }
         do {
             database = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrator.migrate(database)
+            // Another process (a `token create` beside a starting service) may be migrating the
+            // same file: once it is done, the migrations it applied are seen and skipped.
+            var attempt = 0
+            while true {
+                do {
+                    try Self.migrator.migrate(database)
+                    break
+                } catch {
+                    attempt += 1
+                    if attempt >= 5 { throw error }
+                    usleep(200_000)
+                }
+            }
         } catch {
             throw StoreError("cannot open the SQLite database at \(path): \(error)")
         }
@@ -149,6 +161,14 @@ public final class SQLiteStore: PoolStore {
 
     public func sampleCount() async throws -> Int {
         try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM usage") ?? 0 }
+    }
+
+    public func sampleTimes() async throws -> ClosedRange<Int64>? {
+        try await database.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT min(time) AS low, max(time) AS high FROM usage"),
+                  let low: Int64 = row["low"], let high: Int64 = row["high"] else { return nil }
+            return low...high
+        }
     }
 
     public func compactSamples(deleteBefore: Int64, downsampleBefore: Int64, bucket: Int64) async throws {

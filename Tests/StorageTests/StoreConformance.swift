@@ -28,6 +28,7 @@ struct StoreConformance {
     }
 
     func samples() async throws {
+        #expect(try await store.sampleTimes() == nil)
         let batch = (0..<10).map { UsageSample(instance: "a", time: 1_000 + Int64($0) * 300, used: [Double($0), 2, 0]) }
         #expect(try await store.append(samples: batch) == 10)
         #expect(try await store.append(samples: Array(batch[8...]) + [UsageSample(instance: "a", time: 4_000, used: [1, 1, 0])]) == 1,
@@ -35,6 +36,7 @@ struct StoreConformance {
         let window = try await store.samples(instance: "a", from: 1_300, to: 2_200)
         #expect(window.map(\.time) == [1_300, 1_600, 1_900])
         #expect(window.first?.used == [1, 2, 0])
+        #expect(try await store.sampleTimes() == 1_000...4_000)
         let before = try await store.sampleCount()
         await #expect(throws: StoreError.self) {
             _ = try await store.append(samples: [UsageSample(instance: "a", time: 9_000, used: [1, 1, 0]),
