@@ -120,15 +120,18 @@ public enum RiskAssessment {
         let order = inputs.indices.sorted { inputs[$0].benefit > inputs[$1].benefit }
         for k in order where reports[k].decision == .approve {
             let change = inputs[k].change
-            let nextInstances = instances.union([change.instance])
-            let nextTenants = tenants.union([change.tenant])
-            let nextNodes = nodes.union([change.fromNode, change.toNode])
-            if nextInstances.count > policy.maxInstances || nextTenants.count > policy.maxTenants || nextNodes.count > policy.maxNodes {
+            let addsInstance = instances.contains(change.instance) ? 0 : 1
+            let addsTenant = tenants.contains(change.tenant) ? 0 : 1
+            let addsNodes = Set([change.fromNode, change.toNode]).subtracting(nodes).count
+            if instances.count + addsInstance > policy.maxInstances || tenants.count + addsTenant > policy.maxTenants
+                || nodes.count + addsNodes > policy.maxNodes {
                 reports[k].decision = .hold
                 reports[k].reasons.append("blast radius: the plan already touches \(instances.count) instances of \(tenants.count) tenants on "
                                           + "\(nodes.count) nodes (at most \(policy.maxInstances), \(policy.maxTenants), \(policy.maxNodes) without an operator)")
             } else {
-                (instances, tenants, nodes) = (nextInstances, nextTenants, nextNodes)
+                instances.insert(change.instance)
+                tenants.insert(change.tenant)
+                nodes.formUnion([change.fromNode, change.toNode])
             }
         }
         let radius = RiskReport.BlastRadius(instances: instances.count, tenants: tenants.count, nodes: nodes.count)

@@ -24,6 +24,9 @@ public struct ForecastEngine: Sendable {
     private var heads: [(median: Int, levels: [(lower: Int, upper: Int)])] = []
     /// Residuals of all series divided by their scale, per horizon.
     private var pooled: [ResidualWindow]
+    /// The pool's bounds per horizon for the slot observed last (the same for every series
+    /// before its scale): each is a selection over up to `pooledWindow` residuals.
+    private var pooledBounds: [(lower: [Double], upper: [Double])?]
     private var settled: [Double] = []
     private var scratch: [Double] = []
     private var rows: [Int] = []
@@ -38,6 +41,7 @@ public struct ForecastEngine: Sendable {
         networkOf = partner
         allocation = Array(repeating: .nan, count: seriesCount)
         pooled = (0..<configuration.maxHorizon).map { _ in ResidualWindow(capacity: configuration.pooledWindow, keepsSorted: false) }
+        pooledBounds = Array(repeating: nil, count: configuration.maxHorizon)
     }
 
     /// Why a network cannot be installed.
@@ -115,6 +119,7 @@ public struct ForecastEngine: Sendable {
             }
         }
         slotCount += 1
+        for k in pooledBounds.indices { pooledBounds[k] = nil }
         for index in networks.indices { runNetwork(index) }
         for index in series.indices { series[index].choose() }
     }
@@ -167,7 +172,8 @@ public struct ForecastEngine: Sendable {
             ?? forecaster.ownBounds(horizon: horizon, scratch: &scratch)
         if bounds == nil, pooled[horizon - 1].count >= max(1, configuration.minimumOwnResiduals) {
             let scale = forecaster.scale ?? max(configuration.scaleFloor, point)
-            let unit = pooled[horizon - 1].bounds(levels: IntervalForecast.levels, scratch: &scratch)
+            let unit = pooledBounds[horizon - 1] ?? pooled[horizon - 1].bounds(levels: IntervalForecast.levels, scratch: &scratch)
+            pooledBounds[horizon - 1] = unit
             bounds = (unit.lower.map { $0 * scale }, unit.upper.map { $0 * scale })
         }
         let (lowerResidual, upperResidual) = bounds ?? Self.coldStartBounds(point: point, scale: forecaster.scale)

@@ -36,7 +36,8 @@ struct ErrorBodyMiddleware: RouterMiddleware {
         case "/nodes", "/instances": [.get, .post]
         case "/usage", "/swap_request", "/forecaster/train": [.post]
         default:
-            path.hasPrefix("/instances/") || path.hasPrefix("/swaps/") ? [.get] : nil
+            if path.hasPrefix("/swaps/"), path.hasSuffix("/approve") || path.hasSuffix("/rollback"), path.split(separator: "/").count == 3 { [.post] }
+            else if path.hasPrefix("/instances/") || path.hasPrefix("/swaps/") { [.get] } else { nil }
         }
     }
 

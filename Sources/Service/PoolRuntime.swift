@@ -88,9 +88,15 @@ public actor PoolRuntime {
         }
         startedAt = time
         slot = (time / interval) * interval
-        // Only the slots since the oldest stored sample are worth replaying.
-        let stored = try await store.sampleTimes().map { Int(max(0, (time / interval) - $0.lowerBound / interval)) } ?? 0
-        let warm = min(warmStartSlots(instances: registry.records.count), stored)
+        // Only slots from the oldest stored sample on are worth replaying, and none when even the
+        // newest is older than the window.
+        var warm = warmStartSlots(instances: registry.records.count)
+        if let stored = try await store.sampleTimes() {
+            let first = max(stored.lowerBound / interval, time / interval - Int64(warm))
+            warm = stored.upperBound / interval < first ? 0 : Int(max(0, time / interval - first))
+        } else {
+            warm = 0
+        }
         forecaster.reset(firstSlot: time / interval - Int64(warm))
         for id in registry.records.keys.sorted() { admit(id) }
         try await warmStart(slots: warm, before: slot!)

@@ -23,7 +23,8 @@ def start():
     log = open(os.path.join(work, "serve.log"), "a")
     proc = subprocess.Popen([BIN, "serve", "--config", config, "--database", db, "--port", str(PORT), "--no-demo"],
                             stdout=log, stderr=log)
-    for _ in range(200):
+    deadline = time.time() + 60  # a restart replays recent history first
+    while time.time() < deadline and proc.poll() is None:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=1)
             return proc

@@ -179,7 +179,7 @@ def campaign(name, arguments, environment, driver_state, kills_wanted, candidate
         server = start(db, arguments, dict(environment, POOLSWAP_AUTO_SWAP="false"), log)
         base = rounds(token)
         deadline = time.time() + 60
-        while server.poll() is None and rounds(token) < base + 5 and time.time() < deadline:
+        while server.poll() is None and rounds(token) < base + 4 and time.time() < deadline:
             time.sleep(0.1)
         stop(server)
         if not check(db, driver_state, f"{name} after {kind}:{at}"):
@@ -205,7 +205,7 @@ try:
         return read
     demo_env = {"POOLSWAP_DEMO_ROUND_SECONDS": "0.05", "POOLSWAP_WARMUP_ROUNDS": "12", "POOLSWAP_RETRAIN_HOURS": "0",
                 "POOLSWAP_COOLDOWN_ROUNDS": "1", "POOLSWAP_WARM_START_SLOTS": "288"}
-    simulated_kills = KILLS * 2 // 3
+    simulated_kills = KILLS * 4 // 5
     reached = campaign("simulated", [], demo_env, simulated_state(os.path.join(work, "simulated.sqlite")), simulated_kills,
                        None, 12)
     print(f"simulated driver: {reached} kills")
