@@ -10,19 +10,16 @@ public final class OCIDriver: InstanceDriver {
     public let name = "oci"
     public let capabilities = DriverCapabilities(resizes: [.cpu, .memory], migrates: false, throttling: true)
     public let root: String
-    public let parent: String
     public let node: Node
     let runcPath: String
     let layout: CgroupLayout
 
-    /// `root`: runc's state directory for Poolswap's containers; `parent`: the cgroup path under
-    /// which `create` puts them.
-    public init(root: String = "/run/poolswap/runc", parent: String = "poolswap", runc: String = "runc",
+    /// `root`: runc's state directory; every container in it is an instance.
+    public init(root: String = "/run/poolswap/runc", runc: String = "runc",
                 nodeName: String? = nil, capacity: ResourceVector? = nil, reserve: ResourceVector = .zero) throws(DriverError) {
         guard let path = Command.find(runc) else { throw .unavailable("runc not found (looked for \(runc) on PATH): apt-get install runc") }
         runcPath = path
         self.root = root
-        self.parent = parent
         layout = try CgroupLayout.detect()
         try ControlFiles.makeDirectories(root)
         let hostCapacity: ResourceVector
@@ -160,11 +157,10 @@ public final class OCIDriver: InstanceDriver {
             guard let state = status[id], let files = try? directory(id) else { continue }
             var signals = InstanceSignals(time: ControlFiles.monotonicSeconds(), healthy: state == "running")
             if state == "running" {
-                let text = try await runc(["events", "--stats", id.rawValue])
-                let stats: Stats
-                do { stats = try JSONDecoder().decode(Stats.self, from: Data(text.utf8)) } catch {
-                    throw .command("runc events --stats \(id)", status: 0, output: "unreadable answer: \(text.prefix(200))")
-                }
+                // One container that stops between the list and here, or answers nonsense, has no
+                // signals this round; the others still do.
+                guard let text = try? await runc(["events", "--stats", id.rawValue]),
+                      let stats = try? JSONDecoder().decode(Stats.self, from: Data(text.utf8)) else { continue }
                 let cpu = stats.data.cpu, memory = stats.data.memory
                 signals.cpuSeconds = Double(cpu?.usage?.total ?? 0) * 1e-9
                 signals.throttledSeconds = Double(cpu?.throttling?.throttledTime ?? 0) * 1e-9

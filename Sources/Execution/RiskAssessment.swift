@@ -117,12 +117,13 @@ public enum RiskAssessment {
     public static func assess(plan inputs: [RiskInput], policy: RiskPolicy) -> [RiskReport] {
         var reports = inputs.map { assess($0, policy: policy) }
         var instances = Set<InstanceID>(), tenants = Set<String>(), nodes = Set<NodeID>()
-        let order = inputs.indices.sorted { inputs[$0].benefit > inputs[$1].benefit }
+        let benefits = inputs.map(\.benefit)
+        let order = inputs.indices.sorted { benefits[$0] > benefits[$1] }
         for k in order where reports[k].decision == .approve {
             let change = inputs[k].change
             let addsInstance = instances.contains(change.instance) ? 0 : 1
             let addsTenant = tenants.contains(change.tenant) ? 0 : 1
-            let addsNodes = Set([change.fromNode, change.toNode]).subtracting(nodes).count
+            let addsNodes = (nodes.contains(change.fromNode) ? 0 : 1) + (change.toNode == change.fromNode || nodes.contains(change.toNode) ? 0 : 1)
             if instances.count + addsInstance > policy.maxInstances || tenants.count + addsTenant > policy.maxTenants
                 || nodes.count + addsNodes > policy.maxNodes {
                 reports[k].decision = .hold
@@ -131,7 +132,8 @@ public enum RiskAssessment {
             } else {
                 instances.insert(change.instance)
                 tenants.insert(change.tenant)
-                nodes.formUnion([change.fromNode, change.toNode])
+                nodes.insert(change.fromNode)
+                nodes.insert(change.toNode)
             }
         }
         let radius = RiskReport.BlastRadius(instances: instances.count, tenants: tenants.count, nodes: nodes.count)

@@ -40,19 +40,22 @@ public struct RiskPolicy: Sendable, Equatable, Codable {
 
     /// Why the policy cannot be used, or nil.
     public var problem: String? {
-        guard approveWithin >= 0, approveWithin.isFinite, holdBelow >= 0, holdBelow <= 1 else {
-            return "risk: need approveWithin ≥ 0 (not \(approveWithin)) and 0 ≤ holdBelow ≤ 1 (not \(holdBelow))"
-        }
-        guard memoryMarginFraction >= 0, memoryMarginGiB >= 0, memoryMarginFraction.isFinite, memoryMarginGiB.isFinite else {
-            return "risk: memoryMarginFraction and memoryMarginGiB must be finite and ≥ 0"
-        }
-        guard workingSetRounds >= 1, maxInstances >= 1, maxTenants >= 1, maxNodes >= 1 else {
-            return "risk: workingSetRounds, maxInstances, maxTenants and maxNodes must be ≥ 1"
-        }
-        guard maxDowntimeMilliseconds >= 0, maxMigrationSeconds >= 0 else {
-            return "risk: maxDowntimeMilliseconds and maxMigrationSeconds must be ≥ 0"
-        }
-        return nil
+        let checks: [(String, Double, Bool)] = [
+            ("approveWithin", approveWithin, approveWithin >= 0 && approveWithin.isFinite),
+            ("holdBelow", holdBelow, holdBelow >= 0 && holdBelow <= 1),
+            ("memoryMarginFraction", memoryMarginFraction, memoryMarginFraction >= 0 && memoryMarginFraction.isFinite),
+            ("memoryMarginGiB", memoryMarginGiB, memoryMarginGiB >= 0 && memoryMarginGiB.isFinite),
+            ("workingSetRounds", Double(workingSetRounds), workingSetRounds >= 1),
+            ("maxInstances", Double(maxInstances), maxInstances >= 1),
+            ("maxTenants", Double(maxTenants), maxTenants >= 1),
+            ("maxNodes", Double(maxNodes), maxNodes >= 1),
+            ("maxDowntimeMilliseconds", maxDowntimeMilliseconds, maxDowntimeMilliseconds >= 0),
+            ("maxMigrationSeconds", maxMigrationSeconds, maxMigrationSeconds >= 0),
+        ]
+        guard let bad = checks.first(where: { !$0.2 }) else { return nil }
+        let rule = ["approveWithin": "finite and ≥ 0", "holdBelow": "in 0...1", "memoryMarginFraction": "finite and ≥ 0",
+                    "memoryMarginGiB": "finite and ≥ 0", "maxDowntimeMilliseconds": "≥ 0", "maxMigrationSeconds": "≥ 0"][bad.0] ?? "≥ 1"
+        return "risk.\(bad.0) must be \(rule), not \(bad.1)"
     }
 }
 

@@ -97,7 +97,8 @@ public struct SwapLifecycle: Sendable, Equatable, Codable {
     }
 
     /// One round of the window. Returns the actions that undo the swap when the round shows
-    /// a regression (now rollingBack), nothing otherwise; commits after `thresholds.rounds`.
+    /// a regression (now rollingBack), nothing otherwise; commits after `thresholds.rounds`
+    /// rounds in which the instance was present.
     public mutating func observe(_ round: VerificationRound, thresholds: VerificationThresholds) throws(InvalidTransition) -> [DriverAction] {
         guard phase == .verifying, var verification else { throw InvalidTransition(instance: change.instance, from: phase, event: "be verified") }
         let regression = Verification.regression(change, round: round, baseline: verification.baseline, earlier: verification.rounds, thresholds: thresholds)
@@ -106,7 +107,8 @@ public struct SwapLifecycle: Sendable, Equatable, Codable {
         if let regression {
             return try rollBack("regression: " + regression)
         }
-        if verification.rounds.count >= thresholds.rounds { phase = .committed }
+        // Only rounds that saw the instance are evidence: an absent one commits nothing.
+        if verification.rounds.filter(\.present).count >= thresholds.rounds { phase = .committed }
         return []
     }
 

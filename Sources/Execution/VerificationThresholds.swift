@@ -24,13 +24,18 @@ public struct VerificationThresholds: Sendable, Equatable, Codable {
     public init() {}
 
     public var problem: String? {
-        guard rounds >= 1, baselineRounds >= 1, saturatedRounds >= 1 else {
-            return "verification: rounds, baselineRounds and saturatedRounds must be ≥ 1"
-        }
-        guard throttledCores >= 0, throttledShare >= 0, memoryFailures >= 0, memoryPressure >= 0, saturation > 0 else {
-            return "verification: thresholds must be ≥ 0 (saturation > 0)"
-        }
-        return nil
+        let checks: [(String, Double, Bool, String)] = [
+            ("rounds", Double(rounds), rounds >= 1, "≥ 1"),
+            ("baselineRounds", Double(baselineRounds), baselineRounds >= 1, "≥ 1"),
+            ("saturatedRounds", Double(saturatedRounds), saturatedRounds >= 1, "≥ 1"),
+            ("throttledCores", throttledCores, throttledCores >= 0, "≥ 0"),
+            ("throttledShare", throttledShare, throttledShare >= 0, "≥ 0"),
+            ("memoryFailures", Double(memoryFailures), memoryFailures >= 0, "≥ 0"),
+            ("memoryPressure", memoryPressure, memoryPressure >= 0, "≥ 0"),
+            ("saturation", saturation, saturation > 0, "> 0"),
+        ]
+        guard let bad = checks.first(where: { !$0.2 }) else { return nil }
+        return "verification.\(bad.0) must be \(bad.3), not \(bad.1)"
     }
 }
 

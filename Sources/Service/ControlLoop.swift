@@ -80,9 +80,13 @@ public struct ControlLoop: Sendable {
                 let ran = try await runtime.execute(view, request: queued.request, tenant: queued.tenant, force: force, reassess: true)
                 report.swaps += count(ran)
             } catch {
-                var failed = queued
-                failed.status = .failed
-                try await store.save(plan: failed)
+                // A plan that got as far as running was ended by the runtime (reversed, or left
+                // executing for the next start to end): only one still queued is marked here.
+                if try await store.plan(id: queued.id)?.status ?? .queued == .queued {
+                    var failed = queued
+                    failed.status = .failed
+                    try await store.save(plan: failed)
+                }
                 try await store.append(journal: JournalEntry(plan: queued.id, step: -1, phase: "failed", detail: "\(error)", time: time))
             }
             metrics.record(step: "execute", clock.now - started)

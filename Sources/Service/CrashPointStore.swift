@@ -10,11 +10,13 @@ import Synchronization
 /// `POOLSWAP_CRASH_AFTER=KIND:N` is set; KIND is `plan` (a plan's record saved), a journal
 /// phase (`intent`, `done`, `failed`, `refused`, `recovered`, `approved`), `record` (swap
 /// records written), `update` (swap records updated), `instance` (an allocation stored),
-/// `rollback` (any write of a rollback run) or `any`.
+/// `rollback` (any write of a rollback run) or `any`. With `KIND:N:fail` the n-th write is not
+/// made and answers an error instead, as a store that went away would.
 final class CrashPointStore: PoolStore {
     let base: any PoolStore
     let kind: String
     let after: Int
+    let fails: Bool
     private let count = Mutex(0)
 
     static let variable = "POOLSWAP_CRASH_AFTER"
@@ -23,57 +25,62 @@ final class CrashPointStore: PoolStore {
     static func wrapping(_ base: any PoolStore, setting: String?) throws -> any PoolStore {
         guard let setting else { return base }
         let parts = setting.split(separator: ":")
-        guard parts.count == 2, let n = Int(parts[1]), n >= 1 else {
-            throw ConfigurationError("\(variable)=\(setting): expected KIND:N, for example intent:3")
+        guard (2...3).contains(parts.count), let n = Int(parts[1]), n >= 1, parts.count == 2 || parts[2] == "fail" else {
+            throw ConfigurationError("\(variable)=\(setting): expected KIND:N or KIND:N:fail, for example intent:3")
         }
-        return CrashPointStore(base: base, kind: String(parts[0]), after: n)
+        return CrashPointStore(base: base, kind: String(parts[0]), after: n, fails: parts.count == 3)
     }
 
-    init(base: any PoolStore, kind: String, after: Int) {
+    init(base: any PoolStore, kind: String, after: Int, fails: Bool = false) {
         self.base = base
         self.kind = kind
         self.after = after
+        self.fails = fails
     }
 
-    /// Counts a write of `kinds` that has just been made, and dies at the chosen one.
-    private func wrote(_ kinds: [String], _ what: @autoclosure () -> String) {
-        guard kinds.contains(kind) || kind == "any" else { return }
+    /// Makes `write`, one of `kinds`: at the chosen one, dies right after it or fails instead of it.
+    private func write<T>(_ kinds: [String], _ what: @autoclosure () -> String, _ write: () async throws -> T) async throws -> T {
+        guard kinds.contains(kind) || kind == "any" else { return try await write() }
         let n = count.withLock { value -> Int in
             value += 1
             return value
         }
-        guard n == after else { return }
+        guard n == after else { return try await write() }
+        if fails { throw StoreError("injected failure of \(kind) write \(n): \(what())") }
+        let done = try await write()
         let line = Array("poolswap crash point: killed after \(kind) write \(n): \(what())\n".utf8)
         _ = line.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
         kill(getpid(), SIGKILL)
+        return done
     }
 
     private static func isRollback(_ id: String) -> Bool { id.hasPrefix("rollback-") }
 
     func save(plan: PlanRecord) async throws {
-        try await base.save(plan: plan)
-        wrote(["plan"] + (Self.isRollback(plan.id) ? ["rollback"] : []), "plan \(plan.id) \(plan.status.rawValue)")
+        try await write(["plan"] + (Self.isRollback(plan.id) ? ["rollback"] : []), "plan \(plan.id) \(plan.status.rawValue)") {
+            try await base.save(plan: plan)
+        }
     }
 
     func append(journal: JournalEntry) async throws {
-        try await base.append(journal: journal)
-        wrote([journal.phase] + (Self.isRollback(journal.plan) ? ["rollback"] : []), "journal \(journal.phase) of \(journal.plan) step \(journal.step)")
+        try await write([journal.phase] + (Self.isRollback(journal.plan) ? ["rollback"] : []), "journal \(journal.phase) of \(journal.plan) step \(journal.step)") {
+            try await base.append(journal: journal)
+        }
     }
 
     func record(swaps: [SwapRecord]) async throws -> [SwapRecord] {
-        let stored = try await base.record(swaps: swaps)
-        wrote(["record"], "swap records \(swaps.map { "\($0.instance) \($0.outcome.rawValue)" })")
-        return stored
+        try await write(["record"], "swap records \(swaps.map { "\($0.instance) \($0.outcome.rawValue)" })") { try await base.record(swaps: swaps) }
     }
 
     func update(swaps: [SwapRecord]) async throws {
-        try await base.update(swaps: swaps)
-        if !swaps.isEmpty { wrote(["update"] + (swaps.contains { $0.outcome == .rolledBack } ? ["rollback"] : []), "swap updates \(swaps.map { "\($0.instance) \($0.outcome.rawValue)" })") }
+        guard !swaps.isEmpty else { return try await base.update(swaps: swaps) }
+        try await write(["update"] + (swaps.contains { $0.outcome == .rolledBack } ? ["rollback"] : []), "swap updates \(swaps.map { "\($0.instance) \($0.outcome.rawValue)" })") {
+            try await base.update(swaps: swaps)
+        }
     }
 
     func upsert(instance: InstanceRecord) async throws {
-        try await base.upsert(instance: instance)
-        wrote(["instance"], "instance \(instance.id) at \(instance.allocation)")
+        try await write(["instance"], "instance \(instance.id) at \(instance.allocation)") { try await base.upsert(instance: instance) }
     }
 
     func upsert(node: NodeRecord) async throws { try await base.upsert(node: node) }

@@ -14,6 +14,9 @@ struct PoolForecaster {
     var coverage: [String: CoverageTracker] = [:]
     var lastUsed: [String: [Double]] = [:]
     var lastObservedSlot: [String: Int64] = [:]
+    /// The slot observed last and the grid's interval.
+    var lastSlot: Int64?
+    var slotInterval: Int64 = 300
     /// Pool time of the oldest sample the engine was fed.
     var historySince: Int64?
     /// This slot's forecasts, `[series * maxHorizon + horizon - 1]`: they change only when a
@@ -62,6 +65,8 @@ struct PoolForecaster {
     /// Feeds the slot starting at `time`: each instance's usage in it (absent: a gap) and
     /// allocation; scores and registers coverage.
     mutating func observe(slot time: Int64, interval: Int64, used: [String: [Double]], allocation: (String) -> [Double]?) {
+        lastSlot = time
+        slotInterval = interval
         var values = [Double](repeating: .nan, count: engine.series.count)
         var allocations = values
         for id in order {
@@ -93,6 +98,16 @@ struct PoolForecaster {
 
     /// Whether `id` has been observed at all: without it there is no forecast.
     func observed(_ id: String) -> Bool { lastObservedSlot[id] != nil }
+
+    /// Slots without a sample after which an instance's forecast no longer backs a shrink.
+    static let staleAfterSlots: Int64 = 3
+
+    /// Whether `id` was observed in one of the last `staleAfterSlots` slots: a forecast of an
+    /// instance not seen for longer does not back a risk assessment.
+    func recentlyObserved(_ id: String) -> Bool {
+        guard let seen = lastObservedSlot[id], let lastSlot else { return false }
+        return lastSlot - seen < Self.staleAfterSlots * slotInterval
+    }
 
     /// The demand a plan should meet: the forecast's upper bound at the level the SLA tier asks
     /// for (80/90/95% for weight below 3, below 10, 10 or more); the allocation before any sample.
@@ -127,7 +142,7 @@ struct PoolForecaster {
     /// The forecast of each of the next `slots` slots as quantiles, per resource, for the risk
     /// assessment; empty when `id` was never observed (no forecast: no shrink).
     mutating func quantiles(_ id: String, slots: Int) -> [Resource: ForecastQuantiles] {
-        guard let series = seriesOf[id], observed(id) else { return [:] }
+        guard let series = seriesOf[id], recentlyObserved(id) else { return [:] }
         let levels = IntervalForecast.levels.reversed().map { (1 - $0) / 2 } + [0.5] + IntervalForecast.levels.map { (1 + $0) / 2 }
         var out: [Resource: ForecastQuantiles] = [:]
         for (resource, index) in [(Resource.cpu, series.cpu), (.memory, series.memory)] {

@@ -2,6 +2,7 @@ import Drivers
 import Execution
 import Forecasting
 import Foundation
+import Logging
 import PoolCore
 import Storage
 import SwapSolver
@@ -51,12 +52,22 @@ public actor PoolRuntime {
     private var executorBox: SwapExecutor?
     /// Runs the executor performs now, by id.
     var runs: [String: RunContext] = [:]
+    /// Swaps (record ids) a rollback run has taken on, and plans an approval runs now: a second
+    /// request for either is refused until the first ends.
+    var rollingBack: Set<Int64> = []
+    var approving: Set<String> = []
+    /// Instances the driver lists that could not be registered (no room, a limit refused).
+    var unadoptable: Set<String> = []
+    /// Rollbacks a regression asked for that an error stopped before they ran: tried next round.
+    var retryRollbacks: [(SwapRecord, SwapLifecycle)] = []
     /// The registry's lock: one change of it (and of its records in the store) at a time.
     var registryBusy = false
     var registryWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// Encoded `GET /prediction` answers of this round; forecasts change only when a slot is observed.
     public nonisolated let predictionCache = PredictionCache()
+    /// What goes wrong outside any caller's answer (a run an error stopped, a rollback a round started).
+    nonisolated let logger = Logger(label: "poolswap")
 
     public init(configuration: ServiceConfiguration, store: any PoolStore, driver: any InstanceDriver) {
         self.configuration = configuration
@@ -158,34 +169,40 @@ public actor PoolRuntime {
             try await register(node: NodeRecord(id: node.id.rawValue, capacity: values(node.capacity), reserve: values(reserve)))
         }
         missing = Set(registry.records.keys).subtracting(inventory.instances.map(\.id.rawValue))
-        for found in inventory.instances where registry.records[found.id.rawValue] == nil {
-            try await adoptDiscovered(found)
+        for found in inventory.instances where registry.records[found.id.rawValue] == nil && !unadoptable.contains(found.id.rawValue) {
+            do { try await adoptDiscovered(found) } catch {
+                // One instance that cannot be taken on does not stop the others or the round.
+                unadoptable.insert(found.id.rawValue)
+                logger.warning("instance \(found.id) on \(found.node) left alone: \(error)")
+            }
         }
     }
 
-    /// Registers an instance found on the driver: its limits where it has them, the configured
-    /// allocation (at least 1.25 × its working set) where not, applied to it right away.
+    /// Registers an instance found on the driver with the limits it has. One without a limit
+    /// gets the configured allocation (memory at least 1.25 × its working set), applied to it:
+    /// the ledger holds finite amounts only. Its SLA bounds widen to hold what it has; one the
+    /// node has no room for is refused (the ledger's check), never squeezed.
     private func adoptDiscovered(_ found: DiscoveredInstance) async throws {
         guard let node = registry.node(found.node.rawValue) else { return }
         let allocatable = zip(node.capacity, node.reserve).map { $0 - $1 }
-        let maximum = configuration.discoveredMaximum ?? allocatable
-        let minimum = configuration.discoveredMinimum
+        var maximum = configuration.discoveredMaximum ?? allocatable
+        var minimum = configuration.discoveredMinimum
         let used = (try? await driver.signals(of: [found.id]))?[found.id]
         var allocation = values(found.allocation)
         for r in 0..<3 where !allocation[r].isFinite {
-            allocation[r] = configuration.discoveredAllocation[r]
+            allocation[r] = min(configuration.discoveredAllocation[r], maximum[r])
             if r == 1, let workingSet = used?.workingSet { allocation[r] = max(allocation[r], workingSet * 1.25) }
         }
-        // Within the SLA and what is left on the node.
-        let others = registry.records.values.filter { $0.node == node.id }
-        for r in 0..<3 {
-            let room = allocatable[r] - others.reduce(0) { $0 + $1.allocation[r] }
-            allocation[r] = max(minimum[r], min(allocation[r], maximum[r], max(room, minimum[r])))
-        }
         allocation[2] = allocation[2].rounded(.down)
+        for r in 0..<3 {
+            minimum[r] = min(minimum[r], allocation[r])
+            maximum[r] = max(maximum[r], allocation[r])
+        }
         let record = InstanceRecord(id: found.id.rawValue, tenant: configuration.discoveredTenant, node: node.id, allocation: allocation,
                                     minimum: minimum, maximum: maximum, weight: configuration.discoveredWeight)
-        if vector(allocation) != found.allocation { try await driver.apply(ResourceVector.minimum(vector(allocation), vector(maximum)), to: found.id) }
+        var check = registry
+        try check.upsert(instance: record)  // fits the node, or nothing is applied
+        if vector(allocation) != found.allocation { try await driver.apply(vector(allocation), to: found.id) }
         try await register(instance: record)
     }
 

@@ -111,7 +111,7 @@ extension PoolRuntime {
         }
     }
 
-    private func allocation(of id: String) -> ResourceVector {
+    func allocation(of id: String) -> ResourceVector {
         registry.records[id].map { vector($0.allocation) } ?? .zero
     }
 
@@ -190,13 +190,14 @@ extension PoolRuntime {
 
     /// The risk assessment of `swaps` as one plan. `force`: the chance and blast-radius gates
     /// are lifted (the memory floor and "no forecast, no shrink" stay).
-    func assess(_ swaps: [SwapView], force: Bool) async -> [RiskReport] {
+    /// The risk reports of `swaps` over the `horizon` slots their plan looks ahead.
+    func assess(_ swaps: [SwapView], force: Bool, horizon: Int) async -> [RiskReport] {
         var inputs: [RiskInput] = []
         for swap in swaps {
             let change = PlanFormulation.change(swap)
             let estimate = change.migrates ? await driver.migrationEstimate(of: change.instance, to: change.toNode) : nil
             inputs.append(RiskInput(change: change, benefit: swap.benefit,
-                                    forecasts: forecaster.quantiles(swap.instance, slots: configuration.horizonSlots),
+                                    forecasts: forecaster.quantiles(swap.instance, slots: horizon),
                                     workingSet: monitor.workingSet(swap.instance, rounds: configuration.risk.workingSetRounds),
                                     gpuInUse: forecaster.lastUsed[swap.instance]?[2], migration: estimate,
                                     allowed: PoolForecaster.allowedExceedance(weight: registry.records[swap.instance]?.weight ?? 1)))
@@ -234,7 +235,7 @@ extension PoolRuntime {
         }
         let result = try formulation.formulate(request, tenantScope: tenantScope, horizon: horizon, forecaster: &forecaster, shouldStop: shouldStop)
         var swaps = result.swaps
-        let reports = await assess(swaps, force: request.force ?? false)
+        let reports = await assess(swaps, force: request.force ?? false, horizon: horizon)
         for k in swaps.indices {
             swaps[k] = Self.trimmed(swaps[k], by: reports[k])
             swaps[k].state = "planned"
@@ -294,7 +295,8 @@ extension PoolRuntime {
         let candidates = lifecycles.indices.filter { lifecycles[$0].phase == .planned }
         let reports: [RiskReport]
         if reassess || candidates.contains(where: { plan.swaps[$0].risk.assessment == nil }) {
-            reports = await assess(candidates.map { plan.swaps[$0] }, force: force)
+            let horizon = plan.swaps.lazy.compactMap { $0.risk.assessment?.horizonSlots }.first ?? configuration.horizonSlots
+            reports = await assess(candidates.map { plan.swaps[$0] }, force: force, horizon: horizon)
         } else {
             reports = candidates.map { plan.swaps[$0].risk.assessment! }
         }
@@ -341,7 +343,12 @@ extension PoolRuntime {
         try await store.save(plan: record)
         runs[plan.id] = context
         defer { runs[plan.id] = nil }
-        let finished = try await executor.perform(PlanRun(id: plan.id, mode: .reverseOnFailure, steps: steps))
+        let finished: PlanRun
+        do { finished = try await executor.perform(PlanRun(id: plan.id, mode: .reverseOnFailure, steps: steps)) } catch {
+            runs[plan.id] = nil
+            await recoverNow(plan.id)
+            throw error
+        }
         context = runs[plan.id] ?? context
         answer.failure = finished.failure
         let held = context.lifecycles.contains { $0.phase == .held }
@@ -375,9 +382,11 @@ extension PoolRuntime {
         guard let record = try await store.plan(id: id), tenant == nil || record.tenant == tenant,
               let plan = SwapRecords.value(PlanView.self, record.answer) else { throw APIFailure.notFound("plan \(id) not found") }
         let held = try await store.swapHistory(SwapHistoryQuery(plan: id, outcome: .held, limit: 100_000))
-        guard record.status == .held, !held.isEmpty else {
-            throw APIFailure.conflict("plan \(id) is \(record.status.rawValue): it has no swaps waiting for approval")
+        guard record.status == .held, !held.isEmpty, !approving.contains(id) else {
+            throw APIFailure.conflict("plan \(id) is \(approving.contains(id) ? "being approved" : record.status.rawValue): it has no swaps waiting for approval")
         }
+        approving.insert(id)
+        defer { approving.remove(id) }
         var view = plan
         view.swaps = []
         var lifecycles: [SwapLifecycle] = [], records: [SwapRecord?] = []
@@ -389,6 +398,14 @@ extension PoolRuntime {
             view.swaps.append(swap)
             lifecycles.append(lifecycle)
             records.append(swapRecord)
+        }
+        // An operator's approval lifts the chance and blast-radius gates, not the ones that
+        // fail closed: the forecast and the memory floor as they are now.
+        let pending = lifecycles.indices.filter { lifecycles[$0].phase == .approved }
+        let horizon = view.swaps.lazy.compactMap { $0.risk.assessment?.horizonSlots }.first ?? configuration.horizonSlots
+        let now = await assess(pending.map { view.swaps[$0] }, force: true, horizon: horizon)
+        for (k, report) in zip(pending, now) where report.decision != .approve || report.approvedAfter != nil {
+            try lifecycles[k].refuse("approved, but no longer passes the gates: " + report.reasons.joined(separator: "; "))
         }
         try await store.append(journal: JournalEntry(plan: id, step: -1, phase: "approved", detail: "\(view.swaps.count) held swaps approved", time: poolTime))
         let ran = try await run(view, lifecycles: lifecycles, records: records, request: record.request, tenant: record.tenant)
@@ -434,9 +451,10 @@ extension PoolRuntime {
     public func rollBack(plan id: String, instances: [String]?, reason: String, tenant: String?) async throws -> PlanView {
         guard let record = try await store.plan(id: id), tenant == nil || record.tenant == tenant else { throw APIFailure.notFound("plan \(id) not found") }
         let stored = try await store.swapHistory(SwapHistoryQuery(plan: id, limit: 100_000))
-        let chosen = stored.filter { ($0.outcome == .verifying || $0.outcome == .committed) && (instances.map(Set.init)?.contains($0.instance) ?? true) }
+        let chosen = stored.filter { ($0.outcome == .verifying || $0.outcome == .committed) && (instances.map(Set.init)?.contains($0.instance) ?? true)
+            && !rollingBack.contains($0.id ?? -1) }
         guard !chosen.isEmpty else {
-            throw APIFailure.conflict("plan \(id) has no swap that took effect and was not rolled back already\(instances.map { " among \($0.joined(separator: ", "))" } ?? "")")
+            throw APIFailure.conflict("plan \(id) has no swap that took effect and is not rolled back or rolling back already\(instances.map { " among \($0.joined(separator: ", "))" } ?? "")")
         }
         var pairs: [(SwapRecord, SwapLifecycle)] = []
         for swap in chosen {
@@ -452,7 +470,17 @@ extension PoolRuntime {
     /// ledger keeps valid. One with no room for its old allocation is taken as far back as fits
     /// and failed safe; one whose step fails goes to its safe allocation and is failed safe.
     func rollBack(_ asked: [(SwapRecord, SwapLifecycle)], origin: String?) async throws -> PlanView {
-        let pairs = try await withCompanions(asked)
+        // Taken on before the first suspension: a second request sees them as rolling back.
+        let taken = Set(asked.compactMap(\.0.id)).subtracting(rollingBack)
+        rollingBack.formUnion(taken)
+        var owned = taken
+        defer { rollingBack.subtract(owned) }
+        let pairs = try await withCompanions(asked).filter { pair in
+            guard let id = pair.0.id, !taken.contains(id) else { return true }
+            return !rollingBack.contains(id)  // a companion another rollback took on meanwhile stays with it
+        }
+        owned.formUnion(pairs.compactMap(\.0.id))
+        rollingBack.formUnion(owned)
         var targets: [ExecutionTarget] = []
         var partial: Set<Int> = []
         var room = registry.ledger.nodes.indices.map { registry.ledger.nodes[$0].allocatable - registry.ledger.allocated[$0] }
@@ -511,7 +539,11 @@ extension PoolRuntime {
         context.partial = partial
         runs[runID] = context
         defer { runs[runID] = nil }
-        _ = try await executor.perform(PlanRun(id: runID, mode: .continueOnFailure, steps: steps))
+        do { _ = try await executor.perform(PlanRun(id: runID, mode: .continueOnFailure, steps: steps)) } catch {
+            runs[runID] = nil
+            await recoverNow(runID)
+            throw error
+        }
         context = runs[runID] ?? context
         for k in view.swaps.indices {
             view.swaps[k].state = context.records[k]?.outcome.rawValue ?? context.lifecycles[k].phase.rawValue
@@ -579,7 +611,20 @@ extension PoolRuntime {
         }
         try await store.update(swaps: updates)
         for record in updates { if let id = record.id { monitor.update(id) { $0.record = record } } }
-        if !regressions.isEmpty { _ = try? await rollBack(regressions, origin: nil) }
+        // Those an error stopped last round, unless they got as far as running (and were ended).
+        for pair in retryRollbacks {
+            let now = try await store.swapHistory(SwapHistoryQuery(instance: pair.0.instance, limit: 100)).first { $0.id == pair.0.id }
+            if let now, now.outcome == .verifying || now.outcome == .committed { regressions.append(pair) }
+        }
+        retryRollbacks = []
+        if !regressions.isEmpty {
+            do { _ = try await rollBack(regressions, origin: nil) } catch let failure as APIFailure {
+                logger.error("rollback after a regression: \(failure)")  // failed safe, for an operator
+            } catch {
+                logger.error("rollback after a regression stopped: \(error); tried again next round")
+                retryRollbacks = regressions.filter { pair in pair.0.id.map { !rollingBack.contains($0) } ?? true }
+            }
+        }
         return (committed, regressions.count)
     }
 

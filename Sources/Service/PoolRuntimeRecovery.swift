@@ -25,18 +25,36 @@ extension PoolRuntime {
         return cpu && memory && abs(actual.gpu - held.gpu) < 1e-9
     }
 
+    /// Ends run `id` that an error stopped half-way, now, as a restart would: a plan reversed,
+    /// a rollback completed. If that fails too the run stays `executing` for the next start.
+    func recoverNow(_ id: String) async {
+        do {
+            guard let plan = try await store.plan(id: id), plan.status == .executing else { return }
+            try await recover(plan)
+        } catch {
+            logger.error("run \(id) stopped by an error and could not be ended now: \(error); the next start ends it")
+        }
+    }
+
     private func recover(_ plan: PlanRecord) async throws {
         let view = SwapRecords.value(PlanView.self, plan.answer)
         let journal = try await store.journal(plan: plan.id)
-        let closed = Set(journal.filter { ["done", "failed", "refused", "recovered"].contains($0.phase) }.map(\.step))
-        let inFlight = journal.filter { $0.phase == "intent" && !closed.contains($0.step) }
-        var touched = Set(view?.swaps.map(\.instance) ?? [])
+        // An intent is closed by the next outcome of its step (an approval's run numbers its
+        // steps from 0 again).
+        var open: [Int: JournalEntry] = [:]
+        for entry in journal {
+            if entry.phase == "intent" { open[entry.step] = entry }
+            else if ["done", "failed", "refused", "recovered"].contains(entry.phase) { open[entry.step] = nil }
+        }
+        let inFlight = open.values.sorted { $0.step < $1.step }
+        var acted = Set<String>()
         var moved = false
         for entry in journal {
             guard let action = SwapRecords.value(DriverAction.self, entry.action) else { continue }
-            touched.insert(action.instance.rawValue)
+            acted.insert(action.instance.rawValue)
             if case .migrate = action { moved = true }
         }
+        let touched = acted.union(view?.kind == "rollback" ? view?.swaps.map(\.instance) ?? [] : [])
         // The ledger takes what the driver reads of everything the run touched.
         let nodes = moved ? Dictionary((try? await driver.inventory())?.instances.map { ($0.id, $0.node) } ?? [], uniquingKeysWith: { a, _ in a }) : [:]
         var readings: [String: String] = [:]
@@ -60,7 +78,8 @@ extension PoolRuntime {
 
         let rollback = view?.kind == "rollback"
         let note = rollback ? "the service stopped during this rollback; completed at restart"
-                            : "the service stopped while this plan was applying; undone at restart"
+                 : view?.kind == "reconcile" ? "the service stopped during this reconciliation; done again at restart"
+                 : "the service stopped while this plan was applying; undone at restart"
         let records = try await store.swapHistory(SwapHistoryQuery(plan: plan.id, limit: 100_000))
         var lifecycles: [SwapLifecycle] = [], stored: [SwapRecord?] = [], benefits: [Double] = [], targets: [ExecutionTarget] = []
         for swap in view?.swaps ?? [] {
@@ -74,13 +93,18 @@ extension PoolRuntime {
                 _ = try lifecycle.rollBack(swap.reason ?? note)
                 record = original
             } else {
+                // Only a swap the journal shows an action of was touched: the others (held,
+                // refused, not reached) are as they were.
+                guard acted.contains(swap.instance) else { continue }
                 record = records.first { $0.instance == swap.instance }
-                if let record, record.outcome == .held || record.outcome == .rejected { continue }
-                if let record {
+                if let record, record.outcome == .rejected { continue }
+                if let record, record.outcome != .held {
                     if let id = record.id { monitor.stopWatching(id) }
                     lifecycle = SwapRecords.lifecycle(record)
                 } else {
+                    // Not yet recorded as taking effect, or held and approved since.
                     lifecycle = SwapLifecycle(change: PlanFormulation.change(swap), phase: .applying)
+                    if let record { held[record.instance] = nil }
                 }
             }
             let k = lifecycles.count
@@ -94,18 +118,29 @@ extension PoolRuntime {
         }
         var context = RunContext(kind: .recovery, plan: plan.id, lifecycles: lifecycles, records: stored, benefits: benefits)
         context.note = note
-        let runID = plan.id + "/recovery-\(poolTime)"
+        // Under the plan's own id: a stop during recovery leaves its intents to the next start.
+        let runID = plan.id
         runs[runID] = context
+        var blocked: String?
         do {
             let steps = try ExecutionOrder.steps(targets, in: registry.ledger)
             _ = try await executor.perform(PlanRun(id: runID, mode: .continueOnFailure, steps: steps))
         } catch let error as LedgerError {
+            blocked = "no order of steps keeps the pool within capacity: \(error)"
             try await store.append(journal: JournalEntry(plan: plan.id, step: -1, phase: "recovered", detail: "could not be undone: \(error)", time: poolTime))
         }
         context = runs[runID] ?? context
         runs[runID] = nil
-        // Swaps with nothing left to do end as the note says.
+        // Swaps with nothing left to do end as the note says; when nothing could move they stay
+        // where the driver has them, for an operator.
         for k in context.lifecycles.indices where !context.lifecycles[k].phase.isFinal {
+            let instance = context.lifecycles[k].change.instance.rawValue
+            if let blocked, [.applying, .verifying, .rollingBack].contains(context.lifecycles[k].phase) {
+                try context.lifecycles[k].failedSafe("at restart: \(blocked)", at: allocation(of: instance))
+                measure(&context.lifecycles[k])
+                _ = try await save(&context, k)
+                continue
+            }
             switch context.lifecycles[k].phase {
             case .applying, .verifying: try context.lifecycles[k].reversed(note)
             case .rollingBack: try context.lifecycles[k].rolledBack()
@@ -140,9 +175,19 @@ extension PoolRuntime {
             }
         }
         guard !steps.isEmpty else { return }
-        let runID = "reconcile-\(poolTime)"
-        try await store.append(journal: JournalEntry(plan: runID, step: -1, phase: "reconcile",
-                                                     detail: "\(steps.count) instances differed from the ledger on the \(driver.name) driver", time: poolTime))
+        planSerial += 1
+        let runID = "reconcile-\(poolTime)-\(planSerial)"
+        let detail = "\(steps.count) instances differed from the ledger on the \(driver.name) driver"
+        // A record of its own, executing until done: a stop half-way is ended by the next start.
+        var view = PlanView(id: runID, status: "executing", statusURL: "/swaps/\(runID)", created: poolTime, solver: "reconcile", gap: nil,
+                            objectiveBefore: 0, objectiveAfter: 0, swaps: [], journal: nil, kind: "reconcile", rollsBack: nil)
+        var record = PlanRecord(id: runID, created: poolTime, status: .executing, tenant: nil, request: "{\"reconcile\":true}", answer: try Self.text(view))
+        try await store.save(plan: record)
+        try await store.append(journal: JournalEntry(plan: runID, step: -1, phase: "reconcile", detail: detail, time: poolTime))
         _ = try await executor.perform(PlanRun(id: runID, mode: .continueOnFailure, steps: steps))
+        view.status = PlanRecord.Status.executed.rawValue
+        record.status = .executed
+        record.answer = try Self.text(view)
+        try await store.save(plan: record)
     }
 }

@@ -49,7 +49,7 @@ public struct ServiceApplication: Sendable {
                 driver = try CgroupDriver(parent: configuration.cgroupParent, nodeName: configuration.nodeName,
                                           capacity: configuration.nodeCapacity.map(vector), reserve: vector(configuration.nodeReserve))
             case "oci":
-                driver = try OCIDriver(root: configuration.ociRoot, parent: configuration.cgroupParent, nodeName: configuration.nodeName,
+                driver = try OCIDriver(root: configuration.ociRoot, nodeName: configuration.nodeName,
                                        capacity: configuration.nodeCapacity.map(vector), reserve: vector(configuration.nodeReserve))
             default:
                 driver = ExternalDriver()

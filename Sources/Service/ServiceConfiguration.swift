@@ -176,8 +176,8 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
             }
         }
         guard holdExpiryRounds >= 1 else { throw ConfigurationError("holdExpiryRounds must be ≥ 1, not \(holdExpiryRounds)") }
-        guard discoveredWeight.isFinite, discoveredWeight >= 0, oomKillCost.isFinite, oomKillCost >= 0 else {
-            throw ConfigurationError("discoveredWeight and oomKillCost must be finite and ≥ 0")
+        for (name, value) in [("discoveredWeight", discoveredWeight), ("oomKillCost", oomKillCost)] where !(value.isFinite && value >= 0) {
+            throw ConfigurationError("\(name) must be finite and ≥ 0, not \(value)")
         }
         guard !cgroupParent.isEmpty, !cgroupParent.hasPrefix("/"), !cgroupParent.split(separator: "/").contains("..") else {
             throw ConfigurationError("cgroupParent must be a relative cgroup path without .., not \(cgroupParent)")

@@ -22,10 +22,8 @@ struct SwapMonitor {
 
     /// Adds `id`'s round, forgetting the oldest beyond `keep`.
     mutating func record(_ round: VerificationRound, for id: String) {
-        var rounds = recent[id] ?? []
-        rounds.append(round)
-        if rounds.count > keep { rounds.removeFirst(rounds.count - keep) }
-        recent[id] = rounds
+        recent[id, default: []].append(round)  // in place: no copy of the array
+        if let count = recent[id]?.count, count > keep { recent[id]?.removeFirst(count - keep) }
     }
 
     /// `id`'s newest round.
@@ -36,8 +34,9 @@ struct SwapMonitor {
 
     /// Peak memory of `id` over its last `rounds` present rounds, GiB; nil when none was present.
     func workingSet(_ id: String, rounds: Int) -> Double? {
-        let present = (recent[id] ?? []).suffix(rounds).filter(\.present)
-        return present.isEmpty ? nil : present.map(\.memory).max()
+        var peak: Double?
+        for round in (recent[id] ?? []).suffix(rounds) where round.present { peak = max(peak ?? round.memory, round.memory) }
+        return peak
     }
 
     mutating func watch(_ record: SwapRecord, _ lifecycle: SwapLifecycle) {

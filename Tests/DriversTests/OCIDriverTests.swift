@@ -38,7 +38,7 @@ struct OCIFixture: DriverFixture {
         }
         try FileManager.default.copyItem(atPath: try #require(Self.busybox), toPath: rootfs + "/bin/busybox")
         for tool in ["sh", "dd", "sleep"] { try FileManager.default.createSymbolicLink(atPath: rootfs + "/bin/" + tool, withDestinationPath: "busybox") }
-        oci = try OCIDriver(root: work + "/runc", parent: parent, nodeName: "test-node")
+        oci = try OCIDriver(root: work + "/runc", nodeName: "test-node")
         let mib = 1.0 / 1024
         for (id, memory, command) in [
             (busy, 512 * mib, "exec dd if=/dev/zero of=/dev/null bs=16M"),

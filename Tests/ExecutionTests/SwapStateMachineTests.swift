@@ -33,6 +33,16 @@ func approved(_ change: SwapChange) throws -> SwapLifecycle {
         #expect(lifecycle.verification?.baseline.cpu == 0.45)
     }
 
+    @Test func roundsThatMissTheInstanceAreNoEvidenceAndCommitNothing() throws {
+        var lifecycle = try approved(shrink)
+        _ = try lifecycle.start()
+        try lifecycle.applied(baseline: Baseline([round(0, cpu: 0.5)]))
+        for k in 1...5 { _ = try lifecycle.observe(round(Int64(k) * 300, cpu: 0, present: false), thresholds: thresholds) }
+        #expect(lifecycle.phase == .verifying, "five absent rounds")
+        for k in 6...8 { _ = try lifecycle.observe(round(Int64(k) * 300, cpu: 0.5), thresholds: thresholds) }
+        #expect(lifecycle.phase == .committed)
+    }
+
     @Test func transitionsOutOfOrderAreRefusedAndChangeNothing() throws {
         var lifecycle = SwapLifecycle(change: shrink)
         #expect(throws: SwapLifecycle.InvalidTransition.self) { _ = try lifecycle.start() }

@@ -94,20 +94,27 @@ struct ExecutionFlowTests {
         }
     }
 
+    /// Queues a forced plan (idle 4 → 1 cores, busy 2 → 3.5), runs round 8, and checks that both
+    /// instances are where they were, on the driver and in the store. Returns the plan's id.
+    func runForcedIdleToBusy(_ harness: SimulatedHarness, _ client: any TestClientProtocol) async throws -> String {
+        let (status, answer) = try await harness.post(
+            client, "/swap_request", #"{"allocations":{"idle":{"cpu":1,"memory":4,"gpu":0},"busy":{"cpu":3.5,"memory":4,"gpu":0}},"force":true,"dryRun":false}"#)
+        #expect(status == .accepted)
+        let plan = try #require(answer["id"] as? String)
+        try await harness.rounds(1, from: 8)
+        for (id, cpu) in [("idle", 4.0), ("busy", 2.0)] {
+            let held = try await harness.allocation(id)
+            #expect(held.driver.cpu == cpu && held.stored?[0] == cpu, "\(id) is where it was: \(held)")
+        }
+        return plan
+    }
+
     @Test func aStepTheDriverRefusesReversesThePlanOnTheDriverAndInTheLedger() async throws {
         let harness = try await SimulatedHarness()
         try await harness.test { client in
             try await harness.rounds(8, from: 0)
             harness.driver.refuseChanges(of: "busy", "host n1 does not answer")
-            let (status, answer) = try await harness.post(
-                client, "/swap_request", #"{"allocations":{"idle":{"cpu":1,"memory":4,"gpu":0},"busy":{"cpu":3.5,"memory":4,"gpu":0}},"force":true,"dryRun":false}"#)
-            #expect(status == .accepted)
-            let plan = try #require(answer["id"] as? String)
-            try await harness.rounds(1, from: 8)
-            for (id, cpu) in [("idle", 4.0), ("busy", 2.0)] {
-                let held = try await harness.allocation(id)
-                #expect(held.driver.cpu == cpu && held.stored?[0] == cpu, "\(id) is where it was: \(held)")
-            }
+            let plan = try await runForcedIdleToBusy(harness, client)
             let swaps = try await harness.swaps()
             #expect(swaps.count == 2 && swaps.allSatisfy { $0.outcome == .rolledBack }, "\(swaps.map { "\($0.instance) \($0.outcome)" })")
             #expect(swaps.allSatisfy { $0.reason?.contains("host n1 does not answer") == true })
@@ -119,6 +126,27 @@ struct ExecutionFlowTests {
             for intent in intents {
                 #expect(journal.contains { $0.step == intent.step && ["done", "failed"].contains($0.phase) }, "step \(intent.step) has its outcome")
             }
+        }
+    }
+
+    @Test func aStoreErrorHalfWayThroughAPlanUndoesWhatRanAtOnce() async throws {
+        // Fault injection at the store (a write that fails, as a lost database connection would):
+        // the first step's "done" fails after the driver applied it.
+        let harness = try await SimulatedHarness(failing: "done:1:fail")
+        try await harness.test { client in
+            try await harness.rounds(8, from: 0)
+            let plan = try await runForcedIdleToBusy(harness, client)
+            let record = try #require(try await harness.store.plan(id: plan))
+            #expect(record.status == .failed)
+            let journal = try await harness.store.journal(plan: plan)
+            #expect(journal.contains { $0.phase == "failed" && $0.detail.contains("injected failure") }, "\(journal.map { "\($0.step) \($0.phase) \($0.detail)" })")
+            let intents = journal.filter { $0.phase == "intent" }
+            #expect(!intents.isEmpty)
+            for intent in intents {
+                #expect(journal.contains { $0.step == intent.step && ["done", "failed", "recovered"].contains($0.phase) }, "step \(intent.step) has its outcome")
+            }
+            let swaps = try await harness.swaps()
+            #expect(!swaps.contains { $0.outcome == .verifying || $0.outcome == .committed }, "\(swaps.map { "\($0.instance) \($0.outcome)" })")
         }
     }
 

@@ -5,7 +5,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import PoolCore
-import Service
+@testable import Service
 import Storage
 import Testing
 
@@ -39,7 +39,8 @@ struct SimulatedHarness: Sendable {
         InstanceRecord(id: id, tenant: "acme", node: node, allocation: [cpu, 4, 0], minimum: [0.1, 0.25, 0], maximum: [6, 16, 0], weight: 3)
     }
 
-    init(path: String? = nil, configure: (inout ServiceConfiguration) -> Void = { _ in }) async throws {
+    /// `failing`: a `CrashPointStore` setting `KIND:N:fail`, the store's n-th write of a kind failing.
+    init(path: String? = nil, failing: String? = nil, configure: (inout ServiceConfiguration) -> Void = { _ in }) async throws {
         var configuration = ServiceConfiguration()
         configuration.demo = false
         configuration.autoSwap = false
@@ -58,7 +59,7 @@ struct SimulatedHarness: Sendable {
             instances: Self.records.map { Instance(id: InstanceID($0.id), node: NodeID($0.node), allocation: ResourceVector(cpu: $0.allocation[0], memory: $0.allocation[1]),
                                                    sla: SLA(minimum: ResourceVector(cpu: 0.1, memory: 0.25), maximum: ResourceVector(cpu: 6, memory: 16), weight: 3)) })
         driver = try SimulatedDriver(trace: Self.trace(), pool: ledger, stateFile: path + ".simulated")
-        service = try await ServiceApplication(configuration: configuration, store: store, logger: Logger(label: "test"), now: Self.origin, driver: driver)
+        service = try await ServiceApplication(configuration: configuration, store: try CrashPointStore.wrapping(store, setting: failing), logger: Logger(label: "test"), now: Self.origin, driver: driver)
         var tokens: [String: String] = [:]
         for (name, role) in [("admin", TokenRecord.Role.admin), ("operator", .operator), ("reader", .reader)] {
             let token = APIToken.generate()

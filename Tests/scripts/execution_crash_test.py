@@ -134,10 +134,15 @@ def check(db, driver_state, label):
             problems.append(f"{iid}: the driver holds {dm} GiB, the ledger {m}")
         if dnode is not None and dnode != node:
             problems.append(f"{iid}: the driver has it on {dnode}, the ledger on {node}")
-    closed = {(p, s) for p, s in conn.execute("SELECT plan, step FROM journal WHERE phase IN ('done', 'failed', 'refused', 'recovered')")}
-    for plan, step in conn.execute("SELECT plan, step FROM journal WHERE phase = 'intent'"):
-        if (plan, step) not in closed:
-            problems.append(f"journal: step {step} of {plan} has an intent and no outcome")
+    # An intent is closed by the next outcome of its step (an approval numbers its steps from 0 again).
+    open_intents = {}
+    for plan, step, phase in conn.execute("SELECT plan, step, phase FROM journal ORDER BY id"):
+        if phase == "intent":
+            open_intents[(plan, step)] = True
+        elif phase in ("done", "failed", "refused", "recovered"):
+            open_intents.pop((plan, step), None)
+    for plan, step in open_intents:
+        problems.append(f"journal: step {step} of {plan} has an intent and no outcome")
     conn.close()
     for p in problems[:10]:
         failures.append(f"{label}: {p}")
