@@ -26,8 +26,9 @@ public struct RiskPolicy: Sendable, Equatable, Codable {
     public var memoryMarginFraction = 0.1
     /// ... plus this many GiB (64 MiB: a process's allocator slack).
     public var memoryMarginGiB = 0.0625
-    /// Rounds of samples whose peak is the observed working set. 12 (an hour of 5-minute rounds).
-    public var workingSetRounds = 12
+    /// Rounds of samples whose peak is the observed working set: 288, a day of 5-minute rounds
+    /// (memory peaks daily; an hour missed most of them and OOM-killed in replays).
+    public var workingSetRounds = 288
     /// Blast radius: most instances, tenants and nodes one plan touches without an operator.
     public var maxInstances = 200
     public var maxTenants = 20

@@ -121,6 +121,11 @@ public struct ControlLoop: Sendable {
         return report
     }
 
+    /// Trains the networks on the stored samples before `time` and installs them, now rather
+    /// than in the background; returns what went wrong. The simulator's predictive policy
+    /// trains once before its evaluation window this way.
+    public func trainNetworks(until time: Int64) async -> [String] { await training.run(until: time) }
+
     /// Swaps of `plan` that took effect.
     private func count(_ plan: PlanView) -> Int {
         plan.swaps.filter { ["verifying", "committed"].contains($0.state ?? "") }.count

@@ -110,12 +110,16 @@ struct PoolForecaster {
     }
 
     /// The demand a plan should meet: the forecast's upper bound at the level the SLA tier asks
-    /// for (80/90/95% for weight below 3, below 10, 10 or more); the allocation before any sample.
+    /// for (80/90/95% for weight below 3, below 10, 10 or more), the highest over the slots of
+    /// the horizon (the allocation is held through all of them); the allocation before any sample.
     mutating func demand(_ record: InstanceRecord, horizon: Int) -> [Double] {
         guard let series = seriesOf[record.id], observed(record.id) else { return record.allocation }
         let level = Self.tier(weight: record.weight)
-        let cpu = forecast(series.cpu, horizon: horizon).upper[level]
-        let memory = forecast(series.memory, horizon: horizon).upper[level]
+        var cpu = 0.0, memory = 0.0
+        for h in 1...max(1, min(horizon, engine.configuration.maxHorizon)) {
+            cpu = max(cpu, forecast(series.cpu, horizon: h).upper[level])
+            memory = max(memory, forecast(series.memory, horizon: h).upper[level])
+        }
         let gpu = max(lastUsed[record.id]?[2] ?? record.allocation[2], 0)
         return [cpu, memory, gpu.rounded(.up)]
     }

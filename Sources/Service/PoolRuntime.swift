@@ -74,7 +74,7 @@ public actor PoolRuntime {
         self.store = store
         self.driver = driver
         simulated = driver as? SimulatedDriver
-        monitor = SwapMonitor(keep: max(configuration.risk.workingSetRounds, configuration.verification.baselineRounds))
+        monitor = SwapMonitor(keep: configuration.verification.baselineRounds, memoryRounds: configuration.risk.workingSetRounds)
     }
 
     /// Performs driver actions, one run at a time.
@@ -235,10 +235,15 @@ public actor PoolRuntime {
         try await discover()
         let ids = forecaster.order.map { InstanceID($0) }
         roundDeltas = sampler.take(try await driver.signals(of: ids))
-        // The demand is what the instance would have used: cpu served plus cpu throttled.
+        // The demand is what the instance would have used: cpu served plus cpu throttled. Memory
+        // above the limit is never seen, only its OOM kill: the sample then says the limit and
+        // more (the VPA's OOM bump: 20% or 100 MiB above it, whichever is more), so that the
+        // forecast grows it instead of learning the limit.
         let batch = roundDeltas.sorted { $0.key < $1.key }.compactMap { id, delta -> UsageSampleBody? in
             guard delta.present else { return nil }
-            return UsageSampleBody(instance: id, time: time, cpu: delta.cpu + delta.throttled, memory: delta.memory, gpu: delta.gpu)
+            var memory = delta.memory
+            if delta.oomKills > 0, let limit = registry.records[id]?.allocation[1] { memory = max(memory, limit * 1.2, limit + 100.0 / 1024) }
+            return UsageSampleBody(instance: id, time: time, cpu: delta.cpu + delta.throttled, memory: memory, gpu: delta.gpu)
         }
         return try await accept(batch) { _ in true }
     }

@@ -198,7 +198,7 @@ extension PoolRuntime {
             let estimate = change.migrates ? await driver.migrationEstimate(of: change.instance, to: change.toNode) : nil
             inputs.append(RiskInput(change: change, benefit: swap.benefit,
                                     forecasts: forecaster.quantiles(swap.instance, slots: horizon),
-                                    workingSet: monitor.workingSet(swap.instance, rounds: configuration.risk.workingSetRounds),
+                                    workingSet: monitor.workingSet(swap.instance),
                                     gpuInUse: forecaster.lastUsed[swap.instance]?[2], migration: estimate,
                                     allowed: PoolForecaster.allowedExceedance(weight: registry.records[swap.instance]?.weight ?? 1)))
         }
@@ -229,7 +229,7 @@ extension PoolRuntime {
             formulation.heldBack[change.fromNode.rawValue] = zip(formulation.heldBack[change.fromNode.rawValue] ?? [0, 0, 0], values(given)).map { $0 + $1 }
         }
         for id in forecaster.order {
-            if let workingSet = monitor.workingSet(id, rounds: configuration.risk.workingSetRounds) {
+            if let workingSet = monitor.workingSet(id) {
                 formulation.memoryFloor[id] = workingSet * (1 + configuration.risk.memoryMarginFraction) + configuration.risk.memoryMarginGiB
             }
         }

@@ -14,16 +14,33 @@ struct SwapMonitor {
     }
 
     private var recent: [String: [VerificationRound]] = [:]
+    /// Memory of each of the last `memoryRounds` rounds per instance (NaN: absent), a ring
+    /// whose next slot to write is `memoryNext`: the working set's window can be a day.
+    private var memory: [String: [Double]] = [:]
+    private var memoryNext: [String: Int] = [:]
     private(set) var watched: [Int64: Watched] = [:]
-    /// Rounds kept per instance.
+    /// Rounds kept per instance, and memory readings kept per instance.
     let keep: Int
+    let memoryRounds: Int
 
-    init(keep: Int) { self.keep = max(1, keep) }
+    init(keep: Int, memoryRounds: Int) {
+        self.keep = max(1, keep)
+        self.memoryRounds = max(1, memoryRounds)
+    }
 
-    /// Adds `id`'s round, forgetting the oldest beyond `keep`.
+    /// Adds `id`'s round, forgetting the oldest beyond `keep` (memory: `memoryRounds`).
     mutating func record(_ round: VerificationRound, for id: String) {
         recent[id, default: []].append(round)  // in place: no copy of the array
         if let count = recent[id]?.count, count > keep { recent[id]?.removeFirst(count - keep) }
+        let reading = round.present ? round.memory : .nan
+        if memory[id] == nil { memory[id] = [] }
+        if memory[id]!.count < memoryRounds {
+            memory[id]!.append(reading)
+        } else {
+            let k = memoryNext[id, default: 0]
+            memory[id]![k] = reading
+            memoryNext[id] = (k + 1) % memoryRounds
+        }
     }
 
     /// `id`'s newest round.
@@ -32,10 +49,11 @@ struct SwapMonitor {
     /// The mean of `id`'s last `rounds` rounds.
     func baseline(_ id: String, rounds: Int) -> Baseline { Baseline(Array((recent[id] ?? []).suffix(rounds))) }
 
-    /// Peak memory of `id` over its last `rounds` present rounds, GiB; nil when none was present.
-    func workingSet(_ id: String, rounds: Int) -> Double? {
+    /// Peak memory of `id` over the last `memoryRounds` rounds it was present in, GiB; nil when
+    /// it was present in none.
+    func workingSet(_ id: String) -> Double? {
         var peak: Double?
-        for round in (recent[id] ?? []).suffix(rounds) where round.present { peak = max(peak ?? round.memory, round.memory) }
+        for reading in memory[id] ?? [] where !reading.isNaN { peak = max(peak ?? reading, reading) }
         return peak
     }
 

@@ -28,6 +28,10 @@ public struct PoolBuildError: Error, CustomStringConvertible {
 }
 
 extension PoolShape {
+    /// SLA weights given to the trace's instances in turn, in trace order: 1, 3, 10, the
+    /// tiers whose forecasts are read at the 80%, 90% and 95% interval (`SLATier`).
+    public static let tierWeights: [Double] = [1, 3, 10]
+
     /// A ledger holding every instance of `trace`. Each instance's size, its SLA ceiling and what
     /// it is packed by, is the most it ever had or used in the trace, so any allocation within
     /// SLA bounds fits its node. Its first allocation is the trace's first provisioned one.
@@ -66,7 +70,7 @@ extension PoolShape {
         let instances = trace.instances.enumerated().map { index, series in
             let first = (0..<series.span).first { !series.used[0][$0].isNaN }!
             let provisioned = series.allocated(at: series.firstSlot + first)
-            let sla = SLA(minimum: provisioned * minimumFraction, maximum: sizes[index])
+            let sla = SLA(minimum: provisioned * minimumFraction, maximum: sizes[index], weight: Self.tierWeights[index % Self.tierWeights.count])
             var start = sla.clamp(provisioned)
             start.gpu = start.gpu.rounded(.up)
             return Instance(id: series.id, node: nodes[nodeOfInstance[index]].id, allocation: start, sla: sla)

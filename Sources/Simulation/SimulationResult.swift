@@ -26,11 +26,35 @@ public struct SimulationResult: Sendable {
     public var cappedRequests = 0
     /// Pool capacity (sum over nodes' allocatable).
     public var poolAllocatable = ResourceVector.zero
+    /// Core-hours of cpu demand above the allocation (throttled), and instance-intervals whose
+    /// memory demand went above the allocation (an OOM kill each). Counted by the reactive
+    /// simulated driver for a policy run through it (`measuredByDriver`), else the same rule
+    /// applied to the replay: throttled = cpu shortfall, a kill per memory-short interval.
+    public var throttledCoreHours = 0.0
+    public var oomKills = 0
+    public var measuredByDriver = false
+    /// The same sums per SLA tier (`SLATier`), indexed by tier (without the per-slot series).
+    public var tiers: [SimulationResult] = []
     /// Per slot from `firstSlot`: totals over instances present in the slot, as amounts (not hours).
     public var slackPerSlot: [ResourceVector] = []
     public var shortfallPerSlot: [ResourceVector] = []
     public var allocatedPerSlot: [ResourceVector] = []
     public var usedPerSlot: [ResourceVector] = []
+
+    public init(policy: String, resources: [Resource], interval: Int, firstSlot: Int) {
+        self.policy = policy
+        self.resources = resources
+        self.interval = interval
+        self.firstSlot = firstSlot
+        tiers = SLATier.allCases.map { SimulationResult(tier: $0, resources: resources, interval: interval, firstSlot: firstSlot) }
+    }
+
+    private init(tier: SLATier, resources: [Resource], interval: Int, firstSlot: Int) {
+        policy = tier.name
+        self.resources = resources
+        self.interval = interval
+        self.firstSlot = firstSlot
+    }
 
     /// Slack as a share of what was allocated, in percent.
     public func slackPercent(_ resource: Resource) -> Double {

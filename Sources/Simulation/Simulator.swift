@@ -22,16 +22,28 @@ public struct Simulator: Sendable {
         }
     }
 
-    public func run<Policy: AllocationPolicy>(_ policy: Policy) -> SimulationResult {
+    /// Each instance's tier, from its SLA weight.
+    public var tiers: [SLATier] { pool.instances.map { SLATier(weight: $0.sla.weight) } }
+
+    /// The slots of the trace, or of `window` within it: accounting covers these, and a
+    /// policy decides and observes every slot before them too, as history.
+    public func slots(window: Range<Int>?) -> (first: Int, accountFrom: Int, end: Int) {
+        let first = trace.instances.map(\.firstSlot).min() ?? 0
+        let end = min(trace.slotCount, window?.upperBound ?? trace.slotCount)
+        return (first, min(end, max(first, window?.lowerBound ?? first)), end)
+    }
+
+    /// Replays the trace under `policy`, accounting the slots of `window` (all, when nil).
+    public func run<Policy: AllocationPolicy>(_ policy: Policy, window: Range<Int>? = nil) -> SimulationResult {
         var policy = policy
         var ledger = pool
         let instances = trace.instances
-        let firstSlot = instances.map(\.firstSlot).min() ?? 0
-        let endSlot = trace.slotCount
+        let (firstSlot, accountFrom, endSlot) = slots(window: window)
         let hoursPerSlot = Double(trace.interval) / 3_600
-        var result = SimulationResult(policy: policy.name, resources: resources, interval: trace.interval, firstSlot: firstSlot)
+        let tiers = self.tiers
+        var result = SimulationResult(policy: policy.name, resources: resources, interval: trace.interval, firstSlot: accountFrom)
         result.poolAllocatable = pool.nodes.reduce(.zero) { $0 + $1.allocatable }
-        let slotCount = max(0, endSlot - firstSlot)
+        let slotCount = max(0, endSlot - accountFrom)
         result.slackPerSlot.reserveCapacity(slotCount)
         result.shortfallPerSlot.reserveCapacity(slotCount)
         result.allocatedPerSlot.reserveCapacity(slotCount)
@@ -41,6 +53,7 @@ public struct Simulator: Sendable {
         var present = [Bool](repeating: false, count: instances.count)
         var steps: [PlanStep] = []
         for slot in firstSlot..<endSlot {
+            let accounted = slot >= accountFrom
             // 1. Decide.
             steps.removeAll(keepingCapacity: true)
             for index in instances.indices {
@@ -54,7 +67,8 @@ public struct Simulator: Sendable {
                 target.gpu = target.gpu.rounded(.up)
                 targets[index] = target
             }
-            result.cappedRequests += admit(&targets, in: ledger)
+            let capped = admit(&targets, in: ledger)
+            if accounted { result.cappedRequests += capped }
             for index in instances.indices where targets[index] != ledger.instances[index].allocation {
                 steps.append(.resize(ledger.instances[index].id, to: targets[index]))
             }
@@ -62,43 +76,19 @@ public struct Simulator: Sendable {
             if !steps.isEmpty {
                 do {
                     try ledger.applyInValidOrder(SwapPlan(steps))
-                    result.resizes += steps.count
+                    if accounted { result.resizes += steps.count }
                 } catch {
                     preconditionFailure("an admitted plan was refused: \(error)")
                 }
             }
-            // 3. Account.
-            var slack = ResourceVector.zero
-            var shortfall = ResourceVector.zero
-            var allocated = ResourceVector.zero
-            var used = ResourceVector.zero
-            for index in instances.indices where present[index] {
-                let usage = instances[index].used(at: slot)
-                let allocation = ledger.instances[index].allocation
-                var short = false
-                for resource in Resource.allCases {
-                    let gap = allocation[resource] - usage[resource]
-                    if gap >= 0 {
-                        slack[resource] += gap
-                    } else {
-                        shortfall[resource] -= gap
-                        short = true
-                    }
-                }
-                if short { result.shortfallIntervals += 1 }
-                allocated += allocation
-                used += usage
-                result.instanceIntervals += 1
-                policy.observe(instance: index, slot: slot, used: usage)
+            // 3. Account (inside the window), and tell the policy what was used.
+            if accounted {
+                result.account(instances: instances.count, tiers: tiers, hoursPerSlot: hoursPerSlot, present: { present[$0] },
+                               usage: { instances[$0].used(at: slot) }, allocation: { ledger.instances[$0].allocation })
             }
-            result.slackHours += slack * hoursPerSlot
-            result.shortfallHours += shortfall * hoursPerSlot
-            result.allocatedHours += allocated * hoursPerSlot
-            result.usedHours += used * hoursPerSlot
-            result.slackPerSlot.append(slack)
-            result.shortfallPerSlot.append(shortfall)
-            result.allocatedPerSlot.append(allocated)
-            result.usedPerSlot.append(used)
+            for index in instances.indices where present[index] {
+                policy.observe(instance: index, slot: slot, used: instances[index].used(at: slot))
+            }
         }
         return result
     }

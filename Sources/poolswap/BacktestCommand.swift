@@ -205,21 +205,3 @@ struct NetworkFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A one-line progress bar on standard error.
-final class ProgressBar {
-    let label: String
-    private var shown = -1
-
-    init(label: String) { self.label = label }
-
-    func update(_ fraction: Double) {
-        let percent = Int(fraction * 100)
-        guard percent != shown else { return }
-        shown = percent
-        let filled = percent / 5
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 20 - filled)
-        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(percent)%".utf8))
-    }
-
-    func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
-}

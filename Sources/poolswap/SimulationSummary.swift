@@ -13,6 +13,12 @@ struct SimulationSummary {
     var results: [SimulationResult]
     var readTime: Duration
     var simulateTime: Duration
+    /// The accounted slots, when not the whole trace.
+    var window: Range<Int>? = nil
+
+    private func iso(_ time: Int64) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(time)))
+    }
 
     private var resources: [Resource] { results.first?.resources ?? [] }
     private var slots: Int { results.first?.slackPerSlot.count ?? 0 }
@@ -22,7 +28,9 @@ struct SimulationSummary {
         var lines: [String] = []
         lines.append("Poolswap replay of \(source)")
         lines.append("  \(trace.instances.count) instances on \(pool.nodes.count) nodes of \(shape.nodeCapacity) (reserve \(shape.nodeReserve)); "
-            + "\(String(format: "%.1f", days)) days in \(slots) slots of \(trace.interval) s")
+            + "\(String(format: "%.1f", days)) days in \(slots) slots of \(trace.interval) s"
+            + (window.map { " accounted from \(iso(trace.origin + Int64($0.lowerBound * trace.interval))) to \(iso(trace.origin + Int64($0.upperBound * trace.interval)))"
+                + ", the trace before as history" } ?? ""))
         var notes = "  read \(report.rows) rows from \(report.files) files: \(report.duplicateTimestampRows) duplicate-timestamp rows dropped, "
             + "\(report.switchedOffRows) switched-off rows as gaps, \(report.mergedSamples) samples merged into an occupied slot"
         if report.skippedRows > 0 { notes += ", \(report.skippedRows) malformed rows skipped" }
@@ -35,7 +43,7 @@ struct SimulationSummary {
             header.append("\(resource) slack \(resource.hourUnit)")
             header.append("\(resource) shortfall \(resource.hourUnit)")
         }
-        header += ["short intervals", "resizes", "migrations", "changes/inst-day"]
+        header += ["short intervals", "throttled core-h", "OOM kills", "resizes", "migrations", "changes/inst-day"]
         header += resources.map { "\($0) alloc/used % of pool" }
         var rows = [header]
         for result in results {
@@ -44,23 +52,54 @@ struct SimulationSummary {
                 row.append("\(number(result.slackHours[resource])) (\(String(format: "%.1f", result.slackPercent(resource)))%)")
                 row.append("\(number(result.shortfallHours[resource])) (\(String(format: "%.2f", result.shortfallPercent(resource)))%)")
             }
-            row += [String(result.shortfallIntervals), String(result.resizes), String(result.migrations),
+            row += [String(result.shortfallIntervals), number(result.throttledCoreHours) + (result.measuredByDriver ? "*" : ""),
+                    String(result.oomKills) + (result.measuredByDriver ? "*" : ""), String(result.resizes), String(result.migrations),
                     String(format: "%.3f", result.changesPerInstanceDay)]
             row += resources.map { String(format: "%.1f / %.1f", result.meanAllocatedPercent($0), result.meanUsedPercent($0)) }
             rows.append(row)
         }
-        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        lines.append(contentsOf: align(rows, left: 1))
+        lines.append("")
+        lines.append(contentsOf: tierTable())
+        lines.append("")
+        lines.append("slack % is of allocated; shortfall % is of used; * counted by the reactive simulated driver, else the same rule on the replay "
+                     + "(cpu above the allocation is throttled, memory above it an OOM kill). Read the trace in \(seconds(readTime)) s, replayed in \(seconds(simulateTime)) s.")
+        return lines.joined(separator: "\n")
+    }
+
+    /// Per SLA tier: slack % per resource, short intervals (% of the tier's), OOM kills.
+    private func tierTable() -> [String] {
+        var header = ["policy", "tier", "instances"]
+        header += resources.map { "\($0) slack %" }
+        header += ["short intervals", "OOM kills"]
+        var rows = [header]
+        let counts = SLATier.allCases.map { tier in pool.instances.filter { SLATier(weight: $0.sla.weight) == tier }.count }
+        for result in results {
+            for tier in SLATier.allCases where counts[tier.rawValue] > 0 {
+                let account = result.tiers[tier.rawValue]
+                var row = [result.policy, tier.name, String(counts[tier.rawValue])]
+                row += resources.map { String(format: "%.1f", account.slackPercent($0)) }
+                let share = account.instanceIntervals > 0 ? 100 * Double(account.shortfallIntervals) / Double(account.instanceIntervals) : 0
+                row += ["\(account.shortfallIntervals) (\(String(format: "%.2f", share))%)", String(account.oomKills)]
+                rows.append(row)
+            }
+        }
+        return align(rows, left: 2)
+    }
+
+    /// `rows` (the first a header) in columns, the first `left` aligned left, the rest right.
+    private func align(_ rows: [[String]], left: Int) -> [String] {
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        var lines: [String] = []
         for (index, row) in rows.enumerated() {
             let cells = row.enumerated().map { column, cell in
-                column == 0 ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                column < left ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
                     : String(repeating: " ", count: widths[column] - cell.count) + cell
             }
             lines.append(cells.joined(separator: "  "))
             if index == 0 { lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
         }
-        lines.append("")
-        lines.append("slack % is of allocated; shortfall % is of used. Read the trace in \(seconds(readTime)) s, replayed in \(seconds(simulateTime)) s.")
-        return lines.joined(separator: "\n")
+        return lines
     }
 
     func json() throws -> String {
@@ -70,6 +109,8 @@ struct SimulationSummary {
             nodes: pool.nodes.count,
             slots: slots,
             intervalSeconds: trace.interval,
+            from: window.map { iso(trace.origin + Int64($0.lowerBound * trace.interval)) },
+            to: window.map { iso(trace.origin + Int64($0.upperBound * trace.interval)) },
             days: days,
             rows: report.rows,
             skippedRows: report.skippedRows,
@@ -86,6 +127,16 @@ struct SimulationSummary {
                     migrations: result.migrations,
                     changesPerInstanceDay: result.changesPerInstanceDay,
                     cappedRequests: result.cappedRequests,
+                    throttledCoreHours: result.throttledCoreHours,
+                    oomKills: result.oomKills,
+                    measuredByDriver: result.measuredByDriver,
+                    tiers: SLATier.allCases.map { tier in
+                        let account = result.tiers[tier.rawValue]
+                        return TierDocument(tier: tier.name, instanceIntervals: account.instanceIntervals, shortfallIntervals: account.shortfallIntervals,
+                                            oomKills: account.oomKills,
+                                            slack: amounts(account.slackHours, percent: account.slackPercent),
+                                            shortfall: amounts(account.shortfallHours, percent: account.shortfallPercent))
+                    },
                     utilisation: Dictionary(uniqueKeysWithValues: resources.map {
                         ($0.description, Utilisation(allocatedPercent: result.meanAllocatedPercent($0), usedPercent: result.meanUsedPercent($0)))
                     }))
@@ -114,6 +165,8 @@ struct SimulationSummary {
         var nodes: Int
         var slots: Int
         var intervalSeconds: Int
+        var from: String?
+        var to: String?
         var days: Double
         var rows: Int
         var skippedRows: Int
@@ -132,7 +185,20 @@ struct SimulationSummary {
         var migrations: Int
         var changesPerInstanceDay: Double
         var cappedRequests: Int
+        var throttledCoreHours: Double
+        var oomKills: Int
+        var measuredByDriver: Bool
+        var tiers: [TierDocument]
         var utilisation: [String: Utilisation]
+    }
+
+    struct TierDocument: Encodable {
+        var tier: String
+        var instanceIntervals: Int
+        var shortfallIntervals: Int
+        var oomKills: Int
+        var slack: [String: Amount]
+        var shortfall: [String: Amount]
     }
 
     struct Amount: Encodable {

@@ -113,6 +113,32 @@ func syntheticTrace(_ usage: [[Double]], allocatedCPU: Double) -> UsageTrace {
         #expect(svg.components(separatedBy: "<path ").count - 1 == 3 * 3 * 2)
         #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"))
     }
+
+    @Test func aWindowAccountsOnlyItsSlotsAfterThePolicySawTheHistoryBeforeIt() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let (trace, _) = try BitbrainsTraceReader().read(folder: root + "/Data/bitbrains-sample")
+        let simulator = Simulator(trace: trace, pool: try PoolShape().buildPool(for: trace))
+        let whole = simulator.run(PercentilePolicy(trace: trace))
+        let first = simulator.slots(window: nil).first
+        let window = (first + 2_000)..<(first + 3_000)
+        let part = simulator.run(PercentilePolicy(trace: trace), window: window)
+        #expect(part.firstSlot == window.lowerBound)
+        #expect(part.slackPerSlot.count == window.count)
+        // The same decisions in the window as in the whole run: the history before it was seen.
+        let offset = window.lowerBound - whole.firstSlot
+        #expect(part.slackPerSlot == Array(whole.slackPerSlot[offset..<(offset + window.count)]))
+        #expect(part.allocatedPerSlot == Array(whole.allocatedPerSlot[offset..<(offset + window.count)]))
+        #expect(part.instanceIntervals < whole.instanceIntervals && part.instanceIntervals > 0)
+        // The tiers add up to the whole, and every tier has instances.
+        #expect(part.tiers.map(\.instanceIntervals).reduce(0, +) == part.instanceIntervals)
+        #expect(part.tiers.map(\.shortfallIntervals).reduce(0, +) == part.shortfallIntervals)
+        #expect(part.tiers.allSatisfy { $0.instanceIntervals > 0 })
+        let tierSlack = part.tiers.reduce(0.0) { $0 + $1.slackHours.cpu }
+        #expect(abs(tierSlack - part.slackHours.cpu) <= 1e-9 * max(1, part.slackHours.cpu))
+        // The replay's rule: throttled core-hours are the cpu shortfall, a kill per memory-short interval.
+        #expect(abs(part.throttledCoreHours - part.shortfallHours.cpu) <= 1e-9 * max(1, part.shortfallHours.cpu))
+        #expect(!part.measuredByDriver)
+    }
 }
 
 @Suite struct DecayingHistogramTests {

@@ -1,0 +1,116 @@
+import Drivers
+import Foundation
+import Logging
+import PoolCore
+import Simulation
+import Storage
+
+/// The `predictive` policy: the service's own control loop (forecast with the online engine,
+/// formulate, solve, assess the risk, execute, verify, roll back) run over the trace through
+/// the reactive simulated driver, one round per slot of the window. The store first holds
+/// the trace before the window, as history; the networks are trained on it once, before the
+/// window, and not again (nothing in the window is seen before it happens). Slack and
+/// shortfall are accounted from the driver's allocations against the trace's demand, as for
+/// every policy; throttling and OOM kills are what the driver counted.
+public struct PredictiveRun {
+    public var trace: UsageTrace
+    public var pool: AllocationLedger
+    public var window: Range<Int>?
+    public var settings: ServiceConfiguration
+    /// Called after each round with the rounds done and the rounds in all.
+    public var progress: (Int, Int) -> Void = { _, _ in }
+
+    public init(trace: UsageTrace, pool: AllocationLedger, window: Range<Int>?, settings: ServiceConfiguration) {
+        self.trace = trace
+        self.pool = pool
+        self.window = window
+        self.settings = settings
+    }
+
+    public func run() async throws -> SimulationResult {
+        let simulator = Simulator(trace: trace, pool: pool)
+        let (firstSlot, accountFrom, endSlot) = simulator.slots(window: window)
+        let replay = try TraceReplay(trace: trace, pool: pool)
+        let path = NSTemporaryDirectory() + "poolswap-predictive-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try SQLiteStore(path: path)
+        for node in replay.nodes { try await store.upsert(node: node) }
+        for record in replay.instances { try await store.upsert(instance: record) }
+
+        // History: what the store would hold at the window's start (the training's days and
+        // the warm start's slots, at most).
+        let historySlots = max(settings.trainingDays * 86_400 / trace.interval, settings.warmStartSlots)
+        let historyFrom = max(firstSlot, accountFrom - historySlots)
+        var batch: [UsageSample] = []
+        batch.reserveCapacity(60_000)
+        for slot in historyFrom..<accountFrom {
+            for series in trace.instances where series.isPresent(at: slot) {
+                let used = series.used(at: slot)
+                batch.append(UsageSample(instance: series.id.rawValue, time: replay.time(ofSlot: slot), used: [used.cpu, used.memory, used.gpu]))
+            }
+            if batch.count >= 50_000 || slot == accountFrom - 1 {
+                _ = try await store.append(samples: batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+
+        var logger = Logger(label: "simulate")
+        logger.logLevel = .error
+        let driver = try replay.driver(stateFile: nil)
+        let service = try await ServiceApplication(configuration: settings, store: store, logger: logger,
+                                                   now: replay.time(ofSlot: accountFrom), driver: driver)
+        if accountFrom > historyFrom {
+            for problem in await service.loop.trainNetworks(until: replay.time(ofSlot: accountFrom)) {
+                FileHandle.standardError.write(Data("predictive: \(problem)\n".utf8))
+            }
+        }
+
+        var result = SimulationResult(policy: "predictive", resources: simulator.resources, interval: trace.interval, firstSlot: accountFrom)
+        result.poolAllocatable = pool.nodes.reduce(.zero) { $0 + $1.allocatable }
+        result.measuredByDriver = true
+        let tiers = simulator.tiers
+        let ids = trace.instances.map(\.id)
+        let hoursPerSlot = Double(trace.interval) / 3_600
+        let before = try await driver.signals(of: ids)
+        var allocations = try await held(ids, on: driver)
+        var nodes = try await placement(on: driver)
+        for slot in accountFrom..<endSlot {
+            result.account(instances: ids.count, tiers: tiers, hoursPerSlot: hoursPerSlot, present: { trace.instances[$0].isPresent(at: slot) },
+                           usage: { trace.instances[$0].used(at: slot) }, allocation: { allocations[$0] })
+            try await service.loop.runOnce(time: replay.time(ofSlot: slot))
+            // What the round changed on the driver, for the next slot.
+            let next = try await held(ids, on: driver)
+            result.resizes += zip(allocations, next).filter { $0 != $1 }.count
+            allocations = next
+            if driver.capabilities.migrates {
+                let moved = try await placement(on: driver)
+                result.migrations += moved.filter { nodes[$0.key] != $0.value }.count
+                nodes = moved
+            }
+            progress(slot - accountFrom + 1, endSlot - accountFrom)
+        }
+        // Throttling and OOM kills as the driver counted them over the window.
+        let after = try await driver.signals(of: ids)
+        result.throttledCoreHours = 0
+        result.oomKills = 0
+        for k in result.tiers.indices { result.tiers[k].oomKills = 0 }
+        for (index, id) in ids.enumerated() {
+            guard let start = before[id], let end = after[id] else { continue }
+            result.throttledCoreHours += (end.throttledSeconds - start.throttledSeconds) / 3_600
+            result.oomKills += end.oomKills - start.oomKills
+            result.tiers[tiers[index].rawValue].oomKills += end.oomKills - start.oomKills
+        }
+        return result
+    }
+
+    private func held(_ ids: [InstanceID], on driver: SimulatedDriver) async throws -> [ResourceVector] {
+        var out: [ResourceVector] = []
+        out.reserveCapacity(ids.count)
+        for id in ids { out.append(try await driver.allocation(of: id)) }
+        return out
+    }
+
+    private func placement(on driver: SimulatedDriver) async throws -> [InstanceID: NodeID] {
+        Dictionary(try await driver.inventory().instances.map { ($0.id, $0.node) }, uniquingKeysWith: { a, _ in a })
+    }
+}

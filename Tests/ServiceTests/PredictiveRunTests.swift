@@ -1,0 +1,42 @@
+import Drivers
+import Foundation
+import PoolCore
+import Service
+import Simulation
+import Testing
+
+/// The `predictive` policy of `poolswap simulate`: the service's loop over a trace through the
+/// reactive simulated driver, accounted like the replayed policies.
+@Suite("Predictive policy through the service")
+struct PredictiveRunTests {
+    @Test func theLoopCutsSlackOnTheWindowAndTheDriverCountsWhatItThrottled() async throws {
+        let trace = SimulatedHarness.trace(slots: 400)
+        let pool = try PoolShape(nodeCapacity: ResourceVector(cpu: 16, memory: 64), nodeReserve: .zero).buildPool(for: trace)
+        var settings = ServiceConfiguration()
+        settings.demo = false
+        settings.retrainHours = 0
+        settings.trainingSamples = 2_000
+        settings.trainingEpochs = 1
+        let window = 300..<400
+        var rounds = 0
+        var run = PredictiveRun(trace: trace, pool: pool, window: window, settings: settings)
+        run.progress = { done, total in
+            rounds = done
+            #expect(total == window.count)
+        }
+        let predictive = try await run.run()
+        let fixed = Simulator(trace: trace, pool: pool).run(StaticPolicy(trace: trace), window: window)
+        #expect(rounds == window.count)
+        #expect(predictive.measuredByDriver)
+        #expect(predictive.instanceIntervals == fixed.instanceIntervals)
+        #expect(predictive.slackPerSlot.count == window.count)
+        #expect(predictive.resizes > 0, "the loop changed allocations")
+        #expect(predictive.slackHours.cpu < fixed.slackHours.cpu,
+                "cpu slack \(predictive.slackHours.cpu) core-h against static's \(fixed.slackHours.cpu)")
+        // What the driver throttled is the cpu demand above the allocations accounted.
+        #expect(abs(predictive.throttledCoreHours - predictive.shortfallHours.cpu) <= 1e-6 * max(1, predictive.shortfallHours.cpu),
+                "driver \(predictive.throttledCoreHours), accounted \(predictive.shortfallHours.cpu)")
+        #expect(predictive.tiers.map(\.instanceIntervals).reduce(0, +) == predictive.instanceIntervals)
+        #expect(predictive.tiers.map(\.oomKills).reduce(0, +) == predictive.oomKills)
+    }
+}
