@@ -7,9 +7,10 @@ import Storage
 
 /// The `predictive` policy: the service's own control loop (forecast with the online engine,
 /// formulate, solve, assess the risk, execute, verify, roll back) run over the trace through
-/// the reactive simulated driver, one round per slot of the window. The store first holds
-/// the trace before the window, as history; the networks are trained on it once, before the
-/// window, and not again (nothing in the window is seen before it happens). Slack and
+/// the reactive simulated driver, one round per slot: first a day of rounds before the window
+/// (unaccounted, as a service already running), then the window. The store first holds the
+/// trace before those rounds, as history; the networks are trained on it once, and not again
+/// (nothing in the window is seen before it happens). Slack and
 /// shortfall are accounted from the driver's allocations against the trace's demand, as for
 /// every policy; throttling and OOM kills are what the driver counted.
 public struct PredictiveRun {
@@ -27,9 +28,15 @@ public struct PredictiveRun {
         self.settings = settings
     }
 
+    /// Rounds the loop runs before the window, unaccounted, so that it enters the window as a
+    /// running service would (allocations adapted, the memory floor's day of readings).
+    public var burnInSlots: Int { settings.risk.workingSetRounds }
+
     public func run() async throws -> SimulationResult {
+        try settings.validate()
         let simulator = Simulator(trace: trace, pool: pool)
         let (firstSlot, accountFrom, endSlot) = simulator.slots(window: window)
+        let loopFrom = max(firstSlot, accountFrom - burnInSlots)
         let replay = try TraceReplay(trace: trace, pool: pool)
         let path = NSTemporaryDirectory() + "poolswap-predictive-\(UUID().uuidString).sqlite"
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
@@ -37,18 +44,18 @@ public struct PredictiveRun {
         for node in replay.nodes { try await store.upsert(node: node) }
         for record in replay.instances { try await store.upsert(instance: record) }
 
-        // History: what the store would hold at the window's start (the training's days and
-        // the warm start's slots, at most).
+        // History: what the store would hold when the loop starts (the training's days and the
+        // warm start's slots, at most); from then on the driver's samples.
         let historySlots = max(settings.trainingDays * 86_400 / trace.interval, settings.warmStartSlots)
-        let historyFrom = max(firstSlot, accountFrom - historySlots)
+        let historyFrom = max(firstSlot, loopFrom - historySlots)
         var batch: [UsageSample] = []
         batch.reserveCapacity(60_000)
-        for slot in historyFrom..<accountFrom {
+        for slot in historyFrom..<loopFrom {
             for series in trace.instances where series.isPresent(at: slot) {
                 let used = series.used(at: slot)
                 batch.append(UsageSample(instance: series.id.rawValue, time: replay.time(ofSlot: slot), used: [used.cpu, used.memory, used.gpu]))
             }
-            if batch.count >= 50_000 || slot == accountFrom - 1 {
+            if batch.count >= 50_000 || slot == loopFrom - 1 {
                 _ = try await store.append(samples: batch)
                 batch.removeAll(keepingCapacity: true)
             }
@@ -58,47 +65,56 @@ public struct PredictiveRun {
         logger.logLevel = .error
         let driver = try replay.driver(stateFile: nil)
         let service = try await ServiceApplication(configuration: settings, store: store, logger: logger,
-                                                   now: replay.time(ofSlot: accountFrom), driver: driver)
-        if accountFrom > historyFrom {
-            for problem in await service.loop.trainNetworks(until: replay.time(ofSlot: accountFrom)) {
-                FileHandle.standardError.write(Data("predictive: \(problem)\n".utf8))
-            }
-        }
-
+                                                   now: replay.time(ofSlot: loopFrom), driver: driver)
         var result = SimulationResult(policy: "predictive", resources: simulator.resources, interval: trace.interval, firstSlot: accountFrom)
+        if loopFrom > historyFrom {
+            let problems = await service.loop.trainNetworks(until: replay.time(ofSlot: loopFrom))
+            for problem in problems { FileHandle.standardError.write(Data("predictive: \(problem)\n".utf8)) }
+            result.networks = problems.isEmpty ? "trained on the \(loopFrom - historyFrom) slots before the loop" : "baselines: " + problems.joined(separator: "; ")
+        } else {
+            result.networks = "baselines: no history before the loop to train on"
+        }
         result.poolAllocatable = pool.nodes.reduce(.zero) { $0 + $1.allocatable }
         result.measuredByDriver = true
         let tiers = simulator.tiers
         let ids = trace.instances.map(\.id)
         let hoursPerSlot = Double(trace.interval) / 3_600
-        let before = try await driver.signals(of: ids)
+        var before: [InstanceID: InstanceSignals] = [:]
         var allocations = try await held(ids, on: driver)
         var nodes = try await placement(on: driver)
-        for slot in accountFrom..<endSlot {
-            result.account(instances: ids.count, tiers: tiers, hoursPerSlot: hoursPerSlot, present: { trace.instances[$0].isPresent(at: slot) },
-                           usage: { trace.instances[$0].used(at: slot) }, allocation: { allocations[$0] })
+        for slot in loopFrom..<endSlot {
+            let accounted = slot >= accountFrom
+            if slot == accountFrom { before = try await driver.signals(of: ids) }
+            if accounted {
+                result.account(instances: ids.count, tiers: tiers, hoursPerSlot: hoursPerSlot, present: { trace.instances[$0].isPresent(at: slot) },
+                               usage: { trace.instances[$0].used(at: slot) }, allocation: { allocations[$0] })
+            }
             try await service.loop.runOnce(time: replay.time(ofSlot: slot))
-            // What the round changed on the driver, for the next slot.
+            // What the round changed on the driver, in effect from the next slot: counted when
+            // that slot is in the window.
             let next = try await held(ids, on: driver)
-            result.resizes += zip(allocations, next).filter { $0 != $1 }.count
+            let counted = slot + 1 >= accountFrom && slot + 1 < endSlot
+            if counted { result.resizes += zip(allocations, next).filter { $0 != $1 }.count }
             allocations = next
             if driver.capabilities.migrates {
                 let moved = try await placement(on: driver)
-                result.migrations += moved.filter { nodes[$0.key] != $0.value }.count
+                if counted { result.migrations += moved.filter { nodes[$0.key] != $0.value }.count }
                 nodes = moved
             }
-            progress(slot - accountFrom + 1, endSlot - accountFrom)
+            progress(slot - loopFrom + 1, endSlot - loopFrom)
         }
         // Throttling and OOM kills as the driver counted them over the window.
         let after = try await driver.signals(of: ids)
         result.throttledCoreHours = 0
         result.oomKills = 0
-        for k in result.tiers.indices { result.tiers[k].oomKills = 0 }
+        for k in result.tiers.indices { (result.tiers[k].oomKills, result.tiers[k].throttledCoreHours) = (0, 0) }
         for (index, id) in ids.enumerated() {
             guard let start = before[id], let end = after[id] else { continue }
+            let tier = tiers[index].rawValue
             result.throttledCoreHours += (end.throttledSeconds - start.throttledSeconds) / 3_600
+            result.tiers[tier].throttledCoreHours += (end.throttledSeconds - start.throttledSeconds) / 3_600
             result.oomKills += end.oomKills - start.oomKills
-            result.tiers[tiers[index].rawValue].oomKills += end.oomKills - start.oomKills
+            result.tiers[tier].oomKills += end.oomKills - start.oomKills
         }
         return result
     }

@@ -33,6 +33,8 @@ public struct SimulationResult: Sendable {
     public var throttledCoreHours = 0.0
     public var oomKills = 0
     public var measuredByDriver = false
+    /// For a policy that forecasts with networks: what they were (trained on what, or why not).
+    public var networks: String?
     /// The same sums per SLA tier (`SLATier`), indexed by tier (without the per-slot series).
     public var tiers: [SimulationResult] = []
     /// Per slot from `firstSlot`: totals over instances present in the slot, as amounts (not hours).

@@ -59,6 +59,7 @@ struct SimulationSummary {
             rows.append(row)
         }
         lines.append(contentsOf: align(rows, left: 1))
+        for result in results { if let networks = result.networks { lines.append("  \(result.policy) networks: \(networks)") } }
         lines.append("")
         lines.append(contentsOf: tierTable())
         lines.append("")
@@ -130,10 +131,11 @@ struct SimulationSummary {
                     throttledCoreHours: result.throttledCoreHours,
                     oomKills: result.oomKills,
                     measuredByDriver: result.measuredByDriver,
+                    networks: result.networks,
                     tiers: SLATier.allCases.map { tier in
                         let account = result.tiers[tier.rawValue]
                         return TierDocument(tier: tier.name, instanceIntervals: account.instanceIntervals, shortfallIntervals: account.shortfallIntervals,
-                                            oomKills: account.oomKills,
+                                            oomKills: account.oomKills, throttledCoreHours: account.throttledCoreHours,
                                             slack: amounts(account.slackHours, percent: account.slackPercent),
                                             shortfall: amounts(account.shortfallHours, percent: account.shortfallPercent))
                     },
@@ -188,6 +190,7 @@ struct SimulationSummary {
         var throttledCoreHours: Double
         var oomKills: Int
         var measuredByDriver: Bool
+        var networks: String?
         var tiers: [TierDocument]
         var utilisation: [String: Utilisation]
     }
@@ -197,6 +200,7 @@ struct SimulationSummary {
         var instanceIntervals: Int
         var shortfallIntervals: Int
         var oomKills: Int
+        var throttledCoreHours: Double
         var slack: [String: Amount]
         var shortfall: [String: Amount]
     }
