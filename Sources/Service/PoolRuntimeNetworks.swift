@@ -33,7 +33,8 @@ extension PoolRuntime {
     }
 
     /// Feeds the engine the stored samples of the `slots` slots before `end` (a pool time),
-    /// one slot at a time as if they had come live, each with the allocation it had.
+    /// one slot at a time as if they had come live, each with the allocation it had; and the
+    /// memory floor its day of readings.
     func warmStart(slots: Int, before end: Int64) async throws {
         guard slots > 0 else { return }
         let interval = Int64(configuration.interval)
@@ -48,6 +49,7 @@ extension PoolRuntime {
                 allocations[k][series.cpu] = history.allocation[0][k]
                 allocations[k][series.memory] = history.allocation[1][k]
             }
+            monitor.seedMemory(history.memory, for: id)
             if let oldest = history.oldest { forecaster.historySince = min(forecaster.historySince ?? oldest, oldest) }
             if let newest = history.newest {
                 forecaster.lastUsed[id] = newest.used

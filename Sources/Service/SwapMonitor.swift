@@ -49,8 +49,15 @@ struct SwapMonitor {
     /// The mean of `id`'s last `rounds` rounds.
     func baseline(_ id: String, rounds: Int) -> Baseline { Baseline(Array((recent[id] ?? []).suffix(rounds))) }
 
-    /// Peak memory of `id` over the last `memoryRounds` rounds it was present in, GiB; nil when
-    /// it was present in none.
+    /// Fills `id`'s memory readings from stored samples (oldest first; NaN: a gap), as after a
+    /// restart: the floor then holds the day before it, not only the rounds since.
+    mutating func seedMemory(_ readings: [Double], for id: String) {
+        memory[id] = Array(readings.suffix(memoryRounds))
+        memoryNext[id] = 0
+    }
+
+    /// Peak memory of `id` over the last `memoryRounds` rounds, GiB; nil when it was present
+    /// in none of them.
     func workingSet(_ id: String) -> Double? {
         var peak: Double?
         for reading in memory[id] ?? [] where !reading.isNaN { peak = max(peak ?? reading, reading) }

@@ -175,6 +175,16 @@ struct ExecutionFlowTests {
         #expect(await restarted.service.runtime.monitor.watched.count == 1, "the swap being verified is watched again")
     }
 
+    @Test func aRestartKeepsTheMemoryFloorFromTheStoredSamples() async throws {
+        let harness = try await SimulatedHarness()
+        try await harness.rounds(8, from: 0)
+        let before = try #require(await harness.service.runtime.monitor.workingSet("busy"))
+        #expect(before > 1.9, "busy uses 2 GiB: \(before)")
+        // Started after those rounds: no round has run yet, the floor comes from the store.
+        let restarted = try await SimulatedHarness(path: harness.path, now: SimulatedHarness.origin + 8 * 300)
+        #expect(await restarted.service.runtime.monitor.workingSet("busy") == before)
+    }
+
     @Test func aPlanInterruptedHalfWayIsUndoneAtTheNextStart() async throws {
         let harness = try await SimulatedHarness()
         try await harness.rounds(8, from: 0)

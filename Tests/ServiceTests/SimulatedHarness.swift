@@ -40,7 +40,8 @@ struct SimulatedHarness: Sendable {
     }
 
     /// `failing`: a `CrashPointStore` setting `KIND:N:fail`, the store's n-th write of a kind failing.
-    init(path: String? = nil, failing: String? = nil, configure: (inout ServiceConfiguration) -> Void = { _ in }) async throws {
+    /// `now`: the pool time the service starts at (a restart after rounds: after them).
+    init(path: String? = nil, failing: String? = nil, now: Int64 = origin, configure: (inout ServiceConfiguration) -> Void = { _ in }) async throws {
         var configuration = ServiceConfiguration()
         configuration.demo = false
         configuration.autoSwap = false
@@ -59,7 +60,7 @@ struct SimulatedHarness: Sendable {
             instances: Self.records.map { Instance(id: InstanceID($0.id), node: NodeID($0.node), allocation: ResourceVector(cpu: $0.allocation[0], memory: $0.allocation[1]),
                                                    sla: SLA(minimum: ResourceVector(cpu: 0.1, memory: 0.25), maximum: ResourceVector(cpu: 6, memory: 16), weight: 3)) })
         driver = try SimulatedDriver(trace: Self.trace(), pool: ledger, stateFile: path + ".simulated")
-        service = try await ServiceApplication(configuration: configuration, store: try CrashPointStore.wrapping(store, setting: failing), logger: Logger(label: "test"), now: Self.origin, driver: driver)
+        service = try await ServiceApplication(configuration: configuration, store: try CrashPointStore.wrapping(store, setting: failing), logger: Logger(label: "test"), now: now, driver: driver)
         var tokens: [String: String] = [:]
         for (name, role) in [("admin", TokenRecord.Role.admin), ("operator", .operator), ("reader", .reader)] {
             let token = APIToken.generate()
