@@ -41,22 +41,20 @@ public struct RiskPolicy: Sendable, Equatable, Codable {
 
     /// Why the policy cannot be used, or nil.
     public var problem: String? {
-        let checks: [(String, Double, Bool)] = [
-            ("approveWithin", approveWithin, approveWithin >= 0 && approveWithin.isFinite),
-            ("holdBelow", holdBelow, holdBelow >= 0 && holdBelow <= 1),
-            ("memoryMarginFraction", memoryMarginFraction, memoryMarginFraction >= 0 && memoryMarginFraction.isFinite),
-            ("memoryMarginGiB", memoryMarginGiB, memoryMarginGiB >= 0 && memoryMarginGiB.isFinite),
-            ("workingSetRounds", Double(workingSetRounds), workingSetRounds >= 1),
-            ("maxInstances", Double(maxInstances), maxInstances >= 1),
-            ("maxTenants", Double(maxTenants), maxTenants >= 1),
-            ("maxNodes", Double(maxNodes), maxNodes >= 1),
-            ("maxDowntimeMilliseconds", maxDowntimeMilliseconds, maxDowntimeMilliseconds >= 0),
-            ("maxMigrationSeconds", maxMigrationSeconds, maxMigrationSeconds >= 0),
+        let checks: [(String, Double, Bool, String)] = [
+            ("approveWithin", approveWithin, approveWithin >= 0 && approveWithin.isFinite, "finite and ≥ 0"),
+            ("holdBelow", holdBelow, holdBelow >= 0 && holdBelow <= 1, "in 0...1"),
+            ("memoryMarginFraction", memoryMarginFraction, memoryMarginFraction >= 0 && memoryMarginFraction.isFinite, "finite and ≥ 0"),
+            ("memoryMarginGiB", memoryMarginGiB, memoryMarginGiB >= 0 && memoryMarginGiB.isFinite, "finite and ≥ 0"),
+            ("workingSetRounds", Double(workingSetRounds), workingSetRounds >= 1, "≥ 1"),
+            ("maxInstances", Double(maxInstances), maxInstances >= 1, "≥ 1"),
+            ("maxTenants", Double(maxTenants), maxTenants >= 1, "≥ 1"),
+            ("maxNodes", Double(maxNodes), maxNodes >= 1, "≥ 1"),
+            ("maxDowntimeMilliseconds", maxDowntimeMilliseconds, maxDowntimeMilliseconds >= 0, "≥ 0"),
+            ("maxMigrationSeconds", maxMigrationSeconds, maxMigrationSeconds >= 0, "≥ 0"),
         ]
         guard let bad = checks.first(where: { !$0.2 }) else { return nil }
-        let rule = ["approveWithin": "finite and ≥ 0", "holdBelow": "in 0...1", "memoryMarginFraction": "finite and ≥ 0",
-                    "memoryMarginGiB": "finite and ≥ 0", "maxDowntimeMilliseconds": "≥ 0", "maxMigrationSeconds": "≥ 0"][bad.0] ?? "≥ 1"
-        return "risk.\(bad.0) must be \(rule), not \(bad.1)"
+        return "risk.\(bad.0) must be \(bad.3), not \(bad.1)"
     }
 }
 

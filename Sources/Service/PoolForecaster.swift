@@ -124,8 +124,8 @@ struct PoolForecaster {
         return [cpu, memory, gpu.rounded(.up)]
     }
 
-    /// The interval level (0, 1, 2 = 80, 90, 95%) an SLA weight asks for.
-    static func tier(weight: Double) -> Int { weight >= 10 ? 2 : weight >= 3 ? 1 : 0 }
+    /// The interval level (0, 1, 2 = 80, 90, 95%) an SLA weight asks for: its `SLATier`.
+    static func tier(weight: Double) -> Int { SLATier(weight: weight).rawValue }
 
     /// The chance of usage above its allocation an instance of SLA weight `weight` accepts: above
     /// the upper bound of its tier's interval (10%, 5%, 2.5%).

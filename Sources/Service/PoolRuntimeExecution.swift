@@ -188,9 +188,9 @@ extension PoolRuntime {
         return nil
     }
 
-    /// The risk assessment of `swaps` as one plan. `force`: the chance and blast-radius gates
-    /// are lifted (the memory floor and "no forecast, no shrink" stay).
-    /// The risk reports of `swaps` over the `horizon` slots their plan looks ahead.
+    /// The risk assessment of `swaps` as one plan, over the `horizon` slots it looks ahead.
+    /// `force`: the chance and blast-radius gates are lifted (the memory floor and "no
+    /// forecast, no shrink" stay).
     func assess(_ swaps: [SwapView], force: Bool, horizon: Int) async -> [RiskReport] {
         var inputs: [RiskInput] = []
         for swap in swaps {
@@ -213,6 +213,11 @@ extension PoolRuntime {
             policy.maxMigrationSeconds = .infinity
         }
         return RiskAssessment.assess(plan: inputs, policy: policy)
+    }
+
+    /// The slots `plan` was assessed over when it was made; the configured horizon if it never was.
+    func horizonSlots(of plan: PlanView) -> Int {
+        plan.swaps.lazy.compactMap { $0.risk.assessment?.horizonSlots }.first ?? configuration.horizonSlots
     }
 
     /// Formulates the swap problem for `request`, solves it, and answers with every swap, its
@@ -295,8 +300,7 @@ extension PoolRuntime {
         let candidates = lifecycles.indices.filter { lifecycles[$0].phase == .planned }
         let reports: [RiskReport]
         if reassess || candidates.contains(where: { plan.swaps[$0].risk.assessment == nil }) {
-            let horizon = plan.swaps.lazy.compactMap { $0.risk.assessment?.horizonSlots }.first ?? configuration.horizonSlots
-            reports = await assess(candidates.map { plan.swaps[$0] }, force: force, horizon: horizon)
+            reports = await assess(candidates.map { plan.swaps[$0] }, force: force, horizon: horizonSlots(of: plan))
         } else {
             reports = candidates.map { plan.swaps[$0].risk.assessment! }
         }
@@ -402,8 +406,7 @@ extension PoolRuntime {
         // An operator's approval lifts the chance and blast-radius gates, not the ones that
         // fail closed: the forecast and the memory floor as they are now.
         let pending = lifecycles.indices.filter { lifecycles[$0].phase == .approved }
-        let horizon = view.swaps.lazy.compactMap { $0.risk.assessment?.horizonSlots }.first ?? configuration.horizonSlots
-        let now = await assess(pending.map { view.swaps[$0] }, force: true, horizon: horizon)
+        let now = await assess(pending.map { view.swaps[$0] }, force: true, horizon: horizonSlots(of: view))
         for (k, report) in zip(pending, now) where report.decision != .approve || report.approvedAfter != nil {
             try lifecycles[k].refuse("approved, but no longer passes the gates: " + report.reasons.joined(separator: "; "))
         }

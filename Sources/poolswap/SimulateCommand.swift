@@ -138,12 +138,12 @@ struct SimulateCommand: AsyncParsableCommand {
         let simulator = Simulator(trace: trace, pool: pool)
         let window = try window(of: trace)
         let chosen = try policies()
-        let (first, from, end) = simulator.slots(window: window)
+        let (first, accountFrom, end) = simulator.slots(window: window)
         if chosen.contains(.predictive) {
             guard trace.interval == 300 else {
                 throw ValidationError("predictive: the networks read 5-minute slots; this trace's interval is \(trace.interval) s")
             }
-            guard from - first >= 2 * 288 else {
+            guard accountFrom - first >= 2 * 288 else {
                 throw ValidationError("predictive trains its networks on the trace before the window and runs a day before it: "
                                       + "give --from at least two days after the trace starts")
             }
@@ -161,7 +161,7 @@ struct SimulateCommand: AsyncParsableCommand {
         let finished = ContinuousClock.now
         let summary = SimulationSummary(
             source: source.name, trace: trace, report: report, pool: pool, shape: shape, results: results,
-            readTime: loaded - started, simulateTime: finished - loaded, window: window.map { _ in from..<end })
+            readTime: loaded - started, simulateTime: finished - loaded, window: window.map { _ in accountFrom..<end })
         if json {
             print(try summary.json())
         } else {
