@@ -109,16 +109,21 @@ struct PoolForecaster {
         return lastSlot - seen < Self.staleAfterSlots * slotInterval
     }
 
-    /// The demand a plan should meet: the forecast's upper bound at the level the SLA tier asks
-    /// for (80/90/95% for weight below 3, below 10, 10 or more), the highest over the slots of
-    /// the horizon (the allocation is held through all of them); the allocation before any sample.
+    /// Scales the chance of usage above its allocation every SLA tier accepts (`SLATier.exceedance`):
+    /// `ServiceConfiguration.riskLevel`.
+    var riskLevel = 1.0
+
+    /// The demand a plan should meet: the amount usage exceeds with the chance the SLA tier
+    /// accepts, scaled by `riskLevel` (at 1: the upper end of the 80/90/95% interval for weight
+    /// below 3, below 10, 10 or more), the highest over the slots of the horizon (the allocation
+    /// is held through all of them); the allocation before any sample.
     mutating func demand(_ record: InstanceRecord, horizon: Int) -> [Double] {
         guard let series = seriesOf[record.id], observed(record.id) else { return record.allocation }
-        let level = Self.tier(weight: record.weight)
+        let chance = allowedExceedance(weight: record.weight)
         var cpu = 0.0, memory = 0.0
         for h in 1...max(1, min(horizon, engine.configuration.maxHorizon)) {
-            cpu = max(cpu, forecast(series.cpu, horizon: h).upper[level])
-            memory = max(memory, forecast(series.memory, horizon: h).upper[level])
+            cpu = max(cpu, forecast(series.cpu, horizon: h).upperQuantile(exceedance: chance))
+            memory = max(memory, forecast(series.memory, horizon: h).upperQuantile(exceedance: chance))
         }
         let gpu = max(lastUsed[record.id]?[2] ?? record.allocation[2], 0)
         return [cpu, memory, gpu.rounded(.up)]
@@ -127,9 +132,9 @@ struct PoolForecaster {
     /// The interval level (0, 1, 2 = 80, 90, 95%) an SLA weight asks for: its `SLATier`.
     static func tier(weight: Double) -> Int { SLATier(weight: weight).rawValue }
 
-    /// The chance of usage above its allocation an instance of SLA weight `weight` accepts: above
-    /// the upper bound of its tier's interval (10%, 5%, 2.5%).
-    static func allowedExceedance(weight: Double) -> Double { (1 - IntervalForecast.levels[tier(weight: weight)]) / 2 }
+    /// The chance of usage above its allocation an instance of SLA weight `weight` accepts: its
+    /// tier's, scaled by the risk level.
+    func allowedExceedance(weight: Double) -> Double { min(0.5, SLATier(weight: weight).exceedance * riskLevel) }
 
     mutating func point(_ id: String, horizon: Int) -> [Double] {
         guard let series = seriesOf[id], observed(id) else { return lastUsed[id] ?? [0, 0, 0] }

@@ -75,6 +75,7 @@ public actor PoolRuntime {
         self.driver = driver
         simulated = driver as? SimulatedDriver
         monitor = SwapMonitor(keep: configuration.verification.baselineRounds, memoryRounds: configuration.risk.workingSetRounds)
+        forecaster.riskLevel = configuration.riskLevel
     }
 
     /// Performs driver actions, one run at a time.

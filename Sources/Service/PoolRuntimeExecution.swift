@@ -170,7 +170,10 @@ extension PoolRuntime {
     /// Why `id` may not change now, or nil. `verifying`: the instances with a swap being
     /// verified, when the caller has them at hand.
     func lockedBecause(_ id: String, verifying: Set<String>? = nil, approving: Bool = false) -> String? {
-        if let until = cooldownUntil[id], until > poolTime { return "cooling down after a swap until \(UTCTime.iso8601(until))" }
+        // An OOM kill this round ends the cooldown: the instance needs room now, not in 30 minutes.
+        if let until = cooldownUntil[id], until > poolTime, (roundDeltas[id]?.oomKills ?? 0) == 0 {
+            return "cooling down after a swap until \(UTCTime.iso8601(until))"
+        }
         if !forecaster.observed(id) { return "no usage observed yet" }
         if missing.contains(id) { return "the \(driver.name) driver no longer lists it" }
         if verifying?.contains(id) ?? monitor.watched.values.contains(where: { $0.record.instance == id }) { return "a swap of it is being verified" }
@@ -200,7 +203,7 @@ extension PoolRuntime {
                                     forecasts: forecaster.quantiles(swap.instance, slots: horizon),
                                     workingSet: monitor.workingSet(swap.instance),
                                     gpuInUse: forecaster.lastUsed[swap.instance]?[2], migration: estimate,
-                                    allowed: PoolForecaster.allowedExceedance(weight: registry.records[swap.instance]?.weight ?? 1)))
+                                    allowed: forecaster.allowedExceedance(weight: registry.records[swap.instance]?.weight ?? 1)))
         }
         var policy = configuration.risk
         if force {

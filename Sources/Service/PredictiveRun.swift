@@ -20,6 +20,11 @@ public struct PredictiveRun {
     public var settings: ServiceConfiguration
     /// Called after each round with the rounds done and the rounds in all.
     public var progress: (Int, Int) -> Void = { _, _ in }
+    /// Networks (checkpoints by name) trained by an earlier run on the same trace before the
+    /// same loop start: installed instead of training again (a sweep trains once).
+    public var networks: [String: CheckpointRecord] = [:]
+    /// What the networks of a run were.
+    public var networksNote: String?
 
     public init(trace: UsageTrace, pool: AllocationLedger, window: Range<Int>?, settings: ServiceConfiguration) {
         self.trace = trace
@@ -32,7 +37,8 @@ public struct PredictiveRun {
     /// running service would (allocations adapted, the memory floor's day of readings).
     public var burnInSlots: Int { settings.risk.workingSetRounds }
 
-    public func run() async throws -> SimulationResult {
+    /// The run's accounting, and the networks it forecast with (to hand to the next run).
+    public func run() async throws -> (result: SimulationResult, networks: [String: CheckpointRecord]) {
         try settings.validate()
         let simulator = Simulator(trace: trace, pool: pool)
         let (firstSlot, accountFrom, endSlot) = simulator.slots(window: window)
@@ -43,6 +49,7 @@ public struct PredictiveRun {
         let store = try SQLiteStore(path: path)
         for node in replay.nodes { try await store.upsert(node: node) }
         for record in replay.instances { try await store.upsert(instance: record) }
+        for (name, checkpoint) in networks { try await store.saveCheckpoint(name: name, data: checkpoint.data, time: checkpoint.time) }
 
         // History: what the store would hold when the loop starts (the training's days and the
         // warm start's slots, at most); from then on the driver's samples.
@@ -67,7 +74,9 @@ public struct PredictiveRun {
         let service = try await ServiceApplication(configuration: settings, store: store, logger: logger,
                                                    now: replay.time(ofSlot: loopFrom), driver: driver)
         var result = SimulationResult(policy: "predictive", resources: simulator.resources, interval: trace.interval, firstSlot: accountFrom)
-        if loopFrom > historyFrom {
+        if !networks.isEmpty {
+            result.networks = networksNote ?? "trained by an earlier run"
+        } else if loopFrom > historyFrom {
             let problems = await service.loop.trainNetworks(until: replay.time(ofSlot: loopFrom))
             for problem in problems { FileHandle.standardError.write(Data("predictive: \(problem)\n".utf8)) }
             result.networks = problems.isEmpty ? "trained on the \(loopFrom - historyFrom) slots before the loop" : "baselines: " + problems.joined(separator: "; ")
@@ -116,7 +125,12 @@ public struct PredictiveRun {
             result.oomKills += end.oomKills - start.oomKills
             result.tiers[tier].oomKills += end.oomKills - start.oomKills
         }
-        return result
+        var trained: [String: CheckpointRecord] = [:]
+        for resource in NetworkTraining.resources {
+            let name = NetworkTraining.checkpointName(resource)
+            if let saved = try await store.checkpoint(name: name) { trained[name] = saved }
+        }
+        return (result, trained)
     }
 
     private func held(_ ids: [InstanceID], on driver: SimulatedDriver) async throws -> [ResourceVector] {

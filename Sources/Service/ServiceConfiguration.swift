@@ -28,6 +28,10 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     public var autoSwap = true
     /// Horizon the loop plans for, in slots (1, 3 or 6 = 5, 15, 30 minutes).
     public var horizonSlots = 3
+    /// Scales the chance of usage above its allocation each SLA tier accepts (10%, 5%, 2.5% for
+    /// standard, premium, critical at 1): plans meet demand read at that chance of being
+    /// exceeded, and the risk gate holds shrinks that exceed it. Lower is safer and holds more.
+    public var riskLevel = 1.0
     /// Rounds an instance stays locked after it was swapped (anti-thrashing). 6 rounds = 30 min.
     public var cooldownRounds = 6
     /// Largest change per swap and resource: cores, GiB, gpus.
@@ -140,6 +144,7 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         try value("AUTO_SWAP", \.autoSwap)
         try value("HORIZON_SLOTS", \.horizonSlots)
         try value("COOLDOWN_ROUNDS", \.cooldownRounds)
+        try value("RISK_LEVEL", \.riskLevel)
         try value("MAX_MIGRATIONS", \.maxMigrations)
         try value("SOLVER_SECONDS", \.solverSeconds)
         try value("RETRAIN_HOURS", \.retrainHours)
@@ -185,6 +190,9 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         guard (1...65535).contains(port) else { throw ConfigurationError("port must be 1...65535, not \(port)") }
         guard interval >= 1 else { throw ConfigurationError("interval must be at least 1 second, not \(interval)") }
         guard [1, 3, 6].contains(horizonSlots) else { throw ConfigurationError("horizonSlots must be 1, 3 or 6, not \(horizonSlots)") }
+        guard riskLevel.isFinite, riskLevel > 0, riskLevel <= 5 else {
+            throw ConfigurationError("riskLevel must be in (0, 5] (1 reads each tier's 10%, 5%, 2.5% chance), not \(riskLevel)")
+        }
         guard demoRoundSeconds > 0 else { throw ConfigurationError("demoRoundSeconds must be positive") }
         for (name, vector) in [("maxChange", maxChange), ("minimumChange", minimumChange), ("wasteCost", wasteCost), ("shortfallCost", shortfallCost), ("changeCost", changeCost)] {
             guard vector.count == 3, vector.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
@@ -228,7 +236,7 @@ extension ServiceConfiguration {
         demoTrace = try c.decodeIfPresent(String.self, forKey: .demoTrace)
         postgres = try c.decodeIfPresent(String.self, forKey: .postgres)
         try read(.warmupRounds, \.warmupRounds); try read(.autoSwap, \.autoSwap); try read(.horizonSlots, \.horizonSlots)
-        try read(.cooldownRounds, \.cooldownRounds); try read(.maxChange, \.maxChange); try read(.maxMigrations, \.maxMigrations)
+        try read(.riskLevel, \.riskLevel); try read(.cooldownRounds, \.cooldownRounds); try read(.maxChange, \.maxChange); try read(.maxMigrations, \.maxMigrations)
         try read(.minimumChange, \.minimumChange)
         try read(.wasteCost, \.wasteCost); try read(.shortfallCost, \.shortfallCost); try read(.changeCost, \.changeCost)
         try read(.solverSeconds, \.solverSeconds)

@@ -45,7 +45,7 @@ public struct SimulationChart: Sendable {
         for (index, result) in results.enumerated() {
             let x = left + Double(index) * 150
             out += "<rect x=\"\(x)\" y=\"34\" width=\"14\" height=\"4\" fill=\"\(Self.colours[index % Self.colours.count])\"/>"
-            out += "<text x=\"\(x + 20)\" y=\"40\">\(escape(result.policy))</text>\n"
+            out += "<text x=\"\(x + 20)\" y=\"40\">\(SVGText.escape(result.name))</text>\n"
         }
         for (column, resource) in resources.enumerated() {
             for (row, panel) in panels.enumerated() {
@@ -64,16 +64,16 @@ public struct SimulationChart: Sendable {
         let slots = results.map(\.slackPerSlot.count).max() ?? 0
         let firstSlot = results.first?.firstSlot ?? 0
         let interval = Int64(results.first?.interval ?? 300)
-        let high = niceCeiling(series.flatMap { $0 }.max() ?? 0)
+        let high = SVGText.niceCeiling(series.flatMap { $0 }.max() ?? 0)
         let bucketCount = max(1, (slots + bucketSlots - 1) / bucketSlots)
         func px(_ bucket: Int) -> Double { x + panelWidth * Double(bucket) / Double(max(1, bucketCount - 1)) }
         func py(_ v: Double) -> Double { y + panelHeight - panelHeight * (high > 0 ? v / high : 0) }
-        var out = "<text x=\"\(x)\" y=\"\(y - 8)\" font-weight=\"bold\">\(escape(title))</text>\n"
+        var out = "<text x=\"\(x)\" y=\"\(y - 8)\" font-weight=\"bold\">\(SVGText.escape(title))</text>\n"
         out += "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(panelWidth)\" height=\"\(panelHeight)\" fill=\"none\" stroke=\"#999\"/>\n"
         for tick in 0...4 {
             let v = high * Double(tick) / 4
-            out += "<line x1=\"\(x)\" x2=\"\(x + panelWidth)\" y1=\"\(fmt(py(v)))\" y2=\"\(fmt(py(v)))\" stroke=\"#eee\"/>"
-            out += "<text x=\"\(x - 6)\" y=\"\(fmt(py(v) + 4))\" text-anchor=\"end\">\(formatAmount(v))</text>\n"
+            out += "<line x1=\"\(x)\" x2=\"\(x + panelWidth)\" y1=\"\(SVGText.number(py(v)))\" y2=\"\(SVGText.number(py(v)))\" stroke=\"#eee\"/>"
+            out += "<text x=\"\(x - 6)\" y=\"\(SVGText.number(py(v) + 4))\" text-anchor=\"end\">\(formatAmount(v))</text>\n"
         }
         // Date ticks: about six, on midnight UTC boundaries.
         let startTime = origin + Int64(firstSlot) * interval
@@ -83,14 +83,14 @@ public struct SimulationChart: Sendable {
         while day * 86_400 <= startTime + Int64(slots) * interval {
             let bucket = Double(day * 86_400 - startTime) / Double(interval) / Double(bucketSlots)
             let tx = x + panelWidth * bucket / Double(max(1, bucketCount - 1))
-            out += "<line x1=\"\(fmt(tx))\" x2=\"\(fmt(tx))\" y1=\"\(y + panelHeight)\" y2=\"\(y + panelHeight + 4)\" stroke=\"#999\"/>"
-            out += "<text x=\"\(fmt(tx))\" y=\"\(y + panelHeight + 16)\" text-anchor=\"middle\">\(UTCTime.date(day * 86_400))</text>\n"
+            out += "<line x1=\"\(SVGText.number(tx))\" x2=\"\(SVGText.number(tx))\" y1=\"\(y + panelHeight)\" y2=\"\(y + panelHeight + 4)\" stroke=\"#999\"/>"
+            out += "<text x=\"\(SVGText.number(tx))\" y=\"\(y + panelHeight + 16)\" text-anchor=\"middle\">\(UTCTime.date(day * 86_400))</text>\n"
             day += stepDays
         }
         for (index, points) in series.enumerated() {
             var path = ""
             for (bucket, v) in points.enumerated() {
-                path += (bucket == 0 ? "M" : "L") + fmt(px(bucket)) + "," + fmt(py(v))
+                path += (bucket == 0 ? "M" : "L") + SVGText.number(px(bucket)) + "," + SVGText.number(py(v))
             }
             out += "<path d=\"\(path)\" fill=\"none\" stroke=\"\(Self.colours[index % Self.colours.count])\" stroke-width=\"1.2\" stroke-opacity=\"0.85\"/>\n"
         }
@@ -105,26 +105,5 @@ public struct SimulationChart: Sendable {
             for slot in start..<end { sum += value(result, slot, resource) }
             return sum / Double(end - start)
         }
-    }
-
-    private func niceCeiling(_ value: Double) -> Double {
-        guard value > 0 else { return 1 }
-        var magnitude = 1.0
-        while magnitude * 10 <= value { magnitude *= 10 }
-        while magnitude > value { magnitude /= 10 }
-        for step in [1.0, 2.0, 2.5, 5.0, 10.0] where step * magnitude >= value { return step * magnitude }
-        return 10 * magnitude
-    }
-
-    private func fmt(_ value: Double) -> String { String(Double(Int((value * 10).rounded())) / 10) }
-
-    private func escape(_ text: String) -> String {
-        text.replacingAll("&", "&amp;").replacingAll("<", "&lt;").replacingAll(">", "&gt;")
-    }
-}
-
-extension String {
-    func replacingAll(_ target: String, _ replacement: String) -> String {
-        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }

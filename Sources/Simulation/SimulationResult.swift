@@ -3,6 +3,10 @@ import PoolCore
 /// What one policy did over a whole replay.
 public struct SimulationResult: Sendable {
     public var policy: String
+    /// The policy's setting when a sweep runs it more than once (e.g. "risk 0.5", "margin 30%").
+    public var setting: String?
+    /// The policy and its setting, as printed.
+    public var name: String { setting.map { "\(policy) \($0)" } ?? policy }
     /// Resources the trace has data for, in order.
     public var resources: [Resource]
     /// Seconds per slot.
@@ -18,6 +22,8 @@ public struct SimulationResult: Sendable {
     public var shortfallHours = ResourceVector.zero
     /// Instance-intervals with a shortfall in any resource.
     public var shortfallIntervals = 0
+    /// Instance-intervals with a shortfall, per resource (indexed by `Resource.rawValue`).
+    public var shortfallIntervalsByResource: [Int] = Array(repeating: 0, count: Resource.allCases.count)
     /// Instance-intervals with a sample.
     public var instanceIntervals = 0
     public var resizes = 0
@@ -66,6 +72,11 @@ public struct SimulationResult: Sendable {
     /// Shortfall as a share of what was used (the demand), in percent.
     public func shortfallPercent(_ resource: Resource) -> Double {
         usedHours[resource] > 0 ? 100 * shortfallHours[resource] / usedHours[resource] : 0
+    }
+
+    /// Short instance-intervals of `resource` as a share of all instance-intervals, in percent.
+    public func shortIntervalPercent(_ resource: Resource) -> Double {
+        instanceIntervals > 0 ? 100 * Double(shortfallIntervalsByResource[resource.rawValue]) / Double(instanceIntervals) : 0
     }
 
     /// Days that instances were present, summed over instances.

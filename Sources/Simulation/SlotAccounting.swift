@@ -17,6 +17,10 @@ extension SimulationResult {
             let tier = tiers[index].rawValue
             let isShort = short.cpu > 0 || short.memory > 0 || short.gpu > 0
             if isShort { shortfallIntervals += 1; self.tiers[tier].shortfallIntervals += 1 }
+            for resource in Resource.allCases where short[resource] > 0 {
+                shortfallIntervalsByResource[resource.rawValue] += 1
+                self.tiers[tier].shortfallIntervalsByResource[resource.rawValue] += 1
+            }
             if short.memory > 0 { oomKills += 1; self.tiers[tier].oomKills += 1 }
             if short.cpu > 0 { self.tiers[tier].throttledCoreHours += short.cpu * hoursPerSlot }
             slack += own

@@ -5,6 +5,7 @@ import Foundation
 import PoolCore
 import Service
 import Simulation
+import Storage
 
 struct SimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,8 +31,12 @@ struct SimulateCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "predictive: minutes ahead a plan looks (5, 15 or 30).")
     var horizon = 30
-    @Option(name: .long, help: "predictive: scales the chance of usage above an allocation each SLA tier accepts before a shrink is held (risk.approveWithin).")
-    var risk = 1.0
+    @Option(name: .long, help: "predictive: risk level, comma-separated for a sweep: scales the chance of usage above its allocation each SLA tier accepts (10%, 5%, 2.5% at 1), the quantile demand is read at and the risk gate's limit (riskLevel).")
+    var risk = "1"
+    @Option(name: .long, help: "percentile: safety margin on every percentile, comma-separated for a sweep (VPA: 0.15).")
+    var margin = "0.15"
+    @Option(name: .long, help: "Also write an SVG chart of slack against short intervals, per resource, for every policy and setting run (the trade-off a sweep traces) to this file.")
+    var tradeoffSvg: String?
     @Option(name: .long, help: "predictive: rounds whose peak memory is the floor no shrink goes below (risk.workingSetRounds; 288 is a day).")
     var workingSetRounds = RiskPolicy().workingSetRounds
     @Option(name: .long, help: "predictive: training windows per epoch (the service's default is 200000).")
@@ -65,12 +70,32 @@ struct SimulateCommand: AsyncParsableCommand {
         _ = try Self.time(from, "--from")
         _ = try Self.time(to, "--to")
         guard [5, 15, 30].contains(horizon) else { throw ValidationError("--horizon must be 5, 15 or 30 minutes, not \(horizon)") }
-        guard risk.isFinite, risk >= 0 else { throw ValidationError("--risk must be a finite number ≥ 0, not \(risk)") }
+        _ = try risks()
+        _ = try margins()
         guard workingSetRounds >= 1 else { throw ValidationError("--working-set-rounds must be at least 1, not \(workingSetRounds)") }
         guard trainingSamples >= 1, trainingEpochs >= 1 else { throw ValidationError("--training-samples and --training-epochs must be at least 1") }
         for (name, value) in [("--node-cpu", nodeCPU), ("--node-memory", nodeMemory), ("--node-gpu", nodeGPU),
                               ("--reserve-cpu", reserveCPU), ("--reserve-memory", reserveMemory)] where !(value.isFinite && value >= 0) {
             throw ValidationError("\(name) must be a finite amount of at least 0, not \(value)")
+        }
+    }
+
+    /// The risk levels of `--risk`.
+    func risks() throws -> [Double] {
+        try Self.numbers(risk, "--risk") { $0 > 0 && $0 <= 5 ? nil : "must be in (0, 5]" }
+    }
+
+    /// The percentile margins of `--margin`.
+    func margins() throws -> [Double] {
+        try Self.numbers(margin, "--margin") { $0 >= 0 && $0 <= 10 ? nil : "must be in [0, 10]" }
+    }
+
+    static func numbers(_ text: String, _ option: String, _ problem: (Double) -> String?) throws -> [Double] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        return try parts.map { part in
+            guard let value = Double(part), value.isFinite else { throw ValidationError("\(option): '\(part)' is not a number") }
+            if let why = problem(value) { throw ValidationError("\(option): \(part) \(why)") }
+            return value
         }
     }
 
@@ -112,13 +137,13 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     /// The service's settings the predictive policy runs with: its defaults, with these options.
-    func predictiveSettings(interval: Int) -> ServiceConfiguration {
+    func predictiveSettings(interval: Int, risk: Double) -> ServiceConfiguration {
         var settings = ServiceConfiguration()
         settings.demo = false
         settings.interval = interval
         settings.retrainHours = 0  // trained once, before the window
         settings.horizonSlots = max(1, horizon * 60 / interval)
-        settings.risk.approveWithin = risk
+        settings.riskLevel = risk
         settings.trainingSamples = trainingSamples
         settings.trainingEpochs = trainingEpochs
         settings.risk.workingSetRounds = workingSetRounds
@@ -148,16 +173,38 @@ struct SimulateCommand: AsyncParsableCommand {
                                       + "give --from at least two days after the trace starts")
             }
         }
-        let replayed = chosen.filter { $0 != .predictive }
-        var results = parallelMap(replayed.count) { replayed[$0].run(on: simulator, window: window) }
-        if chosen.contains(.predictive) {
-            let bar = ProgressBar(label: "predictive", enabled: progress)
-            var run = PredictiveRun(trace: trace, pool: pool, window: window, settings: predictiveSettings(interval: trace.interval))
-            run.progress = { done, total in bar.update(done, of: total) }
-            results.append(try await run.run())
-            bar.finish()
+        // One run per policy and setting; a setting is named only when a sweep runs several.
+        let margins = try margins(), risks = try risks()
+        let replayed: [(PolicyName, Double?)] = chosen.filter { $0 != .predictive }.flatMap { name in
+            name == .percentile ? margins.map { (name, Optional($0)) } : [(name, nil)]
         }
-        results.sort { chosen.firstIndex(of: PolicyName(rawValue: $0.policy)!)! < chosen.firstIndex(of: PolicyName(rawValue: $1.policy)!)! }
+        var results = parallelMap(replayed.count) { index in
+            let (name, margin) = replayed[index]
+            var result = name.run(on: simulator, window: window, margin: margin ?? 0.15)
+            if let margin, margins.count > 1 { result.setting = "margin \(Int((margin * 100).rounded()))%" }
+            return result
+        }
+        if chosen.contains(.predictive) {
+            var networks: [String: CheckpointRecord] = [:]
+            for (index, level) in risks.enumerated() {
+                let label = risks.count > 1 ? "risk \(formatAmount(level))" : nil
+                let bar = ProgressBar(label: label.map { "predictive \($0)" } ?? "predictive", enabled: progress)
+                var run = PredictiveRun(trace: trace, pool: pool, window: window, settings: predictiveSettings(interval: trace.interval, risk: level))
+                run.networks = networks
+                if index > 0 { run.networksNote = "those of the first run" }
+                run.progress = { done, total in bar.update(done, of: total) }
+                var (result, trained) = try await run.run()
+                bar.finish()
+                result.setting = label
+                results.append(result)
+                if networks.isEmpty { networks = trained }
+            }
+        }
+        let order = chosen.map(\.rawValue)
+        results = results.enumerated().sorted {
+            let a = order.firstIndex(of: $0.element.policy)!, b = order.firstIndex(of: $1.element.policy)!
+            return a != b ? a < b : $0.offset < $1.offset
+        }.map(\.element)
         let finished = ContinuousClock.now
         let summary = SimulationSummary(
             source: source.name, trace: trace, report: report, pool: pool, shape: shape, results: results,
@@ -166,6 +213,14 @@ struct SimulateCommand: AsyncParsableCommand {
             print(try summary.json())
         } else {
             print(summary.table())
+        }
+        if let tradeoffSvg {
+            let chart = TradeoffChart(results: results).svg()
+            do {
+                try chart.write(toFile: tradeoffSvg, atomically: true, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot write the chart to \(tradeoffSvg): \(error.localizedDescription)")
+            }
         }
         if let svg {
             let chart = SimulationChart(results: results, origin: trace.origin).svg()
@@ -186,11 +241,14 @@ enum PolicyName: String, CaseIterable {
     static let defaults: [PolicyName] = [.static, .percentile, .oracle]
 
     /// The replayed policies; `predictive` runs through the service (`PredictiveRun`).
-    func run(on simulator: Simulator, window: Range<Int>?) -> SimulationResult {
+    func run(on simulator: Simulator, window: Range<Int>?, margin: Double = 0.15) -> SimulationResult {
         switch self {
-        case .static: simulator.run(StaticPolicy(trace: simulator.trace), window: window)
-        case .percentile: simulator.run(PercentilePolicy(trace: simulator.trace), window: window)
-        case .oracle: simulator.run(OraclePolicy(trace: simulator.trace), window: window)
+        case .static: return simulator.run(StaticPolicy(trace: simulator.trace), window: window)
+        case .percentile:
+            var configuration = PercentilePolicy.Configuration()
+            configuration.safetyMargin = margin
+            return simulator.run(PercentilePolicy(trace: simulator.trace, configuration: configuration), window: window)
+        case .oracle: return simulator.run(OraclePolicy(trace: simulator.trace), window: window)
         case .predictive: preconditionFailure("predictive runs through the service, in PredictiveRun")
         }
     }

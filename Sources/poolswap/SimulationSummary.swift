@@ -43,23 +43,25 @@ struct SimulationSummary {
             header.append("\(resource) slack \(resource.hourUnit)")
             header.append("\(resource) shortfall \(resource.hourUnit)")
         }
-        header += ["short intervals", "throttled core-h", "OOM kills", "resizes", "migrations", "changes/inst-day"]
+        header += ["short intervals"] + resources.map { "\($0) short" }
+        header += ["throttled core-h", "OOM kills", "resizes", "migrations", "changes/inst-day"]
         header += resources.map { "\($0) alloc/used % of pool" }
         var rows = [header]
         for result in results {
-            var row = [result.policy]
+            var row = [result.name]
             for resource in resources {
                 row.append("\(number(result.slackHours[resource])) (\(String(format: "%.1f", result.slackPercent(resource)))%)")
                 row.append("\(number(result.shortfallHours[resource])) (\(String(format: "%.2f", result.shortfallPercent(resource)))%)")
             }
-            row += [String(result.shortfallIntervals), number(result.throttledCoreHours) + (result.measuredByDriver ? "*" : ""),
+            row += [String(result.shortfallIntervals)] + resources.map { String(result.shortfallIntervalsByResource[$0.rawValue]) }
+            row += [number(result.throttledCoreHours) + (result.measuredByDriver ? "*" : ""),
                     String(result.oomKills) + (result.measuredByDriver ? "*" : ""), String(result.resizes), String(result.migrations),
                     String(format: "%.3f", result.changesPerInstanceDay)]
             row += resources.map { String(format: "%.1f / %.1f", result.meanAllocatedPercent($0), result.meanUsedPercent($0)) }
             rows.append(row)
         }
         lines.append(contentsOf: align(rows, left: 1))
-        for result in results { if let networks = result.networks { lines.append("  \(result.policy) networks: \(networks)") } }
+        for result in results { if let networks = result.networks { lines.append("  \(result.name) networks: \(networks)") } }
         lines.append("")
         lines.append(contentsOf: tierTable())
         lines.append("")
@@ -72,16 +74,17 @@ struct SimulationSummary {
     private func tierTable() -> [String] {
         var header = ["policy", "tier", "instances"]
         header += resources.map { "\($0) slack %" }
-        header += ["short intervals", "OOM kills"]
+        header += ["short intervals"] + resources.map { "\($0) short" } + ["OOM kills"]
         var rows = [header]
         let counts = SLATier.allCases.map { tier in pool.instances.filter { SLATier(weight: $0.sla.weight) == tier }.count }
         for result in results {
             for tier in SLATier.allCases where counts[tier.rawValue] > 0 {
                 let account = result.tiers[tier.rawValue]
-                var row = [result.policy, tier.name, String(counts[tier.rawValue])]
+                var row = [result.name, tier.name, String(counts[tier.rawValue])]
                 row += resources.map { String(format: "%.1f", account.slackPercent($0)) }
                 let share = account.instanceIntervals > 0 ? 100 * Double(account.shortfallIntervals) / Double(account.instanceIntervals) : 0
-                row += ["\(account.shortfallIntervals) (\(String(format: "%.2f", share))%)", String(account.oomKills)]
+                row += ["\(account.shortfallIntervals) (\(String(format: "%.2f", share))%)"]
+                row += resources.map { String(account.shortfallIntervalsByResource[$0.rawValue]) } + [String(account.oomKills)]
                 rows.append(row)
             }
         }
@@ -119,10 +122,13 @@ struct SimulationSummary {
             simulateSeconds: Double(seconds(simulateTime)) ?? 0,
             policies: results.map { result in
                 PolicyDocument(
-                    name: result.policy,
+                    name: result.name,
+                    policy: result.policy,
+                    setting: result.setting,
                     slack: amounts(result.slackHours, percent: result.slackPercent),
                     shortfall: amounts(result.shortfallHours, percent: result.shortfallPercent),
                     shortfallIntervals: result.shortfallIntervals,
+                    shortfallIntervalsByResource: byResource(result.shortfallIntervalsByResource),
                     instanceIntervals: result.instanceIntervals,
                     resizes: result.resizes,
                     migrations: result.migrations,
@@ -135,6 +141,7 @@ struct SimulationSummary {
                     tiers: SLATier.allCases.map { tier in
                         let account = result.tiers[tier.rawValue]
                         return TierDocument(tier: tier.name, instanceIntervals: account.instanceIntervals, shortfallIntervals: account.shortfallIntervals,
+                                            shortfallIntervalsByResource: byResource(account.shortfallIntervalsByResource),
                                             oomKills: account.oomKills, throttledCoreHours: account.throttledCoreHours,
                                             slack: amounts(account.slackHours, percent: account.slackPercent),
                                             shortfall: amounts(account.shortfallHours, percent: account.shortfallPercent))
@@ -150,6 +157,10 @@ struct SimulationSummary {
 
     private func amounts(_ hours: ResourceVector, percent: (Resource) -> Double) -> [String: Amount] {
         Dictionary(uniqueKeysWithValues: resources.map { ($0.description, Amount(total: hours[$0], percent: percent($0), unit: $0.hourUnit)) })
+    }
+
+    private func byResource(_ counts: [Int]) -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: resources.map { ($0.description, counts[$0.rawValue]) })
     }
 
     private func number(_ value: Double) -> String {
@@ -179,9 +190,12 @@ struct SimulationSummary {
 
     struct PolicyDocument: Encodable {
         var name: String
+        var policy: String
+        var setting: String?
         var slack: [String: Amount]
         var shortfall: [String: Amount]
         var shortfallIntervals: Int
+        var shortfallIntervalsByResource: [String: Int]
         var instanceIntervals: Int
         var resizes: Int
         var migrations: Int
@@ -199,6 +213,7 @@ struct SimulationSummary {
         var tier: String
         var instanceIntervals: Int
         var shortfallIntervals: Int
+        var shortfallIntervalsByResource: [String: Int]
         var oomKills: Int
         var throttledCoreHours: Double
         var slack: [String: Amount]

@@ -25,7 +25,7 @@ struct PredictiveRunTests {
             rounds = done
             #expect(total == window.count + 24)
         }
-        let predictive = try await run.run()
+        let predictive = try await run.run().result
         let fixed = Simulator(trace: trace, pool: pool).run(StaticPolicy(trace: trace), window: window)
         #expect(rounds == window.count + 24)
         #expect(predictive.networks?.hasPrefix("trained") == true, "\(predictive.networks ?? "nil")")
