@@ -43,7 +43,8 @@ extension IntervalForecast {
             if k == levels.count - 1 {
                 // Tail: chance(x) = chance · exp(-(x - value) / scale), scale from the last two ends.
                 let scale = (value - previous) / log(previousChance / chance)
-                return scale > 0 ? value + scale * log(chance / max(exceedance, 1e-12)) : value
+                // No spread: a point mass, which anything just above is never exceeded by.
+                return scale > 0 ? value + scale * log(chance / max(exceedance, 1e-12)) : value.nextUp
             }
             (previousChance, previous) = (chance, value)
         }

@@ -15,8 +15,10 @@ public struct AgentSpool: Sendable {
         for name in try FileManager.default.contentsOfDirectory(atPath: directory) where name.hasSuffix(".tmp") {
             try? FileManager.default.removeItem(atPath: directory + "/" + name)
         }
-        next = 0
-        next = (try pending().last.flatMap { Int($0.prefix(16)) } ?? -1) + 1
+        // Numbering goes on after every batch kept, sent-aside ones included, so no name repeats.
+        let refused = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/refused")) ?? []
+        let kept = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }
+        next = ((kept + refused).compactMap { Int($0.prefix(16)) }.max() ?? -1) + 1
     }
 
     /// Batch files waiting to be sent, oldest first.
@@ -26,7 +28,7 @@ public struct AgentSpool: Sendable {
 
     /// Writes `data` as the newest batch, durably.
     public mutating func append(_ data: Data) throws {
-        let name = String(format: "%016d.json", next)
+        let name = String(format: "%016ld.json", next)
         let temporary = directory + "/" + name + ".tmp"
         guard FileManager.default.createFile(atPath: temporary, contents: data) else {
             throw AgentError("cannot write \(temporary)")
@@ -50,11 +52,13 @@ public struct AgentSpool: Sendable {
         try FileManager.default.removeItem(atPath: directory + "/" + name)
     }
 
-    /// Sets a batch the server refused as malformed aside (kept, never resent) in `refused/`.
-    public func setAside(_ name: String) throws {
+    /// Sets a batch aside in `refused/` (kept, never resent), with why beside it: the server
+    /// refused it, or rejected some of its samples.
+    public func setAside(_ name: String, why: String) throws {
         let refused = directory + "/refused"
         try FileManager.default.createDirectory(atPath: refused, withIntermediateDirectories: true)
         try FileManager.default.moveItem(atPath: directory + "/" + name, toPath: refused + "/" + name)
+        _ = FileManager.default.createFile(atPath: refused + "/" + name + ".why", contents: Data(why.utf8))
     }
 }
 

@@ -78,24 +78,33 @@ public actor NodeAgent {
     }
 
     /// Sends the spooled batches, oldest first, until one cannot be sent. A batch the server
-    /// refuses as malformed is set aside (kept in `refused/`), never resent.
+    /// refuses, or whose samples it partly rejects, is set aside (kept in `refused/` with the
+    /// server's answer), never resent.
     public func flush() async {
         do {
             for name in try spool.pending() {
                 let data = try spool.read(name)
-                let batch = try JSONDecoder().decode(UsageBatch.self, from: data)
+                guard let batch = try? JSONDecoder().decode(UsageBatch.self, from: data) else {
+                    try spool.setAside(name, why: "not a batch this agent can read")
+                    continue
+                }
                 try await register(Set(batch.samples.map(\.instance)))
                 let reply = try await client.send("POST", "usage", body: data)
                 switch reply.status {
                 case 200..<300:
-                    if let receipt = try? JSONDecoder().decode(UsageReceipt.self, from: reply.body) {
-                        samplesSent += receipt.accepted
+                    let receipt = try? JSONDecoder().decode(UsageReceipt.self, from: reply.body)
+                    samplesSent += receipt?.accepted ?? batch.samples.count
+                    if let receipt, receipt.rejected > 0 {
+                        // Kept, not lost: the batch goes aside with the server's reasons.
                         samplesRejected += receipt.rejected
-                        if receipt.rejected > 0 { lastProblem = "server rejected \(receipt.rejected) samples: \(receipt.reasons)" }
+                        lastProblem = "server rejected \(receipt.rejected) samples of \(name): \(receipt.reasons)"
+                        if receipt.reasons["unknown instance"] != nil { registered.removeAll() }
+                        try spool.setAside(name, why: reply.text)
+                    } else {
+                        try spool.remove(name)
                     }
-                    try spool.remove(name)
                 case 400, 413, 422:
-                    try spool.setAside(name)
+                    try spool.setAside(name, why: "\(reply.status): \(reply.text)")
                     lastProblem = "server refused batch \(name) (\(reply.status)): \(reply.text)"
                 default:
                     throw AgentError("POST /usage answered \(reply.status): \(reply.text)")

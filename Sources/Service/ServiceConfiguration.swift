@@ -190,8 +190,8 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         guard (1...65535).contains(port) else { throw ConfigurationError("port must be 1...65535, not \(port)") }
         guard interval >= 1 else { throw ConfigurationError("interval must be at least 1 second, not \(interval)") }
         guard [1, 3, 6].contains(horizonSlots) else { throw ConfigurationError("horizonSlots must be 1, 3 or 6, not \(horizonSlots)") }
-        guard riskLevel.isFinite, riskLevel > 0, riskLevel <= 5 else {
-            throw ConfigurationError("riskLevel must be in (0, 5] (1 reads each tier's 10%, 5%, 2.5% chance), not \(riskLevel)")
+        guard riskLevel.isFinite, riskLevel > 0, riskLevel <= 2.5 else {
+            throw ConfigurationError("riskLevel must be in (0, 2.5] (1 reads each tier's 10%, 5%, 2.5% chance; above 2.5 the gate's holdBelow rejects), not \(riskLevel)")
         }
         guard demoRoundSeconds > 0 else { throw ConfigurationError("demoRoundSeconds must be positive") }
         for (name, vector) in [("maxChange", maxChange), ("minimumChange", minimumChange), ("wasteCost", wasteCost), ("shortfallCost", shortfallCost), ("changeCost", changeCost)] {

@@ -82,7 +82,7 @@ struct SimulateCommand: AsyncParsableCommand {
 
     /// The risk levels of `--risk`.
     func risks() throws -> [Double] {
-        try Self.numbers(risk, "--risk") { $0 > 0 && $0 <= 5 ? nil : "must be in (0, 5]" }
+        try Self.numbers(risk, "--risk") { $0 > 0 && $0 <= 2.5 ? nil : "must be in (0, 2.5]" }
     }
 
     /// The percentile margins of `--margin`.

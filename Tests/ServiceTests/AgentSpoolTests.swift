@@ -19,9 +19,17 @@ struct AgentSpoolTests {
         #expect(names.count == 12)
         #expect(try names.map { String(decoding: try reopened.read($0), as: UTF8.self) } == (1...12).map { "batch \($0)" })
         #expect(!FileManager.default.fileExists(atPath: folder + "/0000000000000099.json.tmp"))
-        try reopened.setAside(names[0])
+        try reopened.setAside(names[0], why: "test")
         #expect(try reopened.pending().count == 11)
         #expect(FileManager.default.fileExists(atPath: folder + "/refused/" + names[0]))
+        // Emptied and restarted, numbering goes on past what was set aside: no name clashes with it.
+        for name in try reopened.pending() { try reopened.remove(name) }
+        var again = try AgentSpool(directory: folder)
+        try again.append(Data("batch 13".utf8))
+        let newest = try again.pending()
+        #expect(newest.count == 1 && newest[0] > names[0])
+        try again.setAside(newest[0], why: "test")
+        #expect(try again.pending().isEmpty)
     }
 
     @Test func prometheusTextEscapesLabelsAndWritesTypes() {

@@ -22,8 +22,17 @@ struct UpperQuantileTests {
             previous = q
             compared += 1
         }
-        #expect(compared >= 400)
+        #expect(compared >= 499)
         #expect(forecast.upperQuantile(exceedance: 0.005) > 2.2)
+    }
+
+    @Test func aFlatTailIsAPointMassTheGateReadsAsNeverExceeded() {
+        let flat = IntervalForecast(point: 1, lower: [1, 1, 1], upper: [1.4, 1.6, 1.6], model: "test")
+        let quantiles = ForecastQuantiles(levels: [0.025, 0.05, 0.1, 0.5, 0.9, 0.95, 0.975],
+                                          slots: [flat.lower.reversed() + [flat.point] + flat.upper])
+        let amount = flat.upperQuantile(exceedance: 0.005)
+        #expect(amount >= 1.6 && amount < 1.6 + 1e-9)
+        #expect(quantiles.exceedance(amount) <= 0.005, "reads \(quantiles.exceedance(amount))")
     }
 
     @Test func theRiskAssessmentReadsTheSameChanceBack() {

@@ -24,6 +24,7 @@ work = tempfile.mkdtemp(prefix="poolswap-live-")
 db = os.path.join(work, "pool.sqlite")
 processes, server = [], None
 TOKEN = []
+PLANS = []  # the forced plans asked for, printed when the test fails
 
 
 def directory(h, name=""):
@@ -42,6 +43,8 @@ def fail(message):
         print(open(os.path.join(work, "serve.log")).read()[-3000:])
         _, history = call("GET", "/swap_history?limit=10", token=TOKEN[0]) if TOKEN else (0, {})
         print(json.dumps(history, indent=1)[:6000])
+        for plan in PLANS[-2:]:
+            print(json.dumps(call("GET", f"/swaps/{plan}", token=TOKEN[0])[1], indent=1)[:3000])
     sys.exit(1)
 
 
@@ -155,14 +158,32 @@ try:
     if not baseline > 0.2 or not max(after) < baseline:
         fail("the grow's realised benefit is not measured from throttling that fell")
 
-    # 2. A forced shrink of busy is rolled back automatically.
+    # 2. A forced shrink of busy is rolled back automatically. The request is queued for the
+    # next round; a loop plan that changed busy in between makes it stale, and it is refused
+    # (rightly): then it is asked again.
+    def applied(plan):
+        _, view = call("GET", f"/swaps/{plan}", token=token)
+        states = [s.get("state") for s in view.get("swaps", []) if s.get("instance") == "busy"]
+        if view.get("status") in ("queued", None) or not states or states[0] in (None, "planned", "approved", "applying"):
+            return None
+        return states[0]
+    refused = []
     def forced():
         cores = quota("busy") / 100000
         memory = next(i["allocation"]["memory"] for i in call("GET", "/instances", token=token)[1]["instances"] if i["id"] == "busy")
         status, answer = call("POST", "/swap_request", {"allocations": {"busy": {"cpu": 0.1, "memory": memory, "gpu": 0}},
                                                          "force": True, "dryRun": False}, token)
-        return (answer["id"], cores) if status == 202 else None
-    plan, before = wait_for("busy out of cooldown for a forced shrink", forced, 60)
+        if status != 202:
+            return None
+        PLANS.append(answer["id"])
+        state = wait_for(f"forced plan {answer['id']} run", lambda: applied(answer["id"]), 30)
+        if state == "rejected":
+            refused.append(answer["id"])
+            return None
+        return answer["id"], cores
+    plan, before = wait_for("busy out of cooldown for a forced shrink", forced, 90)
+    if refused:
+        print(f"forced shrink refused {len(refused)} time(s) (busy changed before its round), asked again")
     print(f"forced busy from {before:.3f} to 0.1 cores in {plan}")
 
     def rolled_back():
