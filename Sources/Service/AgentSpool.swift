@@ -6,7 +6,7 @@ import Foundation
 /// order the batches were taken.
 public struct AgentSpool: Sendable {
     public let directory: String
-    private var next: Int
+    private var next = 0
 
     public init(directory: String) throws {
         self.directory = directory
@@ -17,8 +17,7 @@ public struct AgentSpool: Sendable {
         }
         // Numbering goes on after every batch kept, sent-aside ones included, so no name repeats.
         let refused = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/refused")) ?? []
-        let kept = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }
-        next = ((kept + refused).compactMap { Int($0.prefix(16)) }.max() ?? -1) + 1
+        next = ((try pending() + refused).compactMap { Int($0.prefix(16)) }.max() ?? -1) + 1
     }
 
     /// Batch files waiting to be sent, oldest first.
