@@ -58,6 +58,11 @@ public struct UsageSampleBody: Codable, Sendable {
     public var cpu: Double
     public var memory: Double
     public var gpu: Double?
+    /// Of `cpu`, the cores the quota did not serve (cpu is demand: used plus throttled).
+    public var throttled: Double?
+    /// Processes the kernel killed for memory in the slot: memory then reads as the limit and
+    /// more (the VPA's OOM bump), since usage above the limit is never seen.
+    public var oomKills: Int?
 }
 
 public struct UsageBatch: Codable, Sendable {

@@ -11,6 +11,8 @@ public struct ControlLoop: Sendable {
     let metrics: ServiceMetrics
     let training: NetworkTraining
     let logger: Logger
+    /// Where samples are pulled from each round, when it is Prometheus.
+    var source: PrometheusSource? = nil
 
     public struct RoundReport: Sendable {
         public var round: Int
@@ -40,6 +42,7 @@ public struct ControlLoop: Sendable {
             report.samples = receipt.accepted
             metrics.samplesAccepted.increment(by: Int64(receipt.accepted))
         }
+        if let source { report.samples += await pull(from: source, through: time + Int64(configuration.interval)) }
         report.steps["ingest"] = clock.now - started
         metrics.record(step: "ingest", clock.now - started)
 
@@ -126,6 +129,24 @@ public struct ControlLoop: Sendable {
     /// trains once before its evaluation window this way.
     public func trainNetworks(until time: Int64) async -> [String] { await training.run(until: time) }
 
+    /// Pulls the slots that ended through `end` into the intake; returns the samples stored. A
+    /// failed pull is logged and asked again, with what it missed, next round.
+    private func pull(from source: PrometheusSource, through end: Int64) async -> Int {
+        do {
+            let known = Set(await runtime.allInstances().map(\.id))
+            let batch = try await source.pull(known: known, through: end)
+            let receipt = try await runtime.accept(batch) { _ in true }
+            metrics.samplesAccepted.increment(by: Int64(receipt.accepted))
+            metrics.samplesRejected.increment(by: Int64(receipt.rejected))
+            if receipt.rejected > 0 { logger.warning("prometheus: \(receipt.rejected) samples rejected: \(receipt.reasons) \(receipt.examples.prefix(3))") }
+            return receipt.accepted
+        } catch {
+            metrics.sourceFailures.increment()
+            logger.warning("prometheus: pull failed, asked again next round: \(error)")
+            return 0
+        }
+    }
+
     /// Swaps of `plan` that took effect.
     private func count(_ plan: PlanView) -> Int {
         plan.swaps.filter { ["verifying", "committed"].contains($0.state ?? "") }.count
@@ -148,9 +169,9 @@ struct ControlLoopService: Service {
             if configuration.demo {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(configuration.demoRoundSeconds)) }
             } else {
-                let now = Int64(Date().timeIntervalSince1970)
-                let next = (now / interval + 1) * interval
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(Double(next - now))) }
+                let now = Date().timeIntervalSince1970
+                let next = (Int64(now - configuration.roundDelay) / interval + 1) * interval
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(Double(next) + configuration.roundDelay - now)) }
                 time = next - interval
             }
             if Task.isShuttingDownGracefully || Task.isCancelled { break }

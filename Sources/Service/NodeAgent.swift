@@ -7,6 +7,8 @@ import PoolCore
 /// batch to the disk spool, then sends what the spool holds to the server's `POST /usage`,
 /// oldest first, registering nodes and instances the server does not know yet. A batch leaves
 /// the spool only once the server answered it; while it is unreachable the batches wait.
+/// Without a server the agent is an exporter: it samples for `/metrics` alone (Prometheus
+/// scrapes it, `serve --prometheus` pulls from Prometheus).
 public actor NodeAgent {
     public struct Settings: Sendable {
         /// Seconds between samples: the server's interval.
@@ -21,9 +23,9 @@ public actor NodeAgent {
     }
 
     let driver: any InstanceDriver
-    let client: AgentClient
+    let client: AgentClient?
     let settings: Settings
-    private var spool: AgentSpool
+    private var spool: AgentSpool?
     private var sampler = DriverSampler()
     private var nodes: [String: Node] = [:]
     private var found: [String: DiscoveredInstance] = [:]
@@ -39,7 +41,7 @@ public actor NodeAgent {
     /// What went wrong in the last tick, if anything.
     public private(set) var lastProblem: String?
 
-    public init(driver: any InstanceDriver, client: AgentClient, spool: AgentSpool, settings: Settings = Settings()) {
+    public init(driver: any InstanceDriver, client: AgentClient?, spool: AgentSpool?, settings: Settings = Settings()) {
         self.driver = driver
         self.client = client
         self.spool = spool
@@ -66,21 +68,22 @@ public actor NodeAgent {
         let time = (now / interval - 1) * interval
         let samples = deltas.sorted { $0.key < $1.key }.compactMap { id, delta -> UsageSampleBody? in
             guard delta.present else { return nil }
-            // As the server's own sampling does: demand is served plus throttled cpu; memory that
-            // hit the limit and was OOM-killed reads as the limit and more (the VPA's OOM bump).
-            var memory = delta.memory
-            if delta.oomKills > 0, let limit = found[id]?.allocation.memory, limit.isFinite { memory = max(memory, limit * 1.2, limit + 100.0 / 1024) }
-            return UsageSampleBody(instance: id, time: time, cpu: delta.cpu + delta.throttled, memory: memory, gpu: delta.gpu)
+            // As the server's own sampling does: demand is served plus throttled cpu; the server
+            // bumps the memory of a slot with OOM kills above the limit it knows.
+            return UsageSampleBody(instance: id, time: time, cpu: delta.cpu + delta.throttled, memory: delta.memory, gpu: delta.gpu,
+                                   throttled: delta.throttled, oomKills: delta.oomKills)
         }
         guard !samples.isEmpty else { return }
-        try spool.append(try JSONEncoder().encode(UsageBatch(samples: samples)))
         samplesTaken += samples.count
+        guard client != nil, spool != nil else { return }
+        try spool!.append(try JSONEncoder().encode(UsageBatch(samples: samples)))
     }
 
     /// Sends the spooled batches, oldest first, until one cannot be sent. A batch the server
     /// refuses, or whose samples it partly rejects, is set aside (kept in `refused/` with the
     /// server's answer), never resent.
     public func flush() async {
+        guard let client, let spool else { return }
         do {
             for name in try spool.pending() {
                 let data = try spool.read(name)
@@ -119,6 +122,7 @@ public actor NodeAgent {
     /// Registers on the server the nodes and instances of `ids` it does not know (asking first,
     /// so that a known instance's allocation is never overwritten).
     private func register(_ ids: Set<String>) async throws {
+        guard let client else { return }
         for id in ids.subtracting(registered).sorted() {
             guard let instance = found[id] else { continue }
             let node = instance.node.rawValue
@@ -169,35 +173,45 @@ public actor NodeAgent {
     }
 
     /// Batches waiting in the spool.
-    public func buffered() -> Int { (try? spool.pending().count) ?? 0 }
+    public func buffered() -> Int { (try? spool?.pending().count) ?? 0 }
 
-    /// What the agent samples, in Prometheus' text format.
-    public func metrics() -> String {
+    /// What the agent samples, read afresh (a scrape sees the counters as they are now, not as
+    /// they were at the last interval), in Prometheus' text format.
+    public func metrics() async -> String {
+        do {
+            let inventory = try await driver.inventory()
+            for instance in inventory.instances { found[instance.id.rawValue] = instance }
+            let present = Set(inventory.instances.map(\.id.rawValue))
+            readings = readings.filter { present.contains($0.key) }
+            for (id, reading) in try await driver.signals(of: inventory.instances.map(\.id)) { readings[id.rawValue] = reading }
+        } catch {
+            lastProblem = "reading for /metrics: \(error)"
+        }
         var out = PrometheusText()
         let ids = readings.keys.sorted()
         out.family("poolswap_instance_cpu_seconds_total", "counter", "CPU time used, core-seconds.") { f in
-            for id in ids { f.sample(["instance": id], readings[id]!.cpuSeconds) }
+            for id in ids { f.sample(["instance_id": id], readings[id]!.cpuSeconds) }
         }
         out.family("poolswap_instance_cpu_throttled_seconds_total", "counter", "Demand the CPU quota did not serve, core-seconds.") { f in
-            for id in ids { f.sample(["instance": id], readings[id]!.throttledSeconds) }
+            for id in ids { f.sample(["instance_id": id], readings[id]!.throttledSeconds) }
         }
         out.family("poolswap_instance_memory_working_set_bytes", "gauge", "Memory that cannot be reclaimed without harm.") { f in
-            for id in ids { f.sample(["instance": id], readings[id]!.workingSet * 1_073_741_824) }
+            for id in ids { f.sample(["instance_id": id], readings[id]!.workingSet * 1_073_741_824) }
         }
         out.family("poolswap_instance_oom_kills_total", "counter", "Processes the kernel killed for memory.") { f in
-            for id in ids { f.sample(["instance": id], Double(readings[id]!.oomKills)) }
+            for id in ids { f.sample(["instance_id": id], Double(readings[id]!.oomKills)) }
         }
         out.family("poolswap_instance_cpu_pressure_percent", "gauge", "Share of time some task stalled on CPU over 10 s (PSI), where the kernel reports it.") { f in
-            for id in ids { if let p = readings[id]!.cpuPressure { f.sample(["instance": id], p) } }
+            for id in ids { if let p = readings[id]!.cpuPressure { f.sample(["instance_id": id], p) } }
         }
         out.family("poolswap_instance_memory_pressure_percent", "gauge", "Share of time some task stalled on memory over 10 s (PSI), where the kernel reports it.") { f in
-            for id in ids { if let p = readings[id]!.memoryPressure { f.sample(["instance": id], p) } }
+            for id in ids { if let p = readings[id]!.memoryPressure { f.sample(["instance_id": id], p) } }
         }
         out.family("poolswap_instance_cpu_limit_cores", "gauge", "CPU allocation in effect (absent: unlimited).") { f in
-            for id in ids { if let a = found[id]?.allocation.cpu, a.isFinite { f.sample(["instance": id], a) } }
+            for id in ids { if let a = found[id]?.allocation.cpu, a.isFinite { f.sample(["instance_id": id], a) } }
         }
         out.family("poolswap_instance_memory_limit_bytes", "gauge", "Memory allocation in effect (absent: unlimited).") { f in
-            for id in ids { if let a = found[id]?.allocation.memory, a.isFinite { f.sample(["instance": id], a * 1_073_741_824) } }
+            for id in ids { if let a = found[id]?.allocation.memory, a.isFinite { f.sample(["instance_id": id], a * 1_073_741_824) } }
         }
         out.family("poolswap_agent_samples_taken_total", "counter", "Samples the agent took.") { $0.sample([:], Double(samplesTaken)) }
         out.family("poolswap_agent_samples_sent_total", "counter", "Samples the server accepted.") { $0.sample([:], Double(samplesSent)) }

@@ -219,9 +219,10 @@ public actor PoolRuntime {
     /// the rest are stored before this returns.
     public func accept(_ batch: [UsageSampleBody], allowed: (String) -> Bool) async throws -> UsageReceipt {
         let now = (slot ?? batch.map(\.time).max() ?? 0) + interval
-        let (good, receipt) = intake.check(batch, now: now, interval: interval) { registry.records[$0] != nil && allowed($0) }
+        let (good, receipt) = intake.check(batch, now: now, interval: interval, known: { registry.records[$0] != nil && allowed($0) },
+                                           limit: { registry.records[$0]?.allocation[1] })
         _ = try await store.append(samples: good)
-        intake.keep(good)
+        intake.keep(good, from: batch)
         return receipt
     }
 
@@ -234,17 +235,15 @@ public actor PoolRuntime {
         }
         guard driver.name != "none" else { return nil }
         try await discover()
+        guard configuration.samplesFromDriver || simulated != nil else { return nil }
         let ids = forecaster.order.map { InstanceID($0) }
         roundDeltas = sampler.take(try await driver.signals(of: ids))
-        // The demand is what the instance would have used: cpu served plus cpu throttled. Memory
-        // above the limit is never seen, only its OOM kill: the sample then says the limit and
-        // more (the VPA's OOM bump: 20% or 100 MiB above it, whichever is more), so that the
-        // forecast grows it instead of learning the limit.
+        // The demand is what the instance would have used: cpu served plus cpu throttled; memory
+        // of a slot with an OOM kill is bumped above the limit (`OOMDemand`).
         let batch = roundDeltas.sorted { $0.key < $1.key }.compactMap { id, delta -> UsageSampleBody? in
             guard delta.present else { return nil }
-            var memory = delta.memory
-            if delta.oomKills > 0, let limit = registry.records[id]?.allocation[1] { memory = max(memory, limit * 1.2, limit + 100.0 / 1024) }
-            return UsageSampleBody(instance: id, time: time, cpu: delta.cpu + delta.throttled, memory: memory, gpu: delta.gpu)
+            return UsageSampleBody(instance: id, time: time, cpu: delta.cpu + delta.throttled, memory: delta.memory, gpu: delta.gpu,
+                                   throttled: delta.throttled, oomKills: delta.oomKills)
         }
         return try await accept(batch) { _ in true }
     }
@@ -262,9 +261,14 @@ public actor PoolRuntime {
         var forecastFor: [String: [Double]] = [:]
         for id in watchedInstances { if let record = registry.records[id] { forecastFor[id] = forecaster.upper(record, horizon: 1, level: 2) } }
         forecaster.observe(slot: time, interval: interval, used: used) { registry.records[$0]?.allocation }
-        if driver.name == "none" {
-            // No counters: the round is the sample pushed.
-            roundDeltas = used.mapValues { SignalDelta(seconds: Double(interval), cpu: $0[0], throttled: 0, memory: $0[1], gpu: $0[2]) }
+        if driver.name == "none" || !(configuration.samplesFromDriver || simulated != nil) {
+            // No counters: the round is the sample pushed, with the throttling and OOM kills it gave.
+            roundDeltas = [:]
+            for (id, u) in used {
+                let said = intake.signals[id] ?? (0, 0)
+                roundDeltas[id] = SignalDelta(seconds: Double(interval), cpu: u[0] - said.throttled, throttled: said.throttled,
+                                              memory: u[1], gpu: u[2], oomKills: said.oomKills)
+            }
         }
         for id in forecaster.order {
             let delta = roundDeltas[id] ?? SignalDelta(seconds: Double(interval), cpu: 0, throttled: 0, memory: 0, present: false)

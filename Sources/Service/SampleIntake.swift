@@ -5,22 +5,27 @@ import Storage
 struct SampleIntake {
     /// The newest accepted sample of each instance not yet taken into a slot.
     private(set) var pending: [String: UsageSample] = [:]
+    /// Of the pending samples, cpu throttled and OOM kills, where the sender gave them.
+    private(set) var signals: [String: (throttled: Double, oomKills: Int)] = [:]
     private var lastTime: [String: Int64] = [:]
 
-    /// The batch's good samples and the receipt; `known` tells whether an instance exists and
-    /// the caller may push for it; `now` is the end of the slot being filled.
-    func check(_ batch: [UsageSampleBody], now: Int64, interval: Int64, known: (String) -> Bool) -> ([UsageSample], UsageReceipt) {
+    /// The batch's good samples (memory bumped where the kernel OOM-killed, see `OOMDemand`)
+    /// and the receipt; `known` tells whether an instance exists and the caller may push for it,
+    /// `limit` its memory allocation; `now` is the end of the slot being filled.
+    func check(_ batch: [UsageSampleBody], now: Int64, interval: Int64, known: (String) -> Bool,
+               limit: (String) -> Double? = { _ in nil }) -> ([UsageSample], UsageReceipt) {
         var good: [UsageSample] = []
         var reasons: [String: Int] = [:]
         var examples: [String] = []
         var newest: [String: Int64] = [:]
         for (k, sample) in batch.enumerated() {
-            let values = [sample.cpu, sample.memory, sample.gpu ?? 0]
+            let values = [sample.cpu, sample.memory, sample.gpu ?? 0, sample.throttled ?? 0]
             let reason: String?
             if !known(sample.instance) { reason = "unknown instance" }
             else if values.contains(where: \.isNaN) { reason = "NaN" }
             else if values.contains(where: { !$0.isFinite }) { reason = "not finite" }
-            else if values.contains(where: { $0 < 0 }) { reason = "negative" }
+            else if values.contains(where: { $0 < 0 }) || (sample.oomKills ?? 0) < 0 { reason = "negative" }
+            else if (sample.throttled ?? 0) > sample.cpu { reason = "throttled above cpu" }
             else if let last = newest[sample.instance] ?? lastTime[sample.instance], sample.time <= last { reason = "out of order" }
             else if sample.time > now + interval { reason = "far future" }
             else { reason = nil }
@@ -30,16 +35,23 @@ struct SampleIntake {
                 continue
             }
             newest[sample.instance] = sample.time
-            good.append(UsageSample(instance: sample.instance, time: sample.time, used: values))
+            let memory = OOMDemand.memory(sample.memory, oomKills: sample.oomKills ?? 0, limit: limit(sample.instance))
+            good.append(UsageSample(instance: sample.instance, time: sample.time, used: [sample.cpu, memory, sample.gpu ?? 0]))
         }
         return (good, UsageReceipt(accepted: good.count, rejected: batch.count - good.count, reasons: reasons, examples: examples))
     }
 
-    /// Keeps stored samples as the newest of their instances.
-    mutating func keep(_ samples: [UsageSample]) {
-        for sample in samples {
-            lastTime[sample.instance] = max(lastTime[sample.instance] ?? .min, sample.time)
+    /// Keeps stored samples as the newest of their instances, with what `batch` said of their
+    /// throttling and OOM kills.
+    mutating func keep(_ samples: [UsageSample], from batch: [UsageSampleBody] = []) {
+        var said: [String: (Int64, Double, Int)] = [:]
+        for body in batch where body.throttled != nil || body.oomKills != nil {
+            said[body.instance] = (body.time, body.throttled ?? 0, body.oomKills ?? 0)
+        }
+        for sample in samples where sample.time >= lastTime[sample.instance] ?? .min {
+            lastTime[sample.instance] = sample.time
             pending[sample.instance] = sample
+            if let s = said[sample.instance], s.0 == sample.time { signals[sample.instance] = (s.1, s.2) } else { signals[sample.instance] = nil }
         }
     }
 
@@ -52,5 +64,6 @@ struct SampleIntake {
     /// Forgets samples of slots before the one starting at `time`.
     mutating func drop(before time: Int64) {
         pending = pending.filter { $0.value.time >= time }
+        signals = signals.filter { pending[$0.key] != nil }
     }
 }

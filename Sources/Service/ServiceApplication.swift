@@ -55,12 +55,41 @@ public struct ServiceApplication: Sendable {
                 driver = ExternalDriver()
             }
         }
+        // Prometheus' history goes into the store before the warm start replays the store.
+        var source: PrometheusSource?
+        if let settings = configuration.prometheus {
+            source = try PrometheusSource(settings: settings, interval: configuration.interval)
+            try await Self.backfill(from: source!, into: store, configuration: configuration, now: now, logger: logger)
+        }
         runtime = PoolRuntime(configuration: configuration, store: store, driver: driver)
         try await runtime.restore(startingAt: start)
         for problem in await runtime.forecasterView().problems { logger.warning("forecaster: \(problem)") }
         training = NetworkTraining(configuration: configuration, store: store, runtime: runtime, logger: logger)
-        loop = ControlLoop(runtime: runtime, store: store, metrics: metrics, training: training, logger: logger)
+        loop = ControlLoop(runtime: runtime, store: store, metrics: metrics, training: training, logger: logger, source: source)
         firstSlot = start
+    }
+
+    /// Pulls the history of the stored instances from Prometheus, through the last slot that
+    /// ended, into the store: what is newer than the newest stored sample. A Prometheus that
+    /// does not answer is logged; the first round asks again.
+    static func backfill(from source: PrometheusSource, into store: any PoolStore, configuration: ServiceConfiguration,
+                         now: Int64, logger: Logger) async throws {
+        let instances = try await store.instances(tenant: nil)
+        guard !instances.isEmpty else { return }
+        let interval = Int64(configuration.interval)
+        let end = (now - Int64(configuration.roundDelay.rounded(.up))) / interval * interval
+        let batch: [UsageSampleBody]
+        do { batch = try await source.pull(known: Set(instances.map(\.id)), through: end) }
+        catch {
+            logger.warning("prometheus: no history pulled at start (the first round asks again): \(error)")
+            return
+        }
+        let newest = try await store.sampleTimes()?.upperBound ?? .min
+        let limits = Dictionary(instances.map { ($0.id, $0.allocation[1]) }, uniquingKeysWith: { a, _ in a })
+        let (good, receipt) = SampleIntake().check(batch.filter { $0.time > newest }, now: end, interval: interval,
+                                                   known: { limits[$0] != nil }, limit: { limits[$0] })
+        _ = try await store.append(samples: good)
+        logger.info("prometheus: \(good.count) samples of \(Set(good.map(\.instance)).count) instances pulled from \(source.settings.url)\(receipt.rejected > 0 ? ", \(receipt.rejected) rejected: \(receipt.reasons)" : "")")
     }
 
     /// `store`, or the crash test's store that kills the process after a chosen write when the

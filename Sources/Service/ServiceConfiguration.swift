@@ -107,6 +107,16 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     /// Rounds a held swap waits for `POST /swaps/{id}/approve` before it is rejected as
     /// expired; its instance is locked meanwhile. 12 rounds = 1 h.
     public var holdExpiryRounds = 12
+    /// Prometheus as the metrics source (`PrometheusSettings`): with driver `none`, each round
+    /// pulls the slots that ended from Prometheus instead of waiting for `POST /usage`.
+    public var prometheus: PrometheusSettings?
+    /// Live rounds: seconds after each slot boundary the round waits, so that samples of the
+    /// slot sent at the boundary (agents) or scraped after it (Prometheus) are in. Default: 0
+    /// with a driver that samples itself (cgroup, oci), else a fifth of the interval, at most 30.
+    public var roundDelaySeconds: Double?
+    /// cgroup and oci: read the instances' usage from the driver each round (the default), or
+    /// take it only from `POST /usage` (node agents) or Prometheus, the driver applying swaps.
+    public var driverSamples = true
 
     public init() {}
 
@@ -158,11 +168,30 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         if let name = environment[Self.environmentPrefix + "NODE_NAME"] { nodeName = name }
         try value("CGROUP_PARENT", \.cgroupParent)
         try value("OCI_ROOT", \.ociRoot)
+        try value("DRIVER_SAMPLES", \.driverSamples)
         if let url = environment[Self.environmentPrefix + "POSTGRES"] { postgres = url }
+        if let url = environment[Self.environmentPrefix + "PROMETHEUS_URL"] {
+            if prometheus == nil { prometheus = PrometheusSettings(url: url) } else { prometheus!.url = url }
+        }
+        if let queries = environment[Self.environmentPrefix + "PROMETHEUS_QUERIES"] {
+            guard prometheus != nil else { throw ConfigurationError("POOLSWAP_PROMETHEUS_QUERIES needs POOLSWAP_PROMETHEUS_URL or prometheus.url") }
+            prometheus!.queries = queries
+        }
+        if let text = environment[Self.environmentPrefix + "ROUND_DELAY_SECONDS"] {
+            guard let delay = Double(text) else { throw ConfigurationError("POOLSWAP_ROUND_DELAY_SECONDS=\(text) is not a valid Double") }
+            roundDelaySeconds = delay
+        }
     }
 
     /// The driver in use: the one named, else `simulated` in demo mode and `none` otherwise.
     public var driverName: String { driver ?? (demo ? "simulated" : "none") }
+    /// Whether each round reads usage from the driver (cgroup, oci with `driverSamples`; the
+    /// simulated pool always) rather than waiting for it to be pushed or pulled.
+    public var samplesFromDriver: Bool { driverName == "simulated" || (["cgroup", "oci"].contains(driverName) && driverSamples) }
+    /// The wait after a slot boundary before a live round (see `roundDelaySeconds`).
+    public var roundDelay: Double {
+        roundDelaySeconds ?? (samplesFromDriver ? 0 : min(30, Double(interval) / 5))
+    }
     public static let drivers = ["simulated", "cgroup", "oci", "none"]
 
     public func validate() throws {
@@ -173,7 +202,13 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
             throw ConfigurationError(demo ? "the demo replays a trace through the simulated driver: with driver \(driverName), turn the demo off (--no-demo)"
                                           : "the simulated driver replays a trace: it is the demo (drop --no-demo)")
         }
-        if let problem = risk.problem ?? verification.problem { throw ConfigurationError(problem) }
+        if let problem = risk.problem ?? verification.problem ?? prometheus?.problem { throw ConfigurationError(problem) }
+        if prometheus != nil, samplesFromDriver {
+            throw ConfigurationError("prometheus is the metrics source when the driver does not sample: driver none, or cgroup and oci with driverSamples false; the \(driverName) driver samples its instances itself")
+        }
+        if let delay = roundDelaySeconds, !(delay.isFinite && delay >= 0 && delay < Double(interval)) {
+            throw ConfigurationError("roundDelaySeconds must be ≥ 0 and less than the interval (\(interval) s), not \(delay)")
+        }
         for (name, vector) in [("nodeReserve", nodeReserve), ("discoveredMinimum", discoveredMinimum), ("discoveredAllocation", discoveredAllocation)]
             + (discoveredMaximum.map { [("discoveredMaximum", $0)] } ?? []) + (nodeCapacity.map { [("nodeCapacity", $0)] } ?? []) {
             guard vector.count == 3, vector.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
@@ -254,6 +289,9 @@ extension ServiceConfiguration {
         try read(.discoveredWeight, \.discoveredWeight); try read(.discoveredAllocation, \.discoveredAllocation)
         try read(.risk, \.risk); try read(.verification, \.verification); try read(.oomKillCost, \.oomKillCost)
         try read(.holdExpiryRounds, \.holdExpiryRounds)
+        prometheus = try c.decodeIfPresent(PrometheusSettings.self, forKey: .prometheus)
+        roundDelaySeconds = try c.decodeIfPresent(Double.self, forKey: .roundDelaySeconds)
+        try read(.driverSamples, \.driverSamples)
     }
 }
 

@@ -9,6 +9,7 @@ public final class ServiceMetrics: Sendable {
     let rolledBack: Counter
     let samplesAccepted: Counter
     let samplesRejected: Counter
+    let sourceFailures: Counter
     let instances: Gauge
     let objective: Gauge
     private let steps: [String: DurationHistogram]
@@ -21,6 +22,7 @@ public final class ServiceMetrics: Sendable {
         rolledBack = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "swaps_rolled_back", unitName: "total", helpText: "Swaps rolled back automatically at a regression"))
         samplesAccepted = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "samples_accepted", unitName: "total", helpText: "Usage samples stored"))
         samplesRejected = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "samples_rejected", unitName: "total", helpText: "Usage samples refused"))
+        sourceFailures = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "source_pull_failures", unitName: "total", helpText: "Pulls from the metrics source (Prometheus) that failed"))
         instances = registry.makeGauge(descriptor: .init(namespace: "poolswap", metricName: "instances", helpText: "Instances in the pool"))
         objective = registry.makeGauge(descriptor: .init(namespace: "poolswap", metricName: "plan_objective", helpText: "Objective of the last round's plan"))
         let buckets: [Duration] = [.microseconds(100), .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2), .seconds(10)]

@@ -14,10 +14,11 @@ struct AgentCommand: AsyncParsableCommand {
             containers under --oci-root): cpu used and throttled, working set, OOM kills and pressure where the kernel \
             reports it. Each batch is written to --spool before it is sent to POST /usage and deleted once the server \
             answered; nodes and instances the server does not know are registered first (the token needs the admin role). \
-            What it samples is at /metrics in Prometheus' text format.
+            What it samples is at /metrics in Prometheus' text format. With --server none it only exports /metrics, for a \
+            Prometheus that `poolswap serve --prometheus` pulls from.
             """)
 
-    @Option(name: .long, help: "The server's base URL.")
+    @Option(name: .long, help: "The server's base URL, or none to only export /metrics.")
     var server = "http://127.0.0.1:8080"
     @Option(name: .long, help: "Bearer token (admin: the agent registers nodes and instances); default $POOLSWAP_TOKEN.")
     var token: String?
@@ -42,10 +43,14 @@ struct AgentCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard interval >= 1 else { throw ValidationError("--interval must be at least 1 second") }
-        guard let token = token ?? ProcessInfo.processInfo.environment["POOLSWAP_TOKEN"], !token.isEmpty else {
-            throw ValidationError("give --token or set POOLSWAP_TOKEN")
+        var client: AgentClient?
+        if server != "none" {
+            guard let token = token ?? ProcessInfo.processInfo.environment["POOLSWAP_TOKEN"], !token.isEmpty else {
+                throw ValidationError("give --token or set POOLSWAP_TOKEN (or --server none to only export /metrics)")
+            }
+            guard let url = URL(string: server), url.scheme == "http" || url.scheme == "https" else { throw ValidationError("--server: not an http(s) URL: \(server)") }
+            client = AgentClient(server: url, token: token)
         }
-        guard let url = URL(string: server), url.scheme == "http" || url.scheme == "https" else { throw ValidationError("--server: not an http(s) URL: \(server)") }
         let instances: any InstanceDriver
         switch driver {
         case "cgroup": instances = try CgroupDriver(parent: cgroupParent, nodeName: node)
@@ -55,7 +60,7 @@ struct AgentCommand: AsyncParsableCommand {
         var settings = NodeAgent.Settings()
         settings.interval = interval
         settings.tenant = tenant
-        let agent = NodeAgent(driver: instances, client: AgentClient(server: url, token: token), spool: try AgentSpool(directory: spool), settings: settings)
+        let agent = NodeAgent(driver: instances, client: client, spool: client == nil ? nil : try AgentSpool(directory: spool), settings: settings)
         var logger = Logger(label: "poolswap-agent")
         logger.logLevel = .info
         try await AgentApplication(agent: agent, interval: interval, host: host, port: port).application(logger: logger).runService()

@@ -32,6 +32,10 @@ struct ServeCommand: AsyncParsableCommand {
     var cgroupParent: String?
     @Option(name: .long, help: "Seconds between rounds, the usage grid (default 300).")
     var interval: Int?
+    @Option(name: .long, help: "Pull usage from this Prometheus server (with --driver none); the configuration's prometheus object sets the queries.")
+    var prometheus: String?
+    @Option(name: .long, help: "With --prometheus: the query preset, agent or cadvisor (default agent).")
+    var prometheusQueries: String?
 
     func run() async throws {
         var settings = try ServiceConfiguration.load(file: config)
@@ -42,6 +46,13 @@ struct ServeCommand: AsyncParsableCommand {
         if let driver { settings.driver = driver }
         if let cgroupParent { settings.cgroupParent = cgroupParent }
         if let interval { settings.interval = interval }
+        if let prometheus {
+            if settings.prometheus == nil { settings.prometheus = PrometheusSettings(url: prometheus) } else { settings.prometheus!.url = prometheus }
+        }
+        if let prometheusQueries {
+            guard settings.prometheus != nil else { throw ValidationError("--prometheus-queries needs --prometheus URL") }
+            settings.prometheus!.queries = prometheusQueries
+        }
         try settings.validate()
         var logger = Logger(label: "poolswap")
         logger.logLevel = .info
@@ -50,7 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
                                                    now: Int64(Date().timeIntervalSince1970))
         let instances = await service.runtime.allInstances().count
         let nodes = await service.runtime.allNodes().count
-        logger.info("poolswap: \(instances) instances on \(nodes) nodes, database \(settings.database), driver \(settings.driverName), \(settings.demo ? "demo: replaying the trace sample, a round every \(settings.demoRoundSeconds) s" : "live: a round every \(settings.interval) s")")
+        logger.info("poolswap: \(instances) instances on \(nodes) nodes, database \(settings.database), driver \(settings.driverName), \(settings.demo ? "demo: replaying the trace sample, a round every \(settings.demoRoundSeconds) s" : "live: a round every \(settings.interval) s\(settings.prometheus.map { ", usage pulled from Prometheus at \($0.url) (\($0.queries) queries)" } ?? "")")")
         let forecaster = await service.runtime.forecasterView()
         let networks = forecaster.networks.map { "\($0.resource) (\($0.cell), from the store)" }.joined(separator: ", ")
         logger.info("poolswap: forecaster with \(forecaster.slotsObserved) slots of history, \(networks.isEmpty ? "baselines only until its first training" : "networks \(networks)")")

@@ -13,22 +13,26 @@ meanwhile and hands everything over after. Checks:
 
 usage: Tests/scripts/agent_test.py [path/to/poolswap]   (root, cgroup v1 or v2)
 """
-import json, os, re, shutil, signal, sqlite3, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import json, os, re, shutil, sqlite3, subprocess, sys, tempfile, time, urllib.error, urllib.request
+from cgroup_fixture import Cgroups
+import live_helpers
 
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/poolswap")
 PORT, METRICS = 18530, 18531
 PARENT = f"poolswap-agent-{os.getpid()}"
-ROOT = "/sys/fs/cgroup"
-HIERARCHIES = ["cpu", "cpuacct", "memory"] if os.path.isdir(f"{ROOT}/cpu") else [""]
-V1 = HIERARCHIES != [""]
 NAMES = ["busy", "idle"]
 work = tempfile.mkdtemp(prefix="poolswap-agent-")
 db = os.path.join(work, "pool.sqlite")
-processes, servers, agents = [], [], []
+cgroups = Cgroups(PARENT)
+servers, agents = [], []
 
 
-def directory(h, name=""):
-    return os.path.join(ROOT, h, PARENT, name) if h else os.path.join(ROOT, PARENT, name)
+def wait_for(what, check, seconds):
+    return live_helpers.wait_for(what, check, seconds, fail)
+
+
+def stop(process):
+    live_helpers.stop(process, fail)
 
 
 def log_of(name):
@@ -56,14 +60,6 @@ def get(url, token=None):
         return 0, ""
 
 
-def wait_for(what, check, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.5)
-    fail(f"{what} within {seconds} s")
 
 
 def metric(text, name, labels=""):
@@ -80,44 +76,14 @@ def start_server():
     return server
 
 
-def stop(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            fail(f"{process.args[1]} did not stop on SIGTERM within 30 s")
+
 
 
 def cleanup():
     for p in agents + servers:
         if p.poll() is None:
             p.kill()
-    for p in processes:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-    for _ in range(50):
-        left = []
-        for name in NAMES:
-            try:
-                left += [int(pid) for pid in open(directory(HIERARCHIES[-1], name) + "/cgroup.procs").read().split()]
-            except OSError:
-                pass
-        if not left:
-            break
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.1)
-    for h in HIERARCHIES:
-        for name in NAMES + [""]:
-            try:
-                os.rmdir(directory(h, name))
-            except OSError:
-                pass
+    cgroups.remove()
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -125,18 +91,9 @@ try:
     if os.geteuid() != 0:
         sys.exit("the agent test needs root (it makes cgroups and moves processes into them)")
     for name in NAMES:
-        for h in HIERARCHIES:
-            os.makedirs(directory(h, name), exist_ok=True)
-        if V1:
-            open(directory("cpu", name) + "/cpu.cfs_quota_us", "w").write("50000")
-            open(directory("memory", name) + "/memory.limit_in_bytes", "w").write(str(256 << 20))
-        else:
-            open(directory("", name) + "/cpu.max", "w").write("50000 100000")
-            open(directory("", name) + "/memory.max", "w").write(str(256 << 20))
-    join = lambda name: "; ".join(f"echo $$ > {directory(h, name)}/cgroup.procs" for h in HIERARCHIES)
-    for name, script in [("busy", "exec dd if=/dev/zero of=/dev/null bs=1M"), ("idle", "exec sleep 1000000")]:
-        processes.append(subprocess.Popen(["/bin/sh", "-c", f"{join(name)}; {script}"], start_new_session=True,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        cgroups.make(name, 0.5, 256 << 20)
+    cgroups.start("busy", "exec dd if=/dev/zero of=/dev/null bs=1M")
+    cgroups.start("idle", "exec sleep 1000000")
     token = subprocess.run([BIN, "token", "create", "--role", "admin", "--database", db],
                            capture_output=True, text=True, check=True).stdout.strip()
     server = start_server()
@@ -154,7 +111,7 @@ try:
     wait_for("both instances registered by the agent and samples sent", registered, 60)
     text = scrape()
     for name in NAMES:
-        if metric(text, "poolswap_instance_cpu_seconds_total", f'{{instance="{name}"}}') is None:
+        if metric(text, "poolswap_instance_cpu_seconds_total", f'{{instance_id="{name}"}}') is None:
             fail(f"/metrics has no cpu counter of {name}:\n{text}")
     if "# TYPE poolswap_instance_cpu_seconds_total counter" not in text:
         fail("/metrics lacks the TYPE line of poolswap_instance_cpu_seconds_total")

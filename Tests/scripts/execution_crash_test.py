@@ -17,6 +17,7 @@ off, runs a few rounds (recovery, then the verification window), and is stopped;
 usage: Tests/scripts/execution_crash_test.py [path/to/poolswap] [kills]
 """
 import collections, json, os, shutil, signal, sqlite3, subprocess, sys, tempfile, time, urllib.error, urllib.request
+from cgroup_fixture import Cgroups
 
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/poolswap")
 KILLS = int(sys.argv[2]) if len(sys.argv) > 2 else 100
@@ -27,7 +28,6 @@ failures = []
 kills = collections.Counter()
 CG = "/sys/fs/cgroup"
 PARENT = f"poolswap-crash-{os.getpid()}"
-HIERARCHIES = ["cpu", "cpuacct", "memory"]
 
 
 def call(method, path, body=None, token=None):
@@ -220,17 +220,12 @@ try:
     if os.geteuid() != 0 or not os.path.isdir(f"{CG}/cpu"):
         failures.append("the cgroup campaign needs root and cgroup v1 here")
     else:
-        processes = []
+        cgroups = Cgroups(PARENT)
         for name, cores in [("busy", 0.5), ("idle", 0.6), ("alt", 0.4)]:
-            for h in HIERARCHIES:
-                os.makedirs(f"{CG}/{h}/{PARENT}/{name}", exist_ok=True)
-            open(f"{CG}/cpu/{PARENT}/{name}/cpu.cfs_quota_us", "w").write(str(int(cores * 100000)))
-            open(f"{CG}/memory/{PARENT}/{name}/memory.limit_in_bytes", "w").write(str(256 << 20))
-        join = lambda name: "; ".join(f"echo $$ > {CG}/{h}/{PARENT}/{name}/cgroup.procs" for h in HIERARCHIES)
+            cgroups.make(name, cores, 256 << 20)
         for name, script in [("busy", "exec dd if=/dev/zero of=/dev/null bs=1M"), ("idle", "exec sleep 1000000"),
                              ("alt", "while :; do timeout 5 dd if=/dev/zero of=/dev/null bs=1M; sleep 5; done")]:
-            processes.append(subprocess.Popen(["/bin/sh", "-c", f"{join(name)}; {script}"], start_new_session=True,
-                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            cgroups.start(name, script)
 
         def cgroup_state(instance):
             base = f"{CG}/cpu/{PARENT}/{instance}"
@@ -248,31 +243,8 @@ try:
             reached += reached_cgroup
             print(f"cgroup driver: {reached_cgroup} kills")
         finally:
-            for p in processes:
-                if p.poll() is None:
-                    os.killpg(p.pid, signal.SIGKILL)
-            # `timeout` puts its command in a process group of its own: kill what the cgroups still hold.
-            for _ in range(50):
-                left = []
-                for name in ["busy", "idle", "alt"]:
-                    try:
-                        left += [int(pid) for pid in open(f"{CG}/memory/{PARENT}/{name}/cgroup.procs").read().split()]
-                    except OSError:
-                        pass
-                if not left:
-                    break
-                for pid in left:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-                time.sleep(0.1)
-            for name in ["busy", "idle", "alt", ""]:
-                for h in HIERARCHIES:
-                    try:
-                        os.rmdir(f"{CG}/{h}/{PARENT}/{name}".rstrip("/"))
-                    except OSError:
-                        pass
+            # `timeout` puts its command in a process group of its own: `remove` kills what the cgroups still hold.
+            cgroups.remove()
 
     for (driver, kind), count in sorted(kills.items()):
         print(f"  {driver:9} killed after a {kind:8} write: {count}")

@@ -10,37 +10,34 @@ a core from the start under a 0.5-core quota, `idle` sleeps under 0.8 cores, `al
    back automatically within the verification window, and busy's quota is back.
 3. POST /swaps/{id}/rollback restores an earlier allocation on the real cgroup.
 
-usage: Tests/scripts/live_cgroup_test.py [path/to/poolswap]   (root, cgroup v1 or v2)
+With --agent the usage comes from `poolswap agent` on the same cgroups, pushed to POST /usage
+(the server's driver only applies: driverSamples false): the verification and the realised
+benefit then read the throttling the agent measured.
+
+usage: Tests/scripts/live_cgroup_test.py [path/to/poolswap] [--agent]   (root, cgroup v1 or v2)
 """
 import json, os, shutil, signal, subprocess, sys, tempfile, time, urllib.error, urllib.request
+from cgroup_fixture import Cgroups
 
-BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/poolswap")
-PORT = 18510
+ARGS = [a for a in sys.argv[1:] if a != "--agent"]
+AGENT = "--agent" in sys.argv[1:]
+BIN = os.path.abspath(ARGS[0] if ARGS else ".build/debug/poolswap")
+PORT, METRICS = 18510, 18511
 PARENT = f"poolswap-live-{os.getpid()}"
-ROOT = "/sys/fs/cgroup"
-HIERARCHIES = ["cpu", "cpuacct", "memory"] if os.path.isdir(f"{ROOT}/cpu") else [""]
-V1 = HIERARCHIES != [""]
 work = tempfile.mkdtemp(prefix="poolswap-live-")
 db = os.path.join(work, "pool.sqlite")
-processes, server = [], None
+cgroups = Cgroups(PARENT)
+server = agent = None
 TOKEN = []
 PLANS = []  # the forced plans asked for, printed when the test fails
-
-
-def directory(h, name=""):
-    return os.path.join(ROOT, h, PARENT, name) if h else os.path.join(ROOT, PARENT, name)
-
-
-def quota(name):
-    if V1:
-        return int(open(directory("cpu", name) + "/cpu.cfs_quota_us").read())
-    return int(open(directory("", name) + "/cpu.max").read().split()[0])
 
 
 def fail(message):
     print("FAILED:", message)
     if server:
         print(open(os.path.join(work, "serve.log")).read()[-3000:])
+        if AGENT:
+            print("--- agent log\n" + open(os.path.join(work, "agent.log")).read()[-2000:])
         _, history = call("GET", "/swap_history?limit=10", token=TOKEN[0]) if TOKEN else (0, {})
         print(json.dumps(history, indent=1)[:6000])
         for plan in PLANS[-2:]:
@@ -72,42 +69,16 @@ def wait_for(what, check, seconds):
 
 
 def cleanup():
+    if agent and agent.poll() is None:
+        agent.kill()
     if server and server.poll() is None:
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
-    for p in processes:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-    # `timeout` puts its command in a process group of its own: kill what the cgroups still hold.
-    for _ in range(50):
-        left = []
-        for name in ["busy", "idle", "alt"]:
-            try:
-                left += [int(pid) for pid in open(directory(HIERARCHIES[-1], name) + "/cgroup.procs").read().split()]
-            except OSError:
-                pass
-        if not left:
-            break
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.1)
-    for name in ["busy", "idle", "alt"]:
-        for h in HIERARCHIES:
-            try:
-                os.rmdir(directory(h, name))
-            except OSError:
-                pass
-    for h in HIERARCHIES:
-        try:
-            os.rmdir(directory(h))
-        except OSError:
-            pass
+    # `timeout` puts its command in a process group of its own: `remove` kills what the cgroups still hold.
+    cgroups.remove()
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -115,28 +86,26 @@ try:
     if os.geteuid() != 0:
         sys.exit("the live cgroup test needs root (it makes cgroups and moves processes into them)")
     for name, cores in [("busy", 0.5), ("idle", 0.8), ("alt", 0.4)]:
-        for h in HIERARCHIES:
-            os.makedirs(directory(h, name), exist_ok=True)
-        if V1:
-            open(directory("cpu", name) + "/cpu.cfs_quota_us", "w").write(str(int(cores * 100000)))
-            open(directory("memory", name) + "/memory.limit_in_bytes", "w").write(str(256 << 20))
-        else:
-            open(directory("", name) + "/cpu.max", "w").write(f"{int(cores * 100000)} 100000")
-            open(directory("", name) + "/memory.max", "w").write(str(256 << 20))
-    join = lambda name: "; ".join(f"echo $$ > {directory(h, name)}/cgroup.procs" for h in HIERARCHIES)
+        cgroups.make(name, cores, 256 << 20)
     for name, script in [("busy", "exec dd if=/dev/zero of=/dev/null bs=1M"),
                          ("idle", "exec sleep 1000000"),
                          ("alt", "while :; do timeout 16 dd if=/dev/zero of=/dev/null bs=1M; sleep 16; done")]:
-        processes.append(subprocess.Popen(["/bin/sh", "-c", f"{join(name)}; {script}"], start_new_session=True,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        cgroups.start(name, script)
     token = subprocess.run([BIN, "token", "create", "--role", "admin", "--database", db],
                            capture_output=True, text=True, check=True).stdout.strip()
     TOKEN.append(token)
-    environment = dict(os.environ, POOLSWAP_WARMUP_ROUNDS="6", POOLSWAP_RETRAIN_HOURS="0", POOLSWAP_COOLDOWN_ROUNDS="2")
+    environment = dict(os.environ, POOLSWAP_WARMUP_ROUNDS="6", POOLSWAP_RETRAIN_HOURS="0", POOLSWAP_COOLDOWN_ROUNDS="2",
+                       POOLSWAP_DRIVER_SAMPLES="false" if AGENT else "true")
     log = open(os.path.join(work, "serve.log"), "w")
     server = subprocess.Popen([BIN, "serve", "--no-demo", "--driver", "cgroup", "--cgroup-parent", PARENT, "--interval", "2",
                                "--database", db, "--port", str(PORT)], stdout=log, stderr=log, env=environment)
     wait_for("the server answering", lambda: call("GET", "/readyz", token=token)[0] == 200 if server.poll() is None else fail("server exited"), 60)
+    if AGENT:
+        agent_log = open(os.path.join(work, "agent.log"), "w")
+        agent = subprocess.Popen([BIN, "agent", "--server", f"http://127.0.0.1:{PORT}", "--driver", "cgroup", "--cgroup-parent", PARENT,
+                                  "--interval", "2", "--spool", os.path.join(work, "spool"), "--port", str(METRICS)],
+                                 stdout=agent_log, stderr=agent_log, env=dict(os.environ, POOLSWAP_TOKEN=token))
+        print("usage from poolswap agent, pushed every 2 s; the server's cgroup driver applies the swaps")
     instances = wait_for("the three cgroups registered", lambda: (lambda s, a: a if s == 200 and len(a.get("instances", [])) == 3 else None)(
         *call("GET", "/instances", token=token)), 30)
     print("registered:", ", ".join(f"{i['id']} cpu {i['allocation']['cpu']}" for i in instances["instances"]))
@@ -169,7 +138,7 @@ try:
         return states[0]
     refused = []
     def forced():
-        cores = quota("busy") / 100000
+        cores = cgroups.quota("busy") / 100000
         memory = next(i["allocation"]["memory"] for i in call("GET", "/instances", token=token)[1]["instances"] if i["id"] == "busy")
         status, answer = call("POST", "/swap_request", {"allocations": {"busy": {"cpu": 0.1, "memory": memory, "gpu": 0}},
                                                          "force": True, "dryRun": False}, token)
@@ -192,11 +161,11 @@ try:
         return ended[0] if ended else None
     swap = wait_for("the forced shrink rolled back", rolled_back, 40)
     rounds = len(swap["verification"]["rounds"]) if swap.get("verification") else 0
-    print(f"rolled back after {rounds} round(s): {swap['reason']}; busy's quota now {quota('busy')} µs")
+    print(f"rolled back after {rounds} round(s): {swap['reason']}; busy's quota now {cgroups.quota('busy')} µs")
     if swap["outcome"] != "rolledBack" or not swap["reason"].startswith("regression") or rounds > 3:
         fail(f"the shrink should roll back on a regression within the 3-round window: {swap}")
-    if abs(quota("busy") - round(swap["before"]["cpu"] * 100000)) > 1:
-        fail(f"busy's quota {quota('busy')} is not its allocation before the forced shrink ({swap['before']['cpu']} cores)")
+    if abs(cgroups.quota("busy") - round(swap["before"]["cpu"] * 100000)) > 1:
+        fail(f"busy's quota {cgroups.quota('busy')} is not its allocation before the forced shrink ({swap['before']['cpu']} cores)")
 
     # 3. A rollback on request restores an earlier allocation on the cgroup: the plan that grew
     # busy is rolled back; busy's shrink back always fits, what it frees goes back where it came
@@ -209,11 +178,18 @@ try:
         record = next(s for s in history["swaps"] if s["id"] == shown["swapID"])
         restored = record.get("restored") or {}
         print(f"rolled back {record['instance']} ({record['before']['cpu']:.3f} -> {record['after']['cpu']:.3f} cores): {record['outcome']}, "
-              f"left at {restored.get('cpu')} cores; its quota is {quota(record['instance'])} µs")
-        if record["outcome"] not in ("rolledBack", "failedSafe") or abs(quota(record["instance"]) - round(restored["cpu"] * 100000)) > 1:
+              f"left at {restored.get('cpu')} cores; its quota is {cgroups.quota(record['instance'])} µs")
+        if record["outcome"] not in ("rolledBack", "failedSafe") or abs(cgroups.quota(record["instance"]) - round(restored["cpu"] * 100000)) > 1:
             fail(f"{record['instance']}'s cgroup does not hold what its rollback left")
         if record["instance"] == "busy" and (record["outcome"] != "rolledBack" or abs(restored["cpu"] - record["before"]["cpu"]) > 1e-9):
             fail("busy is not back at its allocation before the grow")
-    print("live cgroup test passed")
+    if AGENT:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{METRICS}/metrics", timeout=10).read().decode()
+        count = lambda name: float(next((l.split()[1] for l in text.splitlines() if l.startswith(name + " ")), "nan"))
+        sent, rejected = count("poolswap_agent_samples_sent_total"), count("poolswap_agent_samples_rejected_total")
+        print(f"the agent sent {sent:.0f} samples, {rejected:.0f} rejected")
+        if not (sent >= 30 and rejected == 0):
+            fail(f"the agent's samples should all be taken: {sent} sent, {rejected} rejected")
+    print("live cgroup test passed" + (" (usage from the agent)" if AGENT else ""))
 finally:
     cleanup()
