@@ -134,8 +134,10 @@ public struct ControlLoop: Sendable {
     private func pull(from source: PrometheusSource, through end: Int64) async -> Int {
         do {
             let known = Set(await runtime.allInstances().map(\.id))
-            let batch = try await source.pull(known: known, through: end)
-            let receipt = try await runtime.accept(batch) { _ in true }
+            let pulled = try await source.pull(known: known, through: end)
+            if let problem = pulled.problem { logger.warning("prometheus: \(problem)") }
+            let receipt = try await runtime.accept(pulled.samples) { _ in true }
+            await source.commit(pulled)
             metrics.samplesAccepted.increment(by: Int64(receipt.accepted))
             metrics.samplesRejected.increment(by: Int64(receipt.rejected))
             if receipt.rejected > 0 { logger.warning("prometheus: \(receipt.rejected) samples rejected: \(receipt.reasons) \(receipt.examples.prefix(3))") }

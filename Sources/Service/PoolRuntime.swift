@@ -219,10 +219,10 @@ public actor PoolRuntime {
     /// the rest are stored before this returns.
     public func accept(_ batch: [UsageSampleBody], allowed: (String) -> Bool) async throws -> UsageReceipt {
         let now = (slot ?? batch.map(\.time).max() ?? 0) + interval
-        let (good, receipt) = intake.check(batch, now: now, interval: interval, known: { registry.records[$0] != nil && allowed($0) },
+        let (good, receipt, said) = intake.check(batch, now: now, interval: interval, known: { registry.records[$0] != nil && allowed($0) },
                                            limit: { registry.records[$0]?.allocation[1] })
         _ = try await store.append(samples: good)
-        intake.keep(good, from: batch)
+        intake.keep(good, said: said)
         return receipt
     }
 

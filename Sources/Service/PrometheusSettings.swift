@@ -51,6 +51,7 @@ public struct PrometheusSettings: Codable, Sendable, Equatable {
         guard historyHours >= 0, historyHours <= 8760 else { return "prometheus.historyHours must be in 0...8760, not \(historyHours)" }
         guard timeoutSeconds.isFinite, timeoutSeconds > 0 else { return "prometheus.timeoutSeconds must be positive, not \(timeoutSeconds)" }
         if resolved.label.isEmpty { return "prometheus.instanceLabel must not be empty" }
+        if resolved.cpu.isEmpty || resolved.memory.isEmpty { return "prometheus.cpuQuery and prometheus.memoryQuery must not be empty" }
         return nil
     }
 }

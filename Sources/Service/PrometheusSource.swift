@@ -13,6 +13,7 @@ public actor PrometheusSource {
     private var cursor: Int64?
     private var covered: Set<String> = []
     public private(set) var failures = 0
+    private var historyTries = 0
     /// Slot ends at which an instance had cpu but no memory, or the other way round: no sample.
     public private(set) var incomplete = 0
 
@@ -23,28 +24,60 @@ public actor PrometheusSource {
         self.interval = Int64(interval)
     }
 
+    /// What a pull got; `commit` it once its samples are stored.
+    public struct Pulled: Sendable {
+        public var samples: [UsageSampleBody]
+        /// What went wrong with the history of new instances, the live slots pulled all the same.
+        public var problem: String?
+        let end: Int64
+        let covered: Set<String>
+    }
+
     /// The samples of the slots that ended at `end` (a slot boundary) and before, not yet
     /// pulled, for the instances of `known`, oldest first; each stamped with its slot's start.
-    public func pull(known: Set<String>, through end: Int64) async throws -> [UsageSampleBody] {
+    /// The history of instances seen for the first time is asked apart: when it fails the live
+    /// slots come all the same, and after three failed tries it is given up.
+    public func pull(known: Set<String>, through end: Int64) async throws -> Pulled {
         let end = end / interval * interval
         let fresh = known.subtracting(covered)
-        let history = end - Int64(settings.historyHours) * 3_600 / interval * interval
-        var start = cursor ?? end
-        if !fresh.isEmpty { start = min(start, history) }
-        guard start <= end else { return [] }
-        let samples: [UsageSampleBody]
-        let from = cursor ?? end
-        do {
-            samples = try await read(start: start, end: end) { id, slotEnd in
-                known.contains(id) && slotEnd >= (fresh.contains(id) ? history : from)
+        var samples: [UsageSampleBody] = []
+        var newlyCovered: Set<String> = []
+        var live = covered.intersection(known)
+        var problem: String?
+        if !fresh.isEmpty {
+            let history = end - Int64(settings.historyHours) * 3_600 / interval * interval
+            do {
+                samples = try await read(start: history, end: end) { id, _ in fresh.contains(id) }
+                newlyCovered = fresh
+                historyTries = 0
+            } catch {
+                failures += 1
+                historyTries += 1
+                problem = "the history of \(fresh.count) new instances not pulled (try \(historyTries) of 3): \(error)"
+                if historyTries >= 3 {
+                    problem! += "; given up: they are pulled from now on"
+                    live.formUnion(fresh)
+                    newlyCovered = fresh
+                    historyTries = 0
+                }
             }
-        } catch {
-            failures += 1
-            throw error
         }
-        cursor = end + interval
-        covered.formUnion(fresh)
-        return samples
+        let from = cursor ?? end
+        if !live.isEmpty {
+            do { samples += try await read(start: from, end: end) { id, slotEnd in live.contains(id) && slotEnd >= from } }
+            catch {
+                failures += 1
+                throw error
+            }
+        }
+        return Pulled(samples: samples, problem: problem, end: end, covered: newlyCovered)
+    }
+
+    /// Marks what `pulled` got as pulled: call once its samples are stored, so that a pull whose
+    /// samples could not be kept is asked again.
+    public func commit(_ pulled: Pulled) {
+        cursor = max(cursor ?? .min, pulled.end + interval)
+        covered.formUnion(pulled.covered)
     }
 
     /// The queries evaluated at every slot end from `start` to `end`, joined into samples.

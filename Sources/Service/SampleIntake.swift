@@ -13,8 +13,9 @@ struct SampleIntake {
     /// and the receipt; `known` tells whether an instance exists and the caller may push for it,
     /// `limit` its memory allocation; `now` is the end of the slot being filled.
     func check(_ batch: [UsageSampleBody], now: Int64, interval: Int64, known: (String) -> Bool,
-               limit: (String) -> Double? = { _ in nil }) -> ([UsageSample], UsageReceipt) {
+               limit: (String) -> Double? = { _ in nil }) -> ([UsageSample], UsageReceipt, Signals) {
         var good: [UsageSample] = []
+        var said: Signals = [:]
         var reasons: [String: Int] = [:]
         var examples: [String] = []
         var newest: [String: Int64] = [:]
@@ -37,21 +38,22 @@ struct SampleIntake {
             newest[sample.instance] = sample.time
             let memory = OOMDemand.memory(sample.memory, oomKills: sample.oomKills ?? 0, limit: limit(sample.instance))
             good.append(UsageSample(instance: sample.instance, time: sample.time, used: [sample.cpu, memory, sample.gpu ?? 0]))
+            said[sample.instance] = sample.throttled == nil && sample.oomKills == nil ? nil : (sample.time, sample.throttled ?? 0, sample.oomKills ?? 0)
         }
-        return (good, UsageReceipt(accepted: good.count, rejected: batch.count - good.count, reasons: reasons, examples: examples))
+        return (good, UsageReceipt(accepted: good.count, rejected: batch.count - good.count, reasons: reasons, examples: examples), said)
     }
 
-    /// Keeps stored samples as the newest of their instances, with what `batch` said of their
+    /// Of each instance, the newest accepted sample's time, throttled cores and OOM kills, where
+    /// its sender gave them.
+    typealias Signals = [String: (time: Int64, throttled: Double, oomKills: Int)]
+
+    /// Keeps stored samples as the newest of their instances, with what `check` said of their
     /// throttling and OOM kills.
-    mutating func keep(_ samples: [UsageSample], from batch: [UsageSampleBody] = []) {
-        var said: [String: (Int64, Double, Int)] = [:]
-        for body in batch where body.throttled != nil || body.oomKills != nil {
-            said[body.instance] = (body.time, body.throttled ?? 0, body.oomKills ?? 0)
-        }
+    mutating func keep(_ samples: [UsageSample], said: Signals = [:]) {
         for sample in samples where sample.time >= lastTime[sample.instance] ?? .min {
             lastTime[sample.instance] = sample.time
             pending[sample.instance] = sample
-            if let s = said[sample.instance], s.0 == sample.time { signals[sample.instance] = (s.1, s.2) } else { signals[sample.instance] = nil }
+            if let s = said[sample.instance], s.time == sample.time { signals[sample.instance] = (s.throttled, s.oomKills) } else { signals[sample.instance] = nil }
         }
     }
 

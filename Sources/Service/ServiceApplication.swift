@@ -78,17 +78,20 @@ public struct ServiceApplication: Sendable {
         guard !instances.isEmpty else { return }
         let interval = Int64(configuration.interval)
         let end = (now - Int64(configuration.roundDelay.rounded(.up))) / interval * interval
-        let batch: [UsageSampleBody]
-        do { batch = try await source.pull(known: Set(instances.map(\.id)), through: end) }
+        let pulled: PrometheusSource.Pulled
+        do { pulled = try await source.pull(known: Set(instances.map(\.id)), through: end) }
         catch {
             logger.warning("prometheus: no history pulled at start (the first round asks again): \(error)")
             return
         }
+        if let problem = pulled.problem { logger.warning("prometheus: \(problem)") }
+        let batch = pulled.samples
         let newest = try await store.sampleTimes()?.upperBound ?? .min
         let limits = Dictionary(instances.map { ($0.id, $0.allocation[1]) }, uniquingKeysWith: { a, _ in a })
-        let (good, receipt) = SampleIntake().check(batch.filter { $0.time > newest }, now: end, interval: interval,
+        let (good, receipt, _) = SampleIntake().check(batch.filter { $0.time > newest }, now: end, interval: interval,
                                                    known: { limits[$0] != nil }, limit: { limits[$0] })
         _ = try await store.append(samples: good)
+        await source.commit(pulled)
         logger.info("prometheus: \(good.count) samples of \(Set(good.map(\.instance)).count) instances pulled from \(source.settings.url)\(receipt.rejected > 0 ? ", \(receipt.rejected) rejected: \(receipt.reasons)" : "")")
     }
 
