@@ -58,12 +58,7 @@ public actor NodeAgent {
     /// Reads the driver and spools one sample per instance that ran through the interval just
     /// ended (stamped with its start). The first reading of an instance gives none yet.
     public func sample(now: Int64) async throws {
-        let inventory = try await driver.inventory()
-        for node in inventory.nodes { nodes[node.id.rawValue] = node }
-        for instance in inventory.instances { found[instance.id.rawValue] = instance }
-        let signals = try await driver.signals(of: inventory.instances.map(\.id))
-        for (id, reading) in signals { readings[id.rawValue] = reading }
-        deltas = sampler.take(signals)
+        deltas = sampler.take(try await read())
         let interval = Int64(settings.interval)
         let time = (now / interval - 1) * interval
         let samples = deltas.sorted { $0.key < $1.key }.compactMap { id, delta -> UsageSampleBody? in
@@ -172,21 +167,25 @@ public actor NodeAgent {
         return (0..<3).map { max(allocation[$0], values(node.allocatable)[$0]) }
     }
 
+    /// Lists the driver's nodes and instances and reads their counters: what `/metrics` shows,
+    /// instances that are gone dropped.
+    private func read() async throws -> [InstanceID: InstanceSignals] {
+        let inventory = try await driver.inventory()
+        for node in inventory.nodes { nodes[node.id.rawValue] = node }
+        for instance in inventory.instances { found[instance.id.rawValue] = instance }
+        let signals = try await driver.signals(of: inventory.instances.map(\.id))
+        readings = [:]
+        for (id, reading) in signals { readings[id.rawValue] = reading }
+        return signals
+    }
+
     /// Batches waiting in the spool.
     public func buffered() -> Int { (try? spool?.pending().count) ?? 0 }
 
     /// What the agent samples, read afresh (a scrape sees the counters as they are now, not as
     /// they were at the last interval), in Prometheus' text format.
     public func metrics() async -> String {
-        do {
-            let inventory = try await driver.inventory()
-            for instance in inventory.instances { found[instance.id.rawValue] = instance }
-            let present = Set(inventory.instances.map(\.id.rawValue))
-            readings = readings.filter { present.contains($0.key) }
-            for (id, reading) in try await driver.signals(of: inventory.instances.map(\.id)) { readings[id.rawValue] = reading }
-        } catch {
-            lastProblem = "reading for /metrics: \(error)"
-        }
+        do { _ = try await read() } catch { lastProblem = "reading for /metrics: \(error)" }
         var out = PrometheusText()
         let ids = readings.keys.sorted()
         out.family("poolswap_instance_cpu_seconds_total", "counter", "CPU time used, core-seconds.") { f in

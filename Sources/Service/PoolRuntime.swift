@@ -235,7 +235,7 @@ public actor PoolRuntime {
         }
         guard driver.name != "none" else { return nil }
         try await discover()
-        guard configuration.samplesFromDriver || simulated != nil else { return nil }
+        guard readsDriver else { return nil }
         let ids = forecaster.order.map { InstanceID($0) }
         roundDeltas = sampler.take(try await driver.signals(of: ids))
         // The demand is what the instance would have used: cpu served plus cpu throttled; memory
@@ -247,6 +247,10 @@ public actor PoolRuntime {
         }
         return try await accept(batch) { _ in true }
     }
+
+    /// Whether rounds read usage from the driver (the simulated pool always; cgroup and oci
+    /// unless `driverSamples` is off) rather than from what is pushed or pulled.
+    var readsDriver: Bool { simulated != nil || configuration.samplesFromDriver }
 
     /// Feeds the forecaster the slot starting at `time` (each instance's newest sample in it, or
     /// a gap) and the verification its round.
@@ -261,7 +265,7 @@ public actor PoolRuntime {
         var forecastFor: [String: [Double]] = [:]
         for id in watchedInstances { if let record = registry.records[id] { forecastFor[id] = forecaster.upper(record, horizon: 1, level: 2) } }
         forecaster.observe(slot: time, interval: interval, used: used) { registry.records[$0]?.allocation }
-        if driver.name == "none" || !(configuration.samplesFromDriver || simulated != nil) {
+        if !readsDriver {
             // No counters: the round is the sample pushed, with the throttling and OOM kills it gave.
             roundDeltas = [:]
             for (id, u) in used {

@@ -12,10 +12,7 @@ public actor PrometheusSource {
     /// The first slot end not yet pulled for the instances in `covered`.
     private var cursor: Int64?
     private var covered: Set<String> = []
-    public private(set) var failures = 0
     private var historyTries = 0
-    /// Slot ends at which an instance had cpu but no memory, or the other way round: no sample.
-    public private(set) var incomplete = 0
 
     public init(settings: PrometheusSettings, interval: Int) throws {
         guard let url = URL(string: settings.url), url.host != nil else { throw ConfigurationError("prometheus.url: not a URL: \(settings.url)") }
@@ -51,7 +48,6 @@ public actor PrometheusSource {
                 newlyCovered = fresh
                 historyTries = 0
             } catch {
-                failures += 1
                 historyTries += 1
                 problem = "the history of \(fresh.count) new instances not pulled (try \(historyTries) of 3): \(error)"
                 if historyTries >= 3 {
@@ -64,11 +60,7 @@ public actor PrometheusSource {
         }
         let from = cursor ?? end
         if !live.isEmpty {
-            do { samples += try await read(start: from, end: end) { id, slotEnd in live.contains(id) && slotEnd >= from } }
-            catch {
-                failures += 1
-                throw error
-            }
+            samples += try await read(start: from, end: end) { id, slotEnd in live.contains(id) && slotEnd >= from }
         }
         return Pulled(samples: samples, problem: problem, end: end, covered: newlyCovered)
     }
@@ -100,7 +92,8 @@ public actor PrometheusSource {
         for id in Set(cpu.keys).union(memory.keys).sorted() {
             let c = cpu[id] ?? [:], m = memory[id] ?? [:]
             for time in Set(c.keys).union(m.keys).sorted() {
-                guard let cores = c[time], let bytes = m[time] else { incomplete += 1; continue }
+                // A slot end with cpu but no memory, or the other way round, gives no sample.
+                guard let cores = c[time], let bytes = m[time] else { continue }
                 let kills = oom[id]?[time].map { $0.isFinite && $0 > 0 ? Int($0.rounded()) : 0 } ?? 0
                 samples.append(UsageSampleBody(instance: id, time: time - interval, cpu: cores, memory: bytes / 1_073_741_824,
                                                oomKills: oomQuery == nil ? nil : kills))

@@ -13,7 +13,7 @@ meanwhile and hands everything over after. Checks:
 
 usage: Tests/scripts/agent_test.py [path/to/poolswap]   (root, cgroup v1 or v2)
 """
-import json, os, re, shutil, sqlite3, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import json, os, re, shutil, sqlite3, subprocess, sys, tempfile, time
 from cgroup_fixture import Cgroups
 import live_helpers
 
@@ -50,16 +50,7 @@ def fail(message):
 
 
 def get(url, token=None):
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return 0, ""
-
-
+    return live_helpers.http("GET", url, token=token)
 
 
 def metric(text, name, labels=""):
