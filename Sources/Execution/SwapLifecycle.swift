@@ -96,6 +96,14 @@ public struct SwapLifecycle: Sendable, Equatable, Codable {
         restored = change.before
     }
 
+    /// verifying → committed before its window ends, because a later swap of the instance took
+    /// effect (a grow the forecast asked for): that swap now answers for the instance, and
+    /// rolling this one back would undo it.
+    public mutating func superseded() throws(InvalidTransition) {
+        try move("be superseded", from: [.verifying], to: .committed)
+        reason = "committed before its window ended: a later swap of the instance took effect"
+    }
+
     /// One round of the window. Returns the actions that undo the swap when the round shows
     /// a regression (now rollingBack), nothing otherwise; commits after `thresholds.rounds`
     /// rounds in which the instance was present.

@@ -95,7 +95,7 @@ public struct ControlLoop: Sendable {
             metrics.record(step: "execute", clock.now - started)
         }
 
-        if configuration.autoSwap, await runtime.historySlots >= configuration.warmupRounds {
+        if configuration.autoSwap, await runtime.historySlots >= configuration.warmupRounds, (time / Int64(configuration.interval)) % Int64(configuration.planEveryRounds) == 0 {
             started = clock.now
             let deadline = clock.now.advanced(by: .seconds(configuration.solverSeconds))
             let view = try await runtime.plan(SwapRequestBody(), tenantScope: nil) { ContinuousClock().now >= deadline }

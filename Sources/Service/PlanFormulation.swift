@@ -13,6 +13,9 @@ struct PlanFormulation {
     /// Why each instance that may not change now may not (cooling down, never observed, gone
     /// from the driver, being verified).
     let locked: [String: String]
+    /// Why each instance that may grow but not shrink now may not (cooling down after a swap):
+    /// its minimum is raised to what it holds.
+    var noShrink: [String: String] = [:]
     /// Whether the driver moves instances between nodes.
     let migrates: Bool
     /// Per instance, the memory the risk gate will not shrink below (working set plus margin):
@@ -63,9 +66,11 @@ struct PlanFormulation {
         for id in ids {
             let record = registry.records[id]!
             allocation += record.allocation
-            demand += forecaster.demand(record, horizon: horizon)
+            let need = forecaster.demand(record, horizon: horizon)
+            demand += (0..<3).map { need[$0] + configuration.headroom[$0] }
             var floor = record.minimum
             if let memory = memoryFloor[id] { floor[1] = max(floor[1], min(record.allocation[1], memory)) }
+            if noShrink[id] != nil { for r in 0..<3 { floor[r] = max(floor[r], min(record.allocation[r], record.maximum[r])) } }
             minimum += floor
             maximum += record.maximum
             node.append(nodeIndex[record.node] ?? 0)
@@ -118,6 +123,9 @@ struct PlanFormulation {
                 throw APIFailure.notFound("instance \(id) not found")
             }
             if let why = locked[id] { throw APIFailure.conflict("instance \(id) cannot change now: \(why)") }
+            if let why = noShrink[id], zip(amounts.values, record.allocation).contains(where: { $0 < $1 }) {
+                throw APIFailure.conflict("instance \(id) cannot shrink now: \(why)")
+            }
             for (r, value) in amounts.values.enumerated() {
                 guard value >= record.minimum[r], value <= record.maximum[r] else {
                     throw APIFailure.unprocessable("allocations.\(id).\(["cpu", "memory", "gpu"][r]): \(formatAmount(value)) is outside the SLA bounds \(formatAmount(record.minimum[r]))...\(formatAmount(record.maximum[r]))")

@@ -83,6 +83,7 @@ extension PoolRuntime {
                     try context.lifecycles[k].applied(baseline: monitor.baseline(id, rounds: configuration.verification.baselineRounds))
                     cooldownUntil[id] = poolTime + Int64(configuration.cooldownRounds) * interval
                     let record = try await save(&context, k)
+                    try await commitSuperseded(id)
                     monitor.watch(record, context.lifecycles[k])
                 case .rollback, .recovery:
                     if context.partial.contains(k) {
@@ -167,18 +168,47 @@ extension PoolRuntime {
 
     // MARK: Plans
 
-    /// Why `id` may not change now, or nil. `verifying`: the instances with a swap being
-    /// verified, when the caller has them at hand.
-    func lockedBecause(_ id: String, verifying: Set<String>? = nil, approving: Bool = false) -> String? {
-        // An OOM kill this round ends the cooldown: the instance needs room now, not in 30 minutes.
-        if let until = cooldownUntil[id], until > poolTime, (roundDeltas[id]?.oomKills ?? 0) == 0 {
-            return "cooling down after a swap until \(UTCTime.iso8601(until))"
-        }
+    /// Why `id` may not change now, or nil: `shrinking` says whether the change takes anything
+    /// away, which a cooldown forbids. `verifying`: the instances with a swap being verified,
+    /// when the caller has them at hand.
+    func lockedBecause(_ id: String, shrinking: Bool, verifying: Set<String>? = nil, approving: Bool = false) -> String? {
+        if shrinking, let why = coolingDown(id, verifying: verifying) { return why }
         if !forecaster.observed(id) { return "no usage observed yet" }
         if missing.contains(id) { return "the \(driver.name) driver no longer lists it" }
-        if verifying?.contains(id) ?? monitor.watched.values.contains(where: { $0.record.instance == id }) { return "a swap of it is being verified" }
         if held[id] != nil, !approving { return "a swap of it waits for an operator's approval" }
         return nil
+    }
+
+    /// The instances with a swap being verified: they may grow (a grow the forecast asks for
+    /// supersedes the swap, see `commitSuperseded`) but not shrink again until it commits.
+    var verifyingInstances: Set<String> { Set(monitor.watched.values.map(\.record.instance)) }
+
+    /// Commits the swaps of `id` still in their window: a later swap of it took effect and
+    /// now answers for it.
+    func commitSuperseded(_ id: String) async throws {
+        var updates: [SwapRecord] = []
+        for (key, entry) in monitor.watched where entry.record.instance == id {
+            var lifecycle = entry.lifecycle
+            try lifecycle.superseded()
+            measure(&lifecycle)
+            monitor.stopWatching(key)
+            updates.append(SwapRecords.updated(entry.record, lifecycle, at: poolTime))
+        }
+        if !updates.isEmpty { try await store.update(swaps: updates) }
+    }
+
+    /// Why `id` may not shrink now, or nil: a swap of it is being verified, or it cools down
+    /// after its last swap (an OOM kill this round ends the cooldown: the instance needs room
+    /// now). `verifying`: `verifyingInstances`, when the caller has them at hand.
+    func coolingDown(_ id: String, verifying: Set<String>? = nil) -> String? {
+        if verifying?.contains(id) ?? verifyingInstances.contains(id) { return "a swap of it is being verified: no shrink before it commits" }
+        guard let until = cooldownUntil[id], until > poolTime, (roundDeltas[id]?.oomKills ?? 0) == 0 else { return nil }
+        return "cooling down after a swap until \(UTCTime.iso8601(until)): no shrink before"
+    }
+
+    /// Whether `swap` takes anything away from its instance.
+    static func shrinks(_ swap: SwapView) -> Bool {
+        zip(swap.after.values, swap.before.values).contains { $0 < $1 }
     }
 
     /// Why `swap` no longer matches the pool (its allocation or node changed since it was planned).
@@ -226,11 +256,18 @@ extension PoolRuntime {
     /// Formulates the swap problem for `request`, solves it, and answers with every swap, its
     /// explanation and risk assessment. Nothing changes here.
     public func plan(_ request: SwapRequestBody, tenantScope: String?, shouldStop: @escaping @Sendable () -> Bool) async throws -> PlanView {
-        let horizon = try PlanFormulation.horizonSlots(request.horizon, default: configuration.horizonSlots, interval: configuration.interval)
+        // What a plan sets holds until the loop's next plan at least: it covers those slots.
+        let horizon = min(6, max(configuration.planEveryRounds,
+                                 try PlanFormulation.horizonSlots(request.horizon, default: configuration.horizonSlots, interval: configuration.interval)))
         var locked: [String: String] = [:]
-        let verifying = Set(monitor.watched.values.map(\.record.instance))
-        for id in forecaster.order { locked[id] = lockedBecause(id, verifying: verifying) }
-        var formulation = PlanFormulation(configuration: configuration, registry: registry, locked: locked, migrates: driver.capabilities.migrates)
+        let verifying = verifyingInstances
+        var noShrink: [String: String] = [:]
+        for id in forecaster.order {
+            locked[id] = lockedBecause(id, shrinking: false, verifying: verifying)
+            noShrink[id] = coolingDown(id, verifying: verifying)
+        }
+        var formulation = PlanFormulation(configuration: configuration, registry: registry, locked: locked, noShrink: noShrink,
+                                          migrates: driver.capabilities.migrates)
         for entry in monitor.watched.values {
             let change = SwapRecords.change(entry.record)
             let given = change.migrates ? change.before : ResourceVector.maximum(.zero, change.before - change.after)
@@ -298,7 +335,7 @@ extension PoolRuntime {
     public func execute(_ plan: PlanView, request: String, tenant: String?, force: Bool, reassess: Bool, recordRejected: Bool = true) async throws -> PlanView {
         var lifecycles = plan.swaps.map { SwapLifecycle(change: PlanFormulation.change($0)) }
         for (k, swap) in plan.swaps.enumerated() {
-            if let why = staleness(swap) ?? lockedBecause(swap.instance) { try lifecycles[k].refuse(why) }
+            if let why = staleness(swap) ?? lockedBecause(swap.instance, shrinking: Self.shrinks(swap)) { try lifecycles[k].refuse(why) }
         }
         let candidates = lifecycles.indices.filter { lifecycles[$0].phase == .planned }
         let reports: [RiskReport]
@@ -400,7 +437,7 @@ extension PoolRuntime {
         for swapRecord in held.reversed() {
             guard var swap = plan.swaps.first(where: { $0.swapID == swapRecord.id }) ?? plan.swaps.first(where: { $0.instance == swapRecord.instance }) else { continue }
             var lifecycle = SwapRecords.lifecycle(swapRecord)
-            if let why = staleness(swap) ?? lockedBecause(swap.instance, approving: true) { try lifecycle.refuse(why) } else { try lifecycle.approve() }
+            if let why = staleness(swap) ?? lockedBecause(swap.instance, shrinking: Self.shrinks(swap), approving: true) { try lifecycle.refuse(why) } else { try lifecycle.approve() }
             swap.swapID = swapRecord.id
             view.swaps.append(swap)
             lifecycles.append(lifecycle)

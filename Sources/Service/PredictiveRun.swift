@@ -31,11 +31,13 @@ public struct PredictiveRun {
         self.pool = pool
         self.window = window
         self.settings = settings
+        burnInSlots = max(1, 86_400 / max(1, settings.interval))
     }
 
     /// Rounds the loop runs before the window, unaccounted, so that it enters the window as a
-    /// running service would (allocations adapted, the memory floor's day of readings).
-    public var burnInSlots: Int { settings.risk.workingSetRounds }
+    /// running service would (allocations adapted): a day. The warm start seeds the memory
+    /// floor's window from the stored history, however long.
+    public var burnInSlots: Int
 
     /// The run's accounting, and the networks it forecast with (to hand to the next run).
     public func run() async throws -> (result: SimulationResult, networks: [String: CheckpointRecord]) {
@@ -103,11 +105,21 @@ public struct PredictiveRun {
             // that slot is in the window.
             let next = try await held(ids, on: driver)
             let counted = slot + 1 >= accountFrom && slot + 1 < endSlot
-            if counted { result.resizes += zip(allocations, next).filter { $0 != $1 }.count }
+            if counted {
+                for index in ids.indices where allocations[index] != next[index] {
+                    result.resizes += 1
+                    result.tiers[tiers[index].rawValue].resizes += 1
+                }
+            }
             allocations = next
             if driver.capabilities.migrates {
                 let moved = try await placement(on: driver)
-                if counted { result.migrations += moved.filter { nodes[$0.key] != $0.value }.count }
+                if counted {
+                    for (index, id) in ids.enumerated() where nodes[id] != moved[id] {
+                        result.migrations += 1
+                        result.tiers[tiers[index].rawValue].migrations += 1
+                    }
+                }
                 nodes = moved
             }
             progress(slot - loopFrom + 1, endSlot - loopFrom)

@@ -23,8 +23,8 @@ public final class ServiceMetrics: Sendable {
         samplesAccepted = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "samples_accepted", unitName: "total", helpText: "Usage samples stored"))
         samplesRejected = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "samples_rejected", unitName: "total", helpText: "Usage samples refused"))
         sourceFailures = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "source_pull_failures", unitName: "total", helpText: "Pulls from the metrics source (Prometheus) that failed"))
-        instances = registry.makeGauge(descriptor: .init(namespace: "poolswap", metricName: "instances", helpText: "Instances in the pool"))
-        objective = registry.makeGauge(descriptor: .init(namespace: "poolswap", metricName: "plan_objective", helpText: "Objective of the last round's plan"))
+        instances = registry.makeGauge(descriptor: .init(namespace: "poolswap", metricName: "instances", unitName: "", helpText: "Instances in the pool"))
+        objective = registry.makeGauge(descriptor: .init(namespace: "poolswap", metricName: "plan_objective", unitName: "", helpText: "Objective of the last round's plan"))
         let buckets: [Duration] = [.microseconds(100), .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2), .seconds(10)]
         var steps: [String: DurationHistogram] = [:]
         for name in Self.stepNames {

@@ -14,10 +14,8 @@ struct SwapMonitor {
     }
 
     private var recent: [String: [VerificationRound]] = [:]
-    /// Memory of each of the last `memoryRounds` rounds per instance (NaN: absent), a ring
-    /// whose next slot to write is `memoryNext`: the working set's window can be a day.
-    private var memory: [String: [Double]] = [:]
-    private var memoryNext: [String: Int] = [:]
+    /// Peak memory per instance over the last `memoryRounds` rounds: the working set.
+    private var memory: [String: PeakWindow] = [:]
     private(set) var watched: [Int64: Watched] = [:]
     /// Rounds kept per instance, and memory readings kept per instance.
     let keep: Int
@@ -32,15 +30,7 @@ struct SwapMonitor {
     mutating func record(_ round: VerificationRound, for id: String) {
         recent[id, default: []].append(round)  // in place: no copy of the array
         if let count = recent[id]?.count, count > keep { recent[id]?.removeFirst(count - keep) }
-        let reading = round.present ? round.memory : .nan
-        if memory[id] == nil { memory[id] = [] }
-        if memory[id]!.count < memoryRounds {
-            memory[id]!.append(reading)
-        } else {
-            let k = memoryNext[id, default: 0]
-            memory[id]![k] = reading
-            memoryNext[id] = (k + 1) % memoryRounds
-        }
+        memory[id, default: PeakWindow(rounds: memoryRounds)].record(round.present ? round.memory : .nan)
     }
 
     /// `id`'s newest round.
@@ -52,17 +42,14 @@ struct SwapMonitor {
     /// Fills `id`'s memory readings from stored samples (oldest first; NaN: a gap), as after a
     /// restart: the floor then holds the day before it, not only the rounds since.
     mutating func seedMemory(_ readings: [Double], for id: String) {
-        memory[id] = Array(readings.suffix(memoryRounds))
-        memoryNext[id] = 0
+        var window = PeakWindow(rounds: memoryRounds)
+        for reading in readings.suffix(memoryRounds) { window.record(reading) }
+        memory[id] = window
     }
 
-    /// Peak memory of `id` over the last `memoryRounds` rounds, GiB; nil when it was present
-    /// in none of them.
-    func workingSet(_ id: String) -> Double? {
-        var peak: Double?
-        for reading in memory[id] ?? [] where !reading.isNaN { peak = max(peak ?? reading, reading) }
-        return peak
-    }
+    /// Peak memory of `id` over the last `memoryRounds` rounds (see `PeakWindow`), GiB; nil
+    /// when it was present in none of them.
+    func workingSet(_ id: String) -> Double? { memory[id]?.peak }
 
     mutating func watch(_ record: SwapRecord, _ lifecycle: SwapLifecycle) {
         guard let id = record.id else { return }

@@ -28,6 +28,9 @@ public struct PercentilePolicy: AllocationPolicy {
         public var minimumMemory = 250.0 / 1024
         /// Memory usage enters the histogram as one peak per window of this many seconds (VPA: 24 h).
         public var memoryPeakWindow = 86_400.0
+        /// Cores added to the cpu target and bounds (VPA: none): to compare with a loop that
+        /// adds such a headroom (`ServiceConfiguration.headroom`).
+        public var cpuHeadroom = 0.0
         public init() {}
     }
 
@@ -67,9 +70,10 @@ public struct PercentilePolicy: AllocationPolicy {
         var target = current
         var lower = current
         var upper = current
-        target.cpu = max(cpuPercentiles[1] * margin, configuration.minimumCPU)
-        lower.cpu = max(cpuPercentiles[0] * margin * lowerFactor, configuration.minimumCPU)
-        upper.cpu = max(cpuPercentiles[2] * margin * upperFactor, configuration.minimumCPU)
+        let headroom = configuration.cpuHeadroom
+        target.cpu = max(cpuPercentiles[1] * margin + headroom, configuration.minimumCPU)
+        lower.cpu = max(cpuPercentiles[0] * margin * lowerFactor + headroom, configuration.minimumCPU)
+        upper.cpu = max(cpuPercentiles[2] * margin * upperFactor + headroom, configuration.minimumCPU)
         target.memory = max(memoryPercentiles[1] * margin, configuration.minimumMemory)
         lower.memory = max(memoryPercentiles[0] * margin * lowerFactor, configuration.minimumMemory)
         upper.memory = max(memoryPercentiles[2] * margin * upperFactor, configuration.minimumMemory)

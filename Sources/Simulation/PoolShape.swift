@@ -10,15 +10,56 @@ public struct PoolShape: Sendable, Equatable {
     /// The SLA minimum of each instance as a fraction of its first provisioned allocation.
     /// Default 0: the trace promises nothing beyond what was used.
     public var minimumFraction: Double
+    /// How the trace's instances get their SLA tier.
+    public var tiers: TierRule
 
     public init(
         nodeCapacity: ResourceVector = ResourceVector(cpu: 64, memory: 512),
         nodeReserve: ResourceVector = ResourceVector(cpu: 2, memory: 16),
-        minimumFraction: Double = 0
+        minimumFraction: Double = 0,
+        tiers: TierRule = .cycle
     ) {
         self.nodeCapacity = nodeCapacity
         self.nodeReserve = nodeReserve
         self.minimumFraction = minimumFraction
+        self.tiers = tiers
+    }
+}
+
+/// How a trace's instances, which carry no SLA, are given one of the three tiers.
+public enum TierRule: Sendable, Equatable {
+    /// Standard, premium, critical in turn, in trace order: a third each.
+    case cycle
+    /// Each instance drawn on its own with these shares (standard, premium, critical; they
+    /// need not sum to 1) from a generator seeded with `seed`: the same seed, the same tiers.
+    case random(seed: UInt64, shares: [Double])
+
+    /// The tier of each of `count` instances, in trace order.
+    public func tiers(count: Int) -> [SLATier] {
+        switch self {
+        case .cycle:
+            return (0..<count).map { SLATier(rawValue: $0 % SLATier.allCases.count)! }
+        case .random(let seed, let shares):
+            var random = SplitMix64(seed: seed)
+            let total = shares.reduce(0, +)
+            return (0..<count).map { _ in
+                var u = Double(random.next() >> 11) * 0x1p-53 * total
+                for (k, share) in shares.enumerated() {
+                    if u < share { return SLATier(rawValue: k)! }
+                    u -= share
+                }
+                return SLATier(rawValue: shares.count - 1)!
+            }
+        }
+    }
+
+    /// Why the rule cannot be used, or nil.
+    public var problem: String? {
+        guard case .random(_, let shares) = self else { return nil }
+        guard shares.count == SLATier.allCases.count, shares.allSatisfy({ $0.isFinite && $0 >= 0 }), shares.contains(where: { $0 > 0 }) else {
+            return "tier shares need three amounts ≥ 0 (standard, premium, critical), not all 0, not \(shares)"
+        }
+        return nil
     }
 }
 
@@ -28,8 +69,8 @@ public struct PoolBuildError: Error, CustomStringConvertible {
 }
 
 extension PoolShape {
-    /// SLA weights given to the trace's instances in turn, in trace order: 1, 3, 10, the
-    /// tiers whose forecasts are read at the 80%, 90% and 95% interval (`SLATier`).
+    /// The SLA weight of each tier: 1, 3, 10, whose forecasts are read at the 80%, 90% and 95%
+    /// interval (`SLATier`).
     public static let tierWeights: [Double] = [1, 3, 10]
 
     /// A ledger holding every instance of `trace`. Each instance's size, its SLA ceiling and what
@@ -43,6 +84,8 @@ extension PoolShape {
         guard minimumFraction >= 0, minimumFraction <= 1 else {
             throw PoolBuildError(description: "the SLA minimum fraction must be within 0...1, not \(minimumFraction)")
         }
+        if let problem = tiers.problem { throw PoolBuildError(description: problem) }
+        let tierOf = tiers.tiers(count: trace.instances.count)
         let sizes = trace.instances.map { series in
             var size = series.peak
             size.gpu = size.gpu.rounded(.up)
@@ -70,7 +113,7 @@ extension PoolShape {
         let instances = trace.instances.enumerated().map { index, series in
             let first = (0..<series.span).first { !series.used[0][$0].isNaN }!
             let provisioned = series.allocated(at: series.firstSlot + first)
-            let sla = SLA(minimum: provisioned * minimumFraction, maximum: sizes[index], weight: Self.tierWeights[index % Self.tierWeights.count])
+            let sla = SLA(minimum: provisioned * minimumFraction, maximum: sizes[index], weight: Self.tierWeights[tierOf[index].rawValue])
             var start = sla.clamp(provisioned)
             start.gpu = start.gpu.rounded(.up)
             return Instance(id: series.id, node: nodes[nodeOfInstance[index]].id, allocation: start, sla: sla)

@@ -71,6 +71,7 @@ public struct Simulator: Sendable {
             if accounted { result.cappedRequests += capped }
             for index in instances.indices where targets[index] != ledger.instances[index].allocation {
                 steps.append(.resize(ledger.instances[index].id, to: targets[index]))
+                if accounted { result.tiers[tiers[index].rawValue].resizes += 1 }
             }
             // 2. Apply, in an order that keeps every node within capacity at every step.
             if !steps.isEmpty {

@@ -15,8 +15,10 @@ struct SimulateCommand: AsyncParsableCommand {
             Policies: \(PolicyName.allCases.map(\.rawValue).joined(separator: ", ")). `predictive` is the service's control loop \
             (forecast, formulate, solve, assess, execute, verify) through the reactive simulated driver, with networks trained \
             once on the trace before --from; it is not in the default list because that training takes a minute or more. \
-            SLA tiers: the trace's instances get weights 1, 3, 10 in turn (standard, premium, critical: demand read at the \
-            80%, 90%, 95% interval).
+            SLA tiers (--tiers): the trace's instances get weights 1, 3, 10 (standard, premium, critical: demand read at the \
+            80%, 90%, 95% interval) in turn, or drawn from a seeded generator. The predictive policy runs on the service's \
+            defaults, or on the settings of --config FILE (the JSON `poolswap serve --config` reads), with the options below \
+            taking precedence.
             """)
 
     @OptionGroup var source: TraceSource
@@ -29,22 +31,32 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Account up to this UTC time (exclusive).")
     var to: String?
 
-    @Option(name: .long, help: "predictive: minutes ahead a plan looks (5, 15 or 30).")
-    var horizon = 30
+    @Option(name: .long, help: "predictive: the service's settings, a JSON file as `serve --config` reads (default: the service's defaults).")
+    var config: String?
+    @Option(name: .long, help: "predictive: minutes ahead a plan looks (5, 15 or 30; default: the settings' horizonSlots).")
+    var horizon: Int?
+    @Option(name: .long, help: "predictive: minutes between the loop's plans (the planning interval, a multiple of the trace's interval; default: the settings' planEveryRounds).")
+    var planEvery: Int?
+    @Option(name: .long, help: "predictive: rounds an instance may not shrink after a change (default: the settings' cooldownRounds).")
+    var cooldown: Int?
+    @Option(name: .long, help: "SLA tiers of the trace's instances: 'cycle' (standard, premium, critical in turn) or 'random:SEED[:S,P,C]' (each drawn with shares S, P, C, default equal, from a generator seeded with SEED).")
+    var tiers = "cycle"
     @Option(name: .long, help: "predictive: risk level, comma-separated for a sweep: scales the chance of usage above its allocation each SLA tier accepts (10%, 5%, 2.5% at 1), the quantile demand is read at and the risk gate's limit (riskLevel).")
     var risk = "1"
     @Option(name: .long, help: "percentile: safety margin on every percentile, comma-separated for a sweep (VPA: 0.15).")
     var margin = "0.15"
+    @Option(name: .long, help: "percentile: cores added to its cpu target and bounds (VPA: 0), to compare with predictive's headroom.")
+    var percentileHeadroom = 0.0
     @Option(name: .long, help: "Also write an SVG chart of slack against short intervals, per resource, for every policy and setting run (the trade-off a sweep traces) to this file.")
     var tradeoffSvg: String?
-    @Option(name: .long, help: "predictive: rounds whose peak memory is the floor no shrink goes below (risk.workingSetRounds; 288 is a day).")
-    var workingSetRounds = RiskPolicy().workingSetRounds
+    @Option(name: .long, help: "predictive: rounds whose peak memory is the floor no shrink goes below (risk.workingSetRounds; 288 is a day, 2016 a week), comma-separated for a sweep (with --risk: every pair).")
+    var workingSetRounds: String?
     @Option(name: .long, help: "predictive: training windows per epoch (the service's default is 200000).")
     var trainingSamples = 100_000
     @Option(name: .long, help: "predictive: training epochs.")
     var trainingEpochs = 2
-    @Flag(name: .long, help: "Show a progress bar on standard error.")
-    var progress = false
+    @Flag(name: .long, inversion: .prefixedNo, help: "A progress bar for predictive on standard error (default: when standard error is a terminal).")
+    var progress = isatty(STDERR_FILENO) != 0
 
     @Option(name: .long, help: "Cores per node.")
     var nodeCPU: Double = PoolShape().nodeCapacity.cpu
@@ -69,15 +81,39 @@ struct SimulateCommand: AsyncParsableCommand {
         _ = try policies()
         _ = try Self.time(from, "--from")
         _ = try Self.time(to, "--to")
-        guard [5, 15, 30].contains(horizon) else { throw ValidationError("--horizon must be 5, 15 or 30 minutes, not \(horizon)") }
+        if let horizon, ![5, 15, 30].contains(horizon) { throw ValidationError("--horizon must be 5, 15 or 30 minutes, not \(horizon)") }
+        if let planEvery, planEvery < 1 { throw ValidationError("--plan-every must be at least 1 minute, not \(planEvery)") }
+        if let cooldown, cooldown < 0 { throw ValidationError("--cooldown must be at least 0 rounds, not \(cooldown)") }
+        _ = try tierRule()
         _ = try risks()
         _ = try margins()
-        guard workingSetRounds >= 1 else { throw ValidationError("--working-set-rounds must be at least 1, not \(workingSetRounds)") }
+        guard percentileHeadroom.isFinite, percentileHeadroom >= 0 else { throw ValidationError("--percentile-headroom must be a finite number of cores ≥ 0, not \(percentileHeadroom)") }
+        _ = try workingSets()
         guard trainingSamples >= 1, trainingEpochs >= 1 else { throw ValidationError("--training-samples and --training-epochs must be at least 1") }
         for (name, value) in [("--node-cpu", nodeCPU), ("--node-memory", nodeMemory), ("--node-gpu", nodeGPU),
                               ("--reserve-cpu", reserveCPU), ("--reserve-memory", reserveMemory)] where !(value.isFinite && value >= 0) {
             throw ValidationError("\(name) must be a finite amount of at least 0, not \(value)")
         }
+    }
+
+    /// The rule of `--tiers`.
+    func tierRule() throws -> TierRule {
+        if tiers == "cycle" { return .cycle }
+        let parts = tiers.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 || parts.count == 3, parts[0] == "random", let seed = UInt64(parts[1]) else {
+            throw ValidationError("--tiers must be 'cycle' or 'random:SEED[:S,P,C]' (SEED a whole number ≥ 0), not '\(tiers)'")
+        }
+        let shares = parts.count == 3 ? try Self.numbers(parts[2], "--tiers shares") { $0 >= 0 ? nil : "must be at least 0" } : [1, 1, 1]
+        let rule = TierRule.random(seed: seed, shares: shares)
+        if let problem = rule.problem { throw ValidationError("--tiers: \(problem)") }
+        return rule
+    }
+
+    /// The working-set windows of `--working-set-rounds`, nil for the settings'.
+    func workingSets() throws -> [Int]? {
+        guard let workingSetRounds else { return nil }
+        return try Self.numbers(workingSetRounds, "--working-set-rounds") { $0 >= 1 && $0 == $0.rounded() && $0 <= 100_000 ? nil : "must be a whole number of rounds in 1...100000" }
+            .map { Int($0) }
     }
 
     /// The risk levels of `--risk`.
@@ -136,17 +172,28 @@ struct SimulateCommand: AsyncParsableCommand {
         return lower..<upper
     }
 
-    /// The service's settings the predictive policy runs with: its defaults, with these options.
-    func predictiveSettings(interval: Int, risk: Double) -> ServiceConfiguration {
-        var settings = ServiceConfiguration()
+    /// The service's settings the predictive policy runs with: its defaults or `--config`'s,
+    /// with these options.
+    func predictiveSettings(interval: Int, risk: Double, workingSetRounds: Int?) throws -> ServiceConfiguration {
+        var settings = try ServiceConfiguration.load(file: config, environment: [:])
         settings.demo = false
+        settings.driver = nil
+        settings.prometheus = nil
         settings.interval = interval
         settings.retrainHours = 0  // trained once, before the window
-        settings.horizonSlots = max(1, horizon * 60 / interval)
+        if let horizon { settings.horizonSlots = max(1, horizon * 60 / interval) }
+        if let planEvery {
+            guard planEvery * 60 % interval == 0 else {
+                throw ValidationError("--plan-every must be a multiple of the trace's interval (\(interval) s), not \(planEvery) minutes")
+            }
+            settings.planEveryRounds = planEvery * 60 / interval
+        }
+        if let cooldown { settings.cooldownRounds = cooldown }
         settings.riskLevel = risk
         settings.trainingSamples = trainingSamples
         settings.trainingEpochs = trainingEpochs
-        settings.risk.workingSetRounds = workingSetRounds
+        if let workingSetRounds { settings.risk.workingSetRounds = workingSetRounds }
+        try settings.validate()
         return settings
     }
 
@@ -158,7 +205,7 @@ struct SimulateCommand: AsyncParsableCommand {
         let shape = PoolShape(
             nodeCapacity: ResourceVector(cpu: nodeCPU, memory: nodeMemory, gpu: nodeGPU),
             nodeReserve: ResourceVector(cpu: reserveCPU, memory: reserveMemory),
-            minimumFraction: slaMinimum)
+            minimumFraction: slaMinimum, tiers: try tierRule())
         let pool = try shape.buildPool(for: trace)
         let simulator = Simulator(trace: trace, pool: pool)
         let window = try window(of: trace)
@@ -180,16 +227,25 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         var results = parallelMap(replayed.count) { index in
             let (name, margin) = replayed[index]
-            var result = name.run(on: simulator, window: window, margin: margin ?? 0.15)
-            if let margin, margins.count > 1 { result.setting = "margin \(Int((margin * 100).rounded()))%" }
+            var result = name.run(on: simulator, window: window, margin: margin ?? 0.15, cpuHeadroom: percentileHeadroom)
+            var parts: [String] = []
+            if let margin, margins.count > 1 { parts.append("margin \(Int((margin * 100).rounded()))%") }
+            if name == .percentile, percentileHeadroom > 0 { parts.append("+\(formatAmount(percentileHeadroom)) cores") }
+            if !parts.isEmpty { result.setting = parts.joined(separator: ", ") }
             return result
         }
         if chosen.contains(.predictive) {
             var networks: [String: CheckpointRecord] = [:]
-            for (index, level) in risks.enumerated() {
-                let label = risks.count > 1 ? "risk \(formatAmount(level))" : nil
+            let sets: [Int?] = try workingSets() ?? [nil]
+            let runs = risks.flatMap { level in sets.map { (level, $0) } }
+            let settings = try runs.map { try predictiveSettings(interval: trace.interval, risk: $0.0, workingSetRounds: $0.1) }
+            for (index, (level, set)) in runs.enumerated() {
+                var parts: [String] = []
+                if risks.count > 1 { parts.append("risk \(formatAmount(level))") }
+                if sets.count > 1, let set { parts.append("memory floor \(set) rounds") }
+                let label = parts.isEmpty ? nil : parts.joined(separator: ", ")
                 let bar = ProgressBar(label: label.map { "predictive \($0)" } ?? "predictive", enabled: progress)
-                var run = PredictiveRun(trace: trace, pool: pool, window: window, settings: predictiveSettings(interval: trace.interval, risk: level))
+                var run = PredictiveRun(trace: trace, pool: pool, window: window, settings: settings[index])
                 run.networks = networks
                 if index > 0 { run.networksNote = "those of the first run" }
                 run.progress = { done, total in bar.update(done, of: total) }
@@ -241,12 +297,13 @@ enum PolicyName: String, CaseIterable {
     static let defaults: [PolicyName] = [.static, .percentile, .oracle]
 
     /// The replayed policies; `predictive` runs through the service (`PredictiveRun`).
-    func run(on simulator: Simulator, window: Range<Int>?, margin: Double = 0.15) -> SimulationResult {
+    func run(on simulator: Simulator, window: Range<Int>?, margin: Double = 0.15, cpuHeadroom: Double = 0) -> SimulationResult {
         switch self {
         case .static: return simulator.run(StaticPolicy(trace: simulator.trace), window: window)
         case .percentile:
             var configuration = PercentilePolicy.Configuration()
             configuration.safetyMargin = margin
+            configuration.cpuHeadroom = cpuHeadroom
             return simulator.run(PercentilePolicy(trace: simulator.trace, configuration: configuration), window: window)
         case .oracle: return simulator.run(OraclePolicy(trace: simulator.trace), window: window)
         case .predictive: preconditionFailure("predictive runs through the service, in PredictiveRun")

@@ -70,11 +70,11 @@ struct SimulationSummary {
         return lines.joined(separator: "\n")
     }
 
-    /// Per SLA tier: slack % per resource, short intervals (% of the tier's), OOM kills.
+    /// Per SLA tier: slack % per resource, short intervals (% of the tier's), OOM kills, changes.
     private func tierTable() -> [String] {
         var header = ["policy", "tier", "instances"]
         header += resources.map { "\($0) slack %" }
-        header += ["short intervals"] + resources.map { "\($0) short" } + ["OOM kills"]
+        header += ["short intervals"] + resources.map { "\($0) short" } + ["OOM kills", "changes/inst-day"]
         var rows = [header]
         let counts = SLATier.allCases.map { tier in pool.instances.filter { SLATier(weight: $0.sla.weight) == tier }.count }
         for result in results {
@@ -85,6 +85,7 @@ struct SimulationSummary {
                 let share = account.instanceIntervals > 0 ? 100 * Double(account.shortfallIntervals) / Double(account.instanceIntervals) : 0
                 row += ["\(account.shortfallIntervals) (\(String(format: "%.2f", share))%)"]
                 row += resources.map { String(account.shortfallIntervalsByResource[$0.rawValue]) } + [String(account.oomKills)]
+                row += [String(format: "%.3f", account.changesPerInstanceDay)]
                 rows.append(row)
             }
         }
@@ -143,6 +144,8 @@ struct SimulationSummary {
                         return TierDocument(tier: tier.name, instanceIntervals: account.instanceIntervals, shortfallIntervals: account.shortfallIntervals,
                                             shortfallIntervalsByResource: byResource(account.shortfallIntervalsByResource),
                                             oomKills: account.oomKills, throttledCoreHours: account.throttledCoreHours,
+                                            resizes: account.resizes, migrations: account.migrations,
+                                            changesPerInstanceDay: account.changesPerInstanceDay,
                                             slack: amounts(account.slackHours, percent: account.slackPercent),
                                             shortfall: amounts(account.shortfallHours, percent: account.shortfallPercent))
                     },
@@ -216,6 +219,9 @@ struct SimulationSummary {
         var shortfallIntervalsByResource: [String: Int]
         var oomKills: Int
         var throttledCoreHours: Double
+        var resizes: Int
+        var migrations: Int
+        var changesPerInstanceDay: Double
         var slack: [String: Amount]
         var shortfall: [String: Amount]
     }

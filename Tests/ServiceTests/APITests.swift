@@ -109,7 +109,7 @@ struct APITests {
 
             var location = ""
             try await client.execute(uri: "/swap_request", method: .post, headers: harness.headers("operator"),
-                                     body: ByteBuffer(string: #"{"dryRun":false}"#)) { response in
+                                     body: ByteBuffer(string: #"{"dryRun":false,"horizon":"15m"}"#)) { response in
                 #expect(response.status == .accepted)
                 location = response.headers[.location] ?? ""
                 let answer = try json(response.body)

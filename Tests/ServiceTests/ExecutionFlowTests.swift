@@ -29,7 +29,7 @@ struct ExecutionFlowTests {
         #expect(verification.rounds.allSatisfy { $0.throttled < verification.baseline.throttled }, "and less after")
         let held = try await harness.allocation("busy")
         #expect(held.driver.cpu == held.stored?[0], "the driver has what the store keeps")
-        #expect(try await harness.service.runtime.lockedBecause("busy") != nil || busy.endedAt != nil)
+        #expect(try await harness.service.runtime.lockedBecause("busy", shrinking: true) != nil || busy.endedAt != nil)
     }
 
     @Test func aForcedShrinkThatThrottlesIsRolledBackWithinItsWindow() async throws {
@@ -151,7 +151,7 @@ struct ExecutionFlowTests {
     }
 
     @Test func queuedSwapsAreCheckedAgainstThePoolWhenTheyRun() async throws {
-        let harness = try await SimulatedHarness()
+        let harness = try await SimulatedHarness { $0.cooldownRounds = 6 }
         try await harness.test { client in
             try await harness.rounds(8, from: 0)
             let first = try await harness.post(client, "/swap_request", #"{"allocations":{"idle":{"cpu":2,"memory":4,"gpu":0}},"dryRun":false}"#)
@@ -167,12 +167,55 @@ struct ExecutionFlowTests {
             #expect(second.0 == .accepted)
             try await harness.rounds(1, from: 9)
             #expect(try await harness.swaps("other").first?.outcome == .verifying)
-            let cooling = try await harness.post(client, "/swap_request", #"{"allocations":{"other":{"cpu":1.2,"memory":4,"gpu":0}}}"#)
-            #expect(cooling.0 == .conflict && ((cooling.1["error"] as? [String: Any])?["message"] as? String)?.contains("cooling down") == true)
+            // Being verified, it may grow (superseding the swap) but not shrink.
+            let shrink = try await harness.post(client, "/swap_request", #"{"allocations":{"other":{"cpu":1.2,"memory":4,"gpu":0}}}"#)
+            #expect(shrink.0 == .conflict && ((shrink.1["error"] as? [String: Any])?["message"] as? String)?.contains("no shrink before") == true)
         }
-        let restarted = try await SimulatedHarness(path: harness.path)
-        #expect(await restarted.service.runtime.lockedBecause("other")?.contains("cooling down") == true)
+        let restarted = try await SimulatedHarness(path: harness.path) { $0.cooldownRounds = 6 }
+        #expect(await restarted.service.runtime.coolingDown("other")?.contains("no shrink before") == true)
         #expect(await restarted.service.runtime.monitor.watched.count == 1, "the swap being verified is watched again")
+    }
+
+    @Test func theLoopPlansOnlyAtItsPlanningInterval() async throws {
+        let harness = try await SimulatedHarness { $0.autoSwap = true; $0.warmupRounds = 6; $0.planEveryRounds = 5; $0.cooldownRounds = 0 }
+        try await harness.rounds(30, from: 0)
+        let swaps = try await harness.swaps()
+        #expect(swaps.count >= 2, "the loop swapped: \(swaps.map { "\($0.instance) \($0.outcome)" })")
+        // Plans run at the slots of the pool clock that are multiples of 5 (a swap's time is the
+        // end of the slot its round observed).
+        let slots = Set(swaps.map { $0.time / 300 - 1 })
+        #expect(slots.allSatisfy { $0 % 5 == 0 }, "swaps at slots \(slots.sorted())")
+    }
+
+    @Test func aCooldownStopsShrinksNotGrows() async throws {
+        let harness = try await SimulatedHarness { $0.cooldownRounds = 6 }
+        try await harness.test { client in
+            try await harness.rounds(8, from: 0)
+            let grown = try await harness.post(client, "/swap_request", #"{"allocations":{"other":{"cpu":1.5,"memory":4,"gpu":0}},"dryRun":false}"#)
+            #expect(grown.0 == .accepted)
+            try await harness.rounds(1, from: 8)
+            #expect(try await harness.swaps("other").first?.outcome == .verifying)
+            // A grow cannot starve its instance: it locks nothing, and a second grow in its window
+            // commits it at once, so that one instance has one swap being verified.
+            let again = try await harness.post(client, "/swap_request", #"{"allocations":{"other":{"cpu":1.6,"memory":4,"gpu":0}},"dryRun":false}"#)
+            #expect(again.0 == .accepted, "\(again.1)")
+            try await harness.rounds(1, from: 9)
+            let both = try await harness.swaps("other")
+            #expect(both.count == 2 && both[0].after[0] == 1.6 && both[0].outcome == .verifying, "\(both.map { "\($0.after) \($0.outcome)" })")
+            #expect(both.count == 2 && both[1].outcome == .committed && both[1].reason?.contains("before its window ended") == true)
+            try await harness.rounds(3, from: 10)
+            #expect(try await harness.swaps("other").first?.outcome == .committed)
+            let shrink = try await harness.post(client, "/swap_request", #"{"allocations":{"other":{"cpu":1.2,"memory":4,"gpu":0}}}"#)
+            let message = ((shrink.1["error"] as? [String: Any])?["message"] as? String) ?? ""
+            #expect(shrink.0 == .conflict && message.contains("cannot shrink now") && message.contains("cooling down"), "\(message)")
+            let grow = try await harness.post(client, "/swap_request", #"{"allocations":{"other":{"cpu":1.8,"memory":4,"gpu":0}}}"#)
+            #expect(grow.0 == .ok, "\(grow.1)")
+            // The loop's own problem lets it grow: its floor is what it holds.
+            let runtime = harness.service.runtime
+            #expect(await runtime.coolingDown("other") != nil)
+            #expect(await runtime.lockedBecause("other", shrinking: false) == nil)
+            #expect(await runtime.lockedBecause("other", shrinking: true)?.contains("cooling down") == true)
+        }
     }
 
     @Test func aRestartKeepsTheMemoryFloorFromTheStoredSamples() async throws {

@@ -17,10 +17,11 @@ struct PredictiveRunTests {
         settings.retrainHours = 0
         settings.trainingSamples = 2_000
         settings.trainingEpochs = 1
-        settings.risk.workingSetRounds = 24  // the loop starts 24 rounds before the window
+        settings.risk.workingSetRounds = 24
         let window = 300..<400
         var rounds = 0
         var run = PredictiveRun(trace: trace, pool: pool, window: window, settings: settings)
+        run.burnInSlots = 24  // the loop starts 24 rounds before the window
         run.progress = { done, total in
             rounds = done
             #expect(total == window.count + 24)
@@ -32,6 +33,7 @@ struct PredictiveRunTests {
         #expect(predictive.measuredByDriver)
         #expect(predictive.instanceIntervals == fixed.instanceIntervals)
         #expect(predictive.slackPerSlot.count == window.count)
+        #expect(predictive.tiers.map(\.resizes).reduce(0, +) == predictive.resizes, "every resize is in its tier")
         // The loop moved allocations (in its rounds before the window, on this steady trace).
         #expect(predictive.allocatedHours.cpu < fixed.allocatedHours.cpu)
         #expect(predictive.slackHours.cpu < fixed.slackHours.cpu,

@@ -48,6 +48,7 @@ func syntheticTrace(_ usage: [[Double]], allocatedCPU: Double) -> UsageTrace {
         let result = simulator.run(OraclePolicy(trace: trace))
         #expect(result.instanceIntervals == 2)
         #expect(result.resizes == 1) // to 1 core and 1 GiB at slot 0, nothing after
+        #expect(result.tiers.map(\.resizes) == [1, 0, 0], "in the instance's tier")
         #expect(result.usedPerSlot[1] == .zero)
     }
 
@@ -203,5 +204,40 @@ func syntheticTrace(_ usage: [[Double]], allocatedCPU: Double) -> UsageTrace {
         histogram.add(2, at: 100)
         let p = histogram.percentiles([1.0] as InlineArray<1, Double>)
         #expect(p[0] >= 2 && p[0] < 2.2)
+    }
+}
+
+@Suite struct TierRuleTests {
+    @Test func cycleGivesTheTiersInTurn() throws {
+        let trace = syntheticTrace(Array(repeating: [1, 1], count: 7), allocatedCPU: 2)
+        let pool = try PoolShape().buildPool(for: trace)
+        #expect(pool.instances.map(\.sla.weight) == [1, 3, 10, 1, 3, 10, 1])
+    }
+
+    @Test func aSeededRuleDrawsTheSameTiersForTheSameSeedInItsShares() throws {
+        let rule = TierRule.random(seed: 42, shares: [0.6, 0.3, 0.1])
+        let tiers = rule.tiers(count: 3_000)
+        #expect(tiers == rule.tiers(count: 3_000), "the same seed, the same tiers")
+        #expect(tiers != TierRule.random(seed: 43, shares: [0.6, 0.3, 0.1]).tiers(count: 3_000), "another seed, others")
+        let counts = SLATier.allCases.map { tier in tiers.filter { $0 == tier }.count }
+        // Binomial(3000, p): each count within 5 standard deviations of 3000 p.
+        for (count, share) in zip(counts, [0.6, 0.3, 0.1]) {
+            let sd = (3_000 * share * (1 - share)).squareRoot()
+            #expect(abs(Double(count) - 3_000 * share) < 5 * sd, "\(counts)")
+        }
+        #expect(TierRule.random(seed: 1, shares: [0, 0, 2]).tiers(count: 50).allSatisfy { $0 == .critical })
+        // The pool takes the weights from the rule.
+        let trace = syntheticTrace(Array(repeating: [1, 1], count: 40), allocatedCPU: 2)
+        let pool = try PoolShape(tiers: .random(seed: 9, shares: [1, 1, 1])).buildPool(for: trace)
+        let expected = TierRule.random(seed: 9, shares: [1, 1, 1]).tiers(count: 40).map { PoolShape.tierWeights[$0.rawValue] }
+        #expect(pool.instances.map(\.sla.weight) == expected)
+    }
+
+    @Test func sharesThatCannotDrawAreRefused() {
+        #expect(TierRule.random(seed: 1, shares: [0, 0, 0]).problem != nil)
+        #expect(TierRule.random(seed: 1, shares: [1, -1, 1]).problem != nil)
+        #expect(TierRule.random(seed: 1, shares: [1, 1]).problem != nil)
+        let trace = syntheticTrace([[1, 1]], allocatedCPU: 2)
+        #expect(throws: PoolBuildError.self) { try PoolShape(tiers: .random(seed: 1, shares: [0, 0, 0])).buildPool(for: trace) }
     }
 }
