@@ -30,7 +30,7 @@ public struct RiskPolicy: Sendable, Equatable, Codable {
     /// rounds. Memory in real pools spikes to many times its usual level a few times a week;
     /// a day's peak (288) OOM-killed three times as often as a VPA in the closed-loop
     /// evaluation, a week's fewer. Beyond 288 rounds the peak is kept per bucket of rounds
-    /// (288 values an instance, whatever the window), so it covers up to a bucket more.
+    /// (288 values an instance, whatever the window), so it covers up to two buckets more.
     public var workingSetRounds = 2016
     /// Blast radius: most instances, tenants and nodes one plan touches without an operator.
     public var maxInstances = 200

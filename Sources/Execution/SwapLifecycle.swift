@@ -97,11 +97,11 @@ public struct SwapLifecycle: Sendable, Equatable, Codable {
     }
 
     /// verifying → committed before its window ends, because a later swap of the instance took
-    /// effect (a grow the forecast asked for): that swap now answers for the instance, and
-    /// rolling this one back would undo it.
+    /// effect. Only a pure grow ends this way: no round can show it as a regression.
     public mutating func superseded() throws(InvalidTransition) {
+        guard change.isPureGrow else { throw InvalidTransition(instance: change.instance, from: phase, event: "be superseded (it took something away)") }
         try move("be superseded", from: [.verifying], to: .committed)
-        reason = "committed before its window ended: a later swap of the instance took effect"
+        reason = "committed before its window ended: a grow cannot regress, and a later swap of the instance took effect"
     }
 
     /// One round of the window. Returns the actions that undo the swap when the round shows

@@ -117,6 +117,9 @@ public struct ControlLoop: Sendable {
             try await store.compactSamples(deleteBefore: time - Int64(configuration.retentionDays) * 86_400,
                                            downsampleBefore: time - Int64(configuration.retentionFullDays) * 86_400, bucket: 3_600)
         }
+        let superseded = await runtime.takeSupersededCommits()
+        report.committed += superseded
+        metrics.committed.increment(by: Int64(superseded))
         await runtime.advanceRound()
         metrics.rounds.increment()
         metrics.swaps.increment(by: Int64(report.swaps))

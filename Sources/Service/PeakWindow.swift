@@ -1,8 +1,8 @@
 /// The peak of one instance's readings over about the last `rounds` rounds, in at most 288
 /// values whatever the window: up to 288 rounds each reading is kept (exact); beyond, the
-/// peaks of buckets of `ceil(rounds / 288)` rounds, so the window covers `rounds` to
-/// `rounds + bucket - 1` rounds (a week of 5-minute rounds: buckets of 7, 35 minutes at most
-/// beyond the week).
+/// peaks of buckets of `ceil(rounds / 288)` rounds, so the window covers at least `rounds`
+/// and fewer than `rounds + 2 × bucket` rounds (a week of 5-minute rounds: buckets of 7, at
+/// most 6 rounds beyond the week).
 struct PeakWindow: Sendable {
     static let maximumValues = 288
     let bucket: Int

@@ -13,8 +13,8 @@ struct PlanFormulation {
     /// Why each instance that may not change now may not (cooling down, never observed, gone
     /// from the driver, being verified).
     let locked: [String: String]
-    /// Why each instance that may grow but not shrink now may not (cooling down after a swap):
-    /// its minimum is raised to what it holds.
+    /// Why each instance that may grow but not shrink or move now may not (cooling down after a
+    /// swap): its minimum is raised to what it holds, and it has no other node.
     var noShrink: [String: String] = [:]
     /// Whether the driver moves instances between nodes.
     let migrates: Bool
@@ -78,7 +78,7 @@ struct PlanFormulation {
             let inScope = (scopeIDs?.contains(id) ?? true) && (tenant == nil || record.tenant == tenant)
             locked.append(!inScope || self.locked[id] != nil)
             cost.append(0.5 + record.allocation[1] / 16)
-            alternatives.append(migrates ? nodes.indices.filter { $0 != nodeIndex[record.node] } : [])
+            alternatives.append(migrates && noShrink[id] == nil ? nodes.indices.filter { $0 != nodeIndex[record.node] } : [])
         }
         let problem = SwapProblem(
             resources: ["cpu", "memory", "gpu"], integral: [false, false, true],

@@ -117,8 +117,6 @@ struct PoolForecaster {
     /// accepts, scaled by `riskLevel` (at 1: the upper end of the 80/90/95% interval for weight
     /// below 3, below 10, 10 or more), the highest over the slots of the horizon (the allocation
     /// is held through all of them); the allocation before any sample.
-    /// What `record` needs over the next `horizon` slots, per resource: the largest upper
-    /// quantile its tier accepts (scaled by the risk level) of any of them.
     mutating func demand(_ record: InstanceRecord, horizon: Int) -> [Double] {
         guard let series = seriesOf[record.id], observed(record.id) else { return record.allocation }
         let chance = allowedExceedance(weight: record.weight)

@@ -36,6 +36,9 @@ public actor PoolRuntime {
     var lastTraining: Int64?
     /// Pool time until which each swapped instance stays locked (anti-thrashing).
     var cooldownUntil: [String: Int64] = [:]
+    /// Pure grows committed early because a later swap of their instance took effect, since
+    /// the loop last counted them (`takeSupersededCommits`).
+    var supersededCommits = 0
     /// Instances the driver registered and no longer lists.
     var missing: Set<String> = []
     /// Instances with a swap waiting for approval, and since when (pool time).
@@ -306,6 +309,12 @@ public actor PoolRuntime {
                                      cpu: view(series.cpu, 0), memory: view(series.memory, 1))
         }
         return PredictionView(instance: id, trainedSince: startedAt, lastObserved: forecaster.lastObservedSlot[id], predictions: predictions)
+    }
+
+    /// The pure grows committed early since the last call (see `commitSuperseded`).
+    func takeSupersededCommits() -> Int {
+        defer { supersededCommits = 0 }
+        return supersededCommits
     }
 
     /// The demand a plan meets for `id` (see `PoolForecaster.demand`).

@@ -168,26 +168,29 @@ extension PoolRuntime {
 
     // MARK: Plans
 
-    /// Why `id` may not change now, or nil: `shrinking` says whether the change takes anything
-    /// away, which a cooldown forbids. `verifying`: the instances with a swap being verified,
+    /// Why `id` may not change now, or nil. `restricting`: whether the change takes anything
+    /// away or moves the instance, which a cooldown forbids. `verifying`: `verifyingLocks`,
     /// when the caller has them at hand.
-    func lockedBecause(_ id: String, shrinking: Bool, verifying: Set<String>? = nil, approving: Bool = false) -> String? {
-        if shrinking, let why = coolingDown(id, verifying: verifying) { return why }
+    func lockedBecause(_ id: String, restricting: Bool, verifying: Set<String>? = nil, approving: Bool = false) -> String? {
+        if restricting, let why = coolingDown(id) { return why }
         if !forecaster.observed(id) { return "no usage observed yet" }
         if missing.contains(id) { return "the \(driver.name) driver no longer lists it" }
+        if verifying?.contains(id) ?? verifyingLocks.contains(id) { return "a swap of it is being verified" }
         if held[id] != nil, !approving { return "a swap of it waits for an operator's approval" }
         return nil
     }
 
-    /// The instances with a swap being verified: they may grow (a grow the forecast asks for
-    /// supersedes the swap, see `commitSuperseded`) but not shrink again until it commits.
-    var verifyingInstances: Set<String> { Set(monitor.watched.values.map(\.record.instance)) }
+    /// The instances a swap being verified locks: those whose swap took something away or
+    /// moved them. A pure grow cannot regress, so its instance may change again at once.
+    var verifyingLocks: Set<String> {
+        Set(monitor.watched.values.filter { !$0.lifecycle.change.isPureGrow }.map(\.record.instance))
+    }
 
-    /// Commits the swaps of `id` still in their window: a later swap of it took effect and
-    /// now answers for it.
+    /// Commits the pure grows of `id` still in their window, once a later swap of it took
+    /// effect: a grow cannot regress, and one instance has one swap being verified.
     func commitSuperseded(_ id: String) async throws {
         var updates: [SwapRecord] = []
-        for (key, entry) in monitor.watched where entry.record.instance == id {
+        for (key, entry) in monitor.watched where entry.record.instance == id && entry.lifecycle.change.isPureGrow {
             var lifecycle = entry.lifecycle
             try lifecycle.superseded()
             measure(&lifecycle)
@@ -195,20 +198,19 @@ extension PoolRuntime {
             updates.append(SwapRecords.updated(entry.record, lifecycle, at: poolTime))
         }
         if !updates.isEmpty { try await store.update(swaps: updates) }
+        supersededCommits += updates.count
     }
 
-    /// Why `id` may not shrink now, or nil: a swap of it is being verified, or it cools down
-    /// after its last swap (an OOM kill this round ends the cooldown: the instance needs room
-    /// now). `verifying`: `verifyingInstances`, when the caller has them at hand.
-    func coolingDown(_ id: String, verifying: Set<String>? = nil) -> String? {
-        if verifying?.contains(id) ?? verifyingInstances.contains(id) { return "a swap of it is being verified: no shrink before it commits" }
-        guard let until = cooldownUntil[id], until > poolTime, (roundDeltas[id]?.oomKills ?? 0) == 0 else { return nil }
-        return "cooling down after a swap until \(UTCTime.iso8601(until)): no shrink before"
+    /// Why `id` may not shrink or move now (the `cooldownRounds` rounds after a swap of it took
+    /// effect), or nil. Grows are never held back.
+    func coolingDown(_ id: String) -> String? {
+        guard let until = cooldownUntil[id], until >= poolTime else { return nil }
+        return "cooling down after a swap until \(UTCTime.iso8601(until)): no shrink or migration before"
     }
 
-    /// Whether `swap` takes anything away from its instance.
-    static func shrinks(_ swap: SwapView) -> Bool {
-        zip(swap.after.values, swap.before.values).contains { $0 < $1 }
+    /// Whether `swap` takes anything away from its instance or moves it.
+    static func restricts(_ swap: SwapView) -> Bool {
+        swap.fromNode != swap.toNode || zip(swap.after.values, swap.before.values).contains { $0 < $1 }
     }
 
     /// Why `swap` no longer matches the pool (its allocation or node changed since it was planned).
@@ -256,15 +258,15 @@ extension PoolRuntime {
     /// Formulates the swap problem for `request`, solves it, and answers with every swap, its
     /// explanation and risk assessment. Nothing changes here.
     public func plan(_ request: SwapRequestBody, tenantScope: String?, shouldStop: @escaping @Sendable () -> Bool) async throws -> PlanView {
-        // What a plan sets holds until the loop's next plan at least: it covers those slots.
-        let horizon = min(6, max(configuration.planEveryRounds,
-                                 try PlanFormulation.horizonSlots(request.horizon, default: configuration.horizonSlots, interval: configuration.interval)))
+        // What the loop's plan sets holds until its next plan at least: it covers those slots.
+        let horizon = try PlanFormulation.horizonSlots(request.horizon, default: max(configuration.horizonSlots, configuration.planEveryRounds),
+                                                       interval: configuration.interval)
         var locked: [String: String] = [:]
-        let verifying = verifyingInstances
+        let verifying = verifyingLocks
         var noShrink: [String: String] = [:]
         for id in forecaster.order {
-            locked[id] = lockedBecause(id, shrinking: false, verifying: verifying)
-            noShrink[id] = coolingDown(id, verifying: verifying)
+            locked[id] = lockedBecause(id, restricting: false, verifying: verifying)
+            noShrink[id] = coolingDown(id)
         }
         var formulation = PlanFormulation(configuration: configuration, registry: registry, locked: locked, noShrink: noShrink,
                                           migrates: driver.capabilities.migrates)
@@ -335,7 +337,7 @@ extension PoolRuntime {
     public func execute(_ plan: PlanView, request: String, tenant: String?, force: Bool, reassess: Bool, recordRejected: Bool = true) async throws -> PlanView {
         var lifecycles = plan.swaps.map { SwapLifecycle(change: PlanFormulation.change($0)) }
         for (k, swap) in plan.swaps.enumerated() {
-            if let why = staleness(swap) ?? lockedBecause(swap.instance, shrinking: Self.shrinks(swap)) { try lifecycles[k].refuse(why) }
+            if let why = staleness(swap) ?? lockedBecause(swap.instance, restricting: Self.restricts(swap)) { try lifecycles[k].refuse(why) }
         }
         let candidates = lifecycles.indices.filter { lifecycles[$0].phase == .planned }
         let reports: [RiskReport]
@@ -437,7 +439,7 @@ extension PoolRuntime {
         for swapRecord in held.reversed() {
             guard var swap = plan.swaps.first(where: { $0.swapID == swapRecord.id }) ?? plan.swaps.first(where: { $0.instance == swapRecord.instance }) else { continue }
             var lifecycle = SwapRecords.lifecycle(swapRecord)
-            if let why = staleness(swap) ?? lockedBecause(swap.instance, shrinking: Self.shrinks(swap), approving: true) { try lifecycle.refuse(why) } else { try lifecycle.approve() }
+            if let why = staleness(swap) ?? lockedBecause(swap.instance, restricting: Self.restricts(swap), approving: true) { try lifecycle.refuse(why) } else { try lifecycle.approve() }
             swap.swapID = swapRecord.id
             view.swaps.append(swap)
             lifecycles.append(lifecycle)

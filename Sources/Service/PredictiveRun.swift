@@ -36,7 +36,7 @@ public struct PredictiveRun {
 
     /// Rounds the loop runs before the window, unaccounted, so that it enters the window as a
     /// running service would (allocations adapted): a day. The warm start seeds the memory
-    /// floor's window from the stored history, however long.
+    /// floor's window from the stored history (up to `warmStartSlots`, 8 days).
     public var burnInSlots: Int
 
     /// The run's accounting, and the networks it forecast with (to hand to the next run).

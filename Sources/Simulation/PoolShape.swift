@@ -53,6 +53,26 @@ public enum TierRule: Sendable, Equatable {
         }
     }
 
+    /// A rule as `simulate --tiers` writes it: `cycle`, or `random:SEED[:S,P,C]` (equal shares
+    /// by default).
+    public init(parsing text: String) throws(PoolBuildError) {
+        if text == "cycle" { self = .cycle; return }
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 || parts.count == 3, parts[0] == "random", let seed = UInt64(parts[1]) else {
+            throw PoolBuildError(description: "tiers must be 'cycle' or 'random:SEED[:S,P,C]' (SEED a whole number ≥ 0), not '\(text)'")
+        }
+        var shares = [1.0, 1, 1]
+        if parts.count == 3 {
+            let fields = parts[2].split(separator: ",", omittingEmptySubsequences: false)
+            guard fields.count == 3, let values = Optional(fields.compactMap { Double($0) }), values.count == 3 else {
+                throw PoolBuildError(description: "tiers: the shares must be three numbers S,P,C, not '\(parts[2])'")
+            }
+            shares = values
+        }
+        self = .random(seed: seed, shares: shares)
+        if let problem { throw PoolBuildError(description: "tiers: " + problem) }
+    }
+
     /// Why the rule cannot be used, or nil.
     public var problem: String? {
         guard case .random(_, let shares) = self else { return nil }

@@ -37,12 +37,12 @@ struct SimulateCommand: AsyncParsableCommand {
     var horizon: Int?
     @Option(name: .long, help: "predictive: minutes between the loop's plans (the planning interval, a multiple of the trace's interval; default: the settings' planEveryRounds).")
     var planEvery: Int?
-    @Option(name: .long, help: "predictive: rounds an instance may not shrink after a change (default: the settings' cooldownRounds).")
+    @Option(name: .long, help: "predictive: rounds after a swap in which its instance may not shrink or move (default: the settings' cooldownRounds).")
     var cooldown: Int?
     @Option(name: .long, help: "SLA tiers of the trace's instances: 'cycle' (standard, premium, critical in turn) or 'random:SEED[:S,P,C]' (each drawn with shares S, P, C, default equal, from a generator seeded with SEED).")
     var tiers = "cycle"
-    @Option(name: .long, help: "predictive: risk level, comma-separated for a sweep: scales the chance of usage above its allocation each SLA tier accepts (10%, 5%, 2.5% at 1), the quantile demand is read at and the risk gate's limit (riskLevel).")
-    var risk = "1"
+    @Option(name: .long, help: "predictive: risk level, comma-separated for a sweep: scales the chance of usage above its allocation each SLA tier accepts (10%, 5%, 2.5% at 1), the quantile demand is read at and the risk gate's limit (default: the settings' riskLevel).")
+    var risk: String?
     @Option(name: .long, help: "percentile: safety margin on every percentile, comma-separated for a sweep (VPA: 0.15).")
     var margin = "0.15"
     @Option(name: .long, help: "percentile: cores added to its cpu target and bounds (VPA: 0), to compare with predictive's headroom.")
@@ -51,10 +51,10 @@ struct SimulateCommand: AsyncParsableCommand {
     var tradeoffSvg: String?
     @Option(name: .long, help: "predictive: rounds whose peak memory is the floor no shrink goes below (risk.workingSetRounds; 288 is a day, 2016 a week), comma-separated for a sweep (with --risk: every pair).")
     var workingSetRounds: String?
-    @Option(name: .long, help: "predictive: training windows per epoch (the service's default is 200000).")
-    var trainingSamples = 100_000
-    @Option(name: .long, help: "predictive: training epochs.")
-    var trainingEpochs = 2
+    @Option(name: .long, help: "predictive: training windows per epoch (default: the settings' trainingSamples).")
+    var trainingSamples: Int?
+    @Option(name: .long, help: "predictive: training epochs (default: the settings' trainingEpochs).")
+    var trainingEpochs: Int?
     @Flag(name: .long, inversion: .prefixedNo, help: "A progress bar for predictive on standard error (default: when standard error is a terminal).")
     var progress = isatty(STDERR_FILENO) != 0
 
@@ -89,7 +89,7 @@ struct SimulateCommand: AsyncParsableCommand {
         _ = try margins()
         guard percentileHeadroom.isFinite, percentileHeadroom >= 0 else { throw ValidationError("--percentile-headroom must be a finite number of cores ≥ 0, not \(percentileHeadroom)") }
         _ = try workingSets()
-        guard trainingSamples >= 1, trainingEpochs >= 1 else { throw ValidationError("--training-samples and --training-epochs must be at least 1") }
+        if (trainingSamples ?? 1) < 1 || (trainingEpochs ?? 1) < 1 { throw ValidationError("--training-samples and --training-epochs must be at least 1") }
         for (name, value) in [("--node-cpu", nodeCPU), ("--node-memory", nodeMemory), ("--node-gpu", nodeGPU),
                               ("--reserve-cpu", reserveCPU), ("--reserve-memory", reserveMemory)] where !(value.isFinite && value >= 0) {
             throw ValidationError("\(name) must be a finite amount of at least 0, not \(value)")
@@ -98,15 +98,7 @@ struct SimulateCommand: AsyncParsableCommand {
 
     /// The rule of `--tiers`.
     func tierRule() throws -> TierRule {
-        if tiers == "cycle" { return .cycle }
-        let parts = tiers.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 2 || parts.count == 3, parts[0] == "random", let seed = UInt64(parts[1]) else {
-            throw ValidationError("--tiers must be 'cycle' or 'random:SEED[:S,P,C]' (SEED a whole number ≥ 0), not '\(tiers)'")
-        }
-        let shares = parts.count == 3 ? try Self.numbers(parts[2], "--tiers shares") { $0 >= 0 ? nil : "must be at least 0" } : [1, 1, 1]
-        let rule = TierRule.random(seed: seed, shares: shares)
-        if let problem = rule.problem { throw ValidationError("--tiers: \(problem)") }
-        return rule
+        do { return try TierRule(parsing: tiers) } catch { throw ValidationError("--\(error.description)") }
     }
 
     /// The working-set windows of `--working-set-rounds`, nil for the settings'.
@@ -116,9 +108,9 @@ struct SimulateCommand: AsyncParsableCommand {
             .map { Int($0) }
     }
 
-    /// The risk levels of `--risk`.
-    func risks() throws -> [Double] {
-        try Self.numbers(risk, "--risk") { $0 > 0 && $0 <= 2.5 ? nil : "must be in (0, 2.5]" }
+    /// The risk levels of `--risk`, nil for the settings'.
+    func risks() throws -> [Double]? {
+        try risk.map { try Self.numbers($0, "--risk") { $0 > 0 && $0 <= 2.5 ? nil : "must be in (0, 2.5]" } }
     }
 
     /// The percentile margins of `--margin`.
@@ -174,7 +166,7 @@ struct SimulateCommand: AsyncParsableCommand {
 
     /// The service's settings the predictive policy runs with: its defaults or `--config`'s,
     /// with these options.
-    func predictiveSettings(interval: Int, risk: Double, workingSetRounds: Int?) throws -> ServiceConfiguration {
+    func predictiveSettings(interval: Int, risk: Double?, workingSetRounds: Int?) throws -> ServiceConfiguration {
         var settings = try ServiceConfiguration.load(file: config, environment: [:])
         settings.demo = false
         settings.driver = nil
@@ -189,9 +181,9 @@ struct SimulateCommand: AsyncParsableCommand {
             settings.planEveryRounds = planEvery * 60 / interval
         }
         if let cooldown { settings.cooldownRounds = cooldown }
-        settings.riskLevel = risk
-        settings.trainingSamples = trainingSamples
-        settings.trainingEpochs = trainingEpochs
+        if let risk { settings.riskLevel = risk }
+        if let trainingSamples { settings.trainingSamples = trainingSamples }
+        if let trainingEpochs { settings.trainingEpochs = trainingEpochs }
         if let workingSetRounds { settings.risk.workingSetRounds = workingSetRounds }
         try settings.validate()
         return settings
@@ -220,8 +212,14 @@ struct SimulateCommand: AsyncParsableCommand {
                                       + "give --from at least two days after the trace starts")
             }
         }
+        // The predictive runs' settings, checked before anything runs.
+        let sets: [Int?] = try workingSets() ?? [nil]
+        let levels: [Double?] = try risks() ?? [nil]
+        let runs = levels.flatMap { level in sets.map { (level, $0) } }
+        let settings = chosen.contains(.predictive)
+            ? try runs.map { try predictiveSettings(interval: trace.interval, risk: $0.0, workingSetRounds: $0.1) } : []
         // One run per policy and setting; a setting is named only when a sweep runs several.
-        let margins = try margins(), risks = try risks()
+        let margins = try margins()
         let replayed: [(PolicyName, Double?)] = chosen.filter { $0 != .predictive }.flatMap { name in
             name == .percentile ? margins.map { (name, Optional($0)) } : [(name, nil)]
         }
@@ -236,12 +234,9 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         if chosen.contains(.predictive) {
             var networks: [String: CheckpointRecord] = [:]
-            let sets: [Int?] = try workingSets() ?? [nil]
-            let runs = risks.flatMap { level in sets.map { (level, $0) } }
-            let settings = try runs.map { try predictiveSettings(interval: trace.interval, risk: $0.0, workingSetRounds: $0.1) }
             for (index, (level, set)) in runs.enumerated() {
                 var parts: [String] = []
-                if risks.count > 1 { parts.append("risk \(formatAmount(level))") }
+                if levels.count > 1, let level { parts.append("risk \(formatAmount(level))") }
                 if sets.count > 1, let set { parts.append("memory floor \(set) rounds") }
                 let label = parts.isEmpty ? nil : parts.joined(separator: ", ")
                 let bar = ProgressBar(label: label.map { "predictive \($0)" } ?? "predictive", enabled: progress)

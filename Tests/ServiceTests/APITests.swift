@@ -86,6 +86,28 @@ struct APITests {
         }
     }
 
+    @Test func theHeadroomIsAddedToEveryDemandThePlanMeets() async throws {
+        actor Demands { var values: [Double] = []; func add(_ x: Double) { values.append(x) } }
+        let found = Demands()
+        for headroom in [0.0, 0.5] {
+            let harness = try await ServiceHarness { $0.headroom = [headroom, 0, 0] }
+            try await harness.test { client in
+                try await harness.registerPool(client)
+                try await harness.feed(client, rounds: 30)
+                try await client.execute(uri: "/swap_request", method: .post, headers: harness.headers("operator"),
+                                         body: ByteBuffer(string: #"{"instances":["a2"],"dryRun":true}"#)) { response in
+                    let swaps = try #require((try json(response.body))["swaps"] as? [[String: Any]])
+                    let change = try #require((swaps.first?["changes"] as? [[String: Any]])?.first { $0["resource"] as? String == "cpu" },
+                                              "a2 idles at about 0.5 of 4 cores: its cpu shrinks")
+                    let demand = try #require(change["demand"] as? Double)
+                    await found.add(demand)
+                }
+            }
+        }
+        let demands = await found.values
+        #expect(demands.count == 2 && abs(demands[1] - demands[0] - 0.5) < 1e-9, "\(demands)")
+    }
+
     @Test func aSwapRequestPlansDryAndExecutesWhenQueued() async throws {
         let harness = try await ServiceHarness()
         try await harness.test { client in

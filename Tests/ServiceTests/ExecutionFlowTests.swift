@@ -29,7 +29,7 @@ struct ExecutionFlowTests {
         #expect(verification.rounds.allSatisfy { $0.throttled < verification.baseline.throttled }, "and less after")
         let held = try await harness.allocation("busy")
         #expect(held.driver.cpu == held.stored?[0], "the driver has what the store keeps")
-        #expect(try await harness.service.runtime.lockedBecause("busy", shrinking: true) != nil || busy.endedAt != nil)
+        #expect(try await harness.service.runtime.lockedBecause("busy", restricting: true) != nil || busy.endedAt != nil)
     }
 
     @Test func aForcedShrinkThatThrottlesIsRolledBackWithinItsWindow() async throws {
@@ -167,12 +167,12 @@ struct ExecutionFlowTests {
             #expect(second.0 == .accepted)
             try await harness.rounds(1, from: 9)
             #expect(try await harness.swaps("other").first?.outcome == .verifying)
-            // Being verified, it may grow (superseding the swap) but not shrink.
+            // A grow locks nothing (it cannot regress), but the cooldown forbids a shrink.
             let shrink = try await harness.post(client, "/swap_request", #"{"allocations":{"other":{"cpu":1.2,"memory":4,"gpu":0}}}"#)
-            #expect(shrink.0 == .conflict && ((shrink.1["error"] as? [String: Any])?["message"] as? String)?.contains("no shrink before") == true)
+            #expect(shrink.0 == .conflict && ((shrink.1["error"] as? [String: Any])?["message"] as? String)?.contains("cooling down") == true)
         }
         let restarted = try await SimulatedHarness(path: harness.path) { $0.cooldownRounds = 6 }
-        #expect(await restarted.service.runtime.coolingDown("other")?.contains("no shrink before") == true)
+        #expect(await restarted.service.runtime.coolingDown("other")?.contains("cooling down") == true, "the cooldown is restored from the store")
         #expect(await restarted.service.runtime.monitor.watched.count == 1, "the swap being verified is watched again")
     }
 
@@ -185,6 +185,43 @@ struct ExecutionFlowTests {
         // end of the slot its round observed).
         let slots = Set(swaps.map { $0.time / 300 - 1 })
         #expect(slots.allSatisfy { $0 % 5 == 0 }, "swaps at slots \(slots.sorted())")
+        // Each plan covers the 5 slots until the next one: its risk was assessed over them.
+        let horizons = Set(swaps.compactMap { SwapRecords.value(RiskReport.self, $0.risk)?.horizonSlots })
+        #expect(horizons == [5], "\(horizons)")
+    }
+
+    @Test func aShrinkBeingVerifiedLocksItsInstance() async throws {
+        let harness = try await SimulatedHarness()
+        try await harness.test { client in
+            try await harness.rounds(8, from: 0)
+            let shrunk = try await harness.post(client, "/swap_request", #"{"allocations":{"idle":{"cpu":2,"memory":4,"gpu":0}},"dryRun":false}"#)
+            #expect(shrunk.0 == .accepted)
+            try await harness.rounds(1, from: 8)
+            #expect(try await harness.swaps("idle").first?.outcome == .verifying)
+            let grow = try await harness.post(client, "/swap_request", #"{"allocations":{"idle":{"cpu":3,"memory":4,"gpu":0}}}"#)
+            let message = ((grow.1["error"] as? [String: Any])?["message"] as? String) ?? ""
+            #expect(grow.0 == .conflict && message.contains("being verified"), "\(message)")
+        }
+    }
+
+    @Test func theLoopNeverShrinksAnInstanceInItsCooldown() async throws {
+        let cooldown = 4
+        let harness = try await SimulatedHarness { $0.autoSwap = true; $0.warmupRounds = 6; $0.cooldownRounds = cooldown }
+        try await harness.rounds(60, from: 0)
+        // Oldest first, per instance: a swap that shrinks comes more than `cooldown` rounds after
+        // the one before it, and after that one committed when it took something away.
+        let swaps = try await harness.swaps().filter { $0.outcome != .rejected && $0.outcome != .held }.reversed()
+        var compared = 0
+        for (id, mine) in Dictionary(grouping: swaps, by: \.instance) {
+            for (before, after) in zip(mine, mine.dropFirst()) where zip(after.after, after.before).contains(where: { $0 < $1 }) {
+                #expect((after.time - before.time) / 300 > cooldown, "\(id): a shrink \((after.time - before.time) / 300) rounds after its last swap")
+                if zip(before.after, before.before).contains(where: { $0 < $1 }) {
+                    #expect(after.time >= before.endedAt ?? .max, "\(id): a shrink while the last one was verified")
+                }
+                compared += 1
+            }
+        }
+        #expect(compared >= 2, "the loop shrank after earlier swaps: \(swaps.map { "\($0.instance) \($0.before) -> \($0.after)" })")
     }
 
     @Test func aCooldownStopsShrinksNotGrows() async throws {
@@ -213,8 +250,8 @@ struct ExecutionFlowTests {
             // The loop's own problem lets it grow: its floor is what it holds.
             let runtime = harness.service.runtime
             #expect(await runtime.coolingDown("other") != nil)
-            #expect(await runtime.lockedBecause("other", shrinking: false) == nil)
-            #expect(await runtime.lockedBecause("other", shrinking: true)?.contains("cooling down") == true)
+            #expect(await runtime.lockedBecause("other", restricting: false) == nil)
+            #expect(await runtime.lockedBecause("other", restricting: true)?.contains("cooling down") == true)
         }
     }
 

@@ -145,6 +145,20 @@ import Testing
         }
     }
 
+    @Test func loopSettingsAreReadAndBoundsRefusedNamingTheField() throws {
+        let read = try ServiceConfiguration.load(file: nil, environment: ["POOLSWAP_PLAN_EVERY_ROUNDS": "3", "POOLSWAP_COOLDOWN_ROUNDS": "0"])
+        #expect(read.planEveryRounds == 3 && read.cooldownRounds == 0)
+        for (key, value, message) in [("POOLSWAP_PLAN_EVERY_ROUNDS", "7", "planEveryRounds must be 1...6"),
+                                      ("POOLSWAP_PLAN_EVERY_ROUNDS", "0", "planEveryRounds must be 1...6")] {
+            #expect { _ = try ServiceConfiguration.load(file: nil, environment: [key: value]) } throws: { "\($0)".contains(message) }
+        }
+        var bad = ServiceConfiguration()
+        bad.headroom = [0.02, 0, 0.5]
+        #expect { try bad.validate() } throws: { "\($0)".contains("headroom's gpu must be whole devices") }
+        bad.headroom = [-1, 0, 0]
+        #expect { try bad.validate() } throws: { "\($0)".contains("headroom needs three finite amounts") }
+    }
+
     @Test func trainingSettingsAreReadFromTheEnvironmentAndBoundsRefused() throws {
         let read = try ServiceConfiguration.load(file: nil, environment: ["POOLSWAP_RETRAIN_HOURS": "6", "POOLSWAP_TRAINING_DAYS": "7"])
         #expect(read.retrainHours == 6 && read.trainingDays == 7)

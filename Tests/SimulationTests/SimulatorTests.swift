@@ -233,6 +233,15 @@ func syntheticTrace(_ usage: [[Double]], allocatedCPU: Double) -> UsageTrace {
         #expect(pool.instances.map(\.sla.weight) == expected)
     }
 
+    @Test func rulesAreReadAsSimulateWritesThem() throws {
+        #expect(try TierRule(parsing: "cycle") == .cycle)
+        #expect(try TierRule(parsing: "random:7") == .random(seed: 7, shares: [1, 1, 1]))
+        #expect(try TierRule(parsing: "random:7:5,3,2") == .random(seed: 7, shares: [5, 3, 2]))
+        for bad in ["cycles", "random", "random:-1", "random:x", "random:1:1,2", "random:1:a,b,c", "random:1:0,0,0", "random:1:1,2,3:4"] {
+            #expect(throws: PoolBuildError.self, "\(bad)") { try TierRule(parsing: bad) }
+        }
+    }
+
     @Test func sharesThatCannotDrawAreRefused() {
         #expect(TierRule.random(seed: 1, shares: [0, 0, 0]).problem != nil)
         #expect(TierRule.random(seed: 1, shares: [1, -1, 1]).problem != nil)
