@@ -18,15 +18,28 @@ out=$(mktemp -d)
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 
 table() {
-    python3 - "$1" <<'PY'
+    python3 - "$@" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
-print("| policy | cpu slack | memory slack | cpu short | memory short (OOM) | throttled core-h | changes / VM-day |")
-print("|---|---|---|---|---|---|---|")
+tiers = len(sys.argv) > 2
+print("| policy | cpu slack | memory slack | cpu short (core-h) | memory short, OOM kills | throttled core-h | pool allocated, cpu / memory | changes / VM-day |")
+print("|---|---|---|---|---|---|---|---|")
 for p in doc["policies"]:
-    s, n = p["slack"], p["shortfallIntervalsByResource"]
-    print(f"| {p['name']} | {s['cpu']['percent']:.1f}% | {s['memory']['percent']:.1f}% | {n['cpu']:,} | {n['memory']:,} "
-          f"| {p['throttledCoreHours']:.0f} | {p['changesPerInstanceDay']:.2f} |")
+    s, n, f, u = p["slack"], p["shortfallIntervalsByResource"], p["shortfall"], p["utilisation"]
+    print(f"| {p['name']} | {s['cpu']['percent']:.1f}% | {s['memory']['percent']:.1f}% | {n['cpu']:,} ({f['cpu']['total']:.0f}) "
+          f"| {n['memory']:,}, {p['oomKills']} | {p['throttledCoreHours']:.0f} "
+          f"| {u['cpu']['allocatedPercent']:.1f}% / {u['memory']['allocatedPercent']:.1f}% | {p['changesPerInstanceDay']:.2f} |")
+if tiers:
+    print()
+    print("| policy | tier | VMs' intervals | cpu slack | memory slack | cpu short | memory short, OOM kills | throttled core-h |")
+    print("|---|---|---|---|---|---|---|---|")
+    for p in doc["policies"]:
+        if p["policy"] not in ("percentile", "predictive"):
+            continue
+        for t in p["tiers"]:
+            s, n = t["slack"], t["shortfallIntervalsByResource"]
+            print(f"| {p['name']} | {t['tier']} | {t['instanceIntervals']:,} | {s['cpu']['percent']:.1f}% | {s['memory']['percent']:.1f}% "
+                  f"| {n['cpu']:,} | {n['memory']:,}, {t['oomKills']} | {t['throttledCoreHours']:.0f} |")
 PY
 }
 
@@ -34,7 +47,8 @@ PY
     --from 2013-09-15 --to 2013-09-29 --no-progress --json > "$out/one.json"
 read -r wall rss < "$out/time"
 echo "evaluation, default settings: wall $(python3 -c "print(f'{$wall / 60:.1f}')") min, peak RSS $((rss / 1024)) MiB"
-table "$out/one.json"
+table "$out/one.json" tiers
+cp "$out/one.json" "${POOLSWAP_RESULTS:-/tmp}/closed-loop-default.json"
 
 if [ "$sweep" = 1 ]; then
     /usr/bin/time -f "%e %M" -o "$out/time" "$bin" simulate --data "$data" --policy static,percentile,predictive,oracle \
@@ -44,6 +58,7 @@ if [ "$sweep" = 1 ]; then
     echo
     echo "sweep (4 risk levels, 4 margins, one training): wall $(python3 -c "print(f'{$wall / 60:.1f}')") min, peak RSS $((rss / 1024)) MiB"
     table "$out/sweep.json"
+    cp "$out/sweep.json" "${POOLSWAP_RESULTS:-/tmp}/closed-loop-sweep.json"
     "$bin" simulate --data "$data" --policy percentile --from 2013-09-15 --to 2013-09-29 --percentile-headroom 0.02 --json > "$out/headroom.json"
     table "$out/headroom.json" | tail -n +3
 fi

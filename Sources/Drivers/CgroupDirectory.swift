@@ -20,23 +20,31 @@ struct CgroupDirectory: Sendable {
 
     /// The limits in effect; `.infinity` where there is none.
     func allocation() throws(DriverError) -> ResourceVector {
-        var cores = Double.infinity
         var gibibytes = Double.infinity
         switch version {
         case .v1:
-            if let quota = try ControlFiles.integer(cpu + "/cpu.cfs_quota_us"),
-               let period = try ControlFiles.integer(cpu + "/cpu.cfs_period_us"), period > 0 {
-                cores = Double(quota) / Double(period)
-            }
             if let limit = try ControlFiles.integer(memory + "/memory.limit_in_bytes"), limit < Int64(1) << 62 {
                 gibibytes = Double(limit) / Self.gibibyte
             }
         case .v2:
-            let words = try ControlFiles.read(cpu + "/cpu.max").split(whereSeparator: { $0 == " " || $0 == "\n" })
-            if words.count >= 2, let quota = Double(words[0]), let period = Double(words[1]), period > 0 { cores = quota / period }
             if let limit = try ControlFiles.integer(memory + "/memory.max") { gibibytes = Double(limit) / Self.gibibyte }
         }
-        return ResourceVector(cpu: cores, memory: gibibytes, gpu: 0)
+        return ResourceVector(cpu: try cores(), memory: gibibytes, gpu: 0)
+    }
+
+    /// The CPU quota in effect, cores; `.infinity` where there is none.
+    func cores() throws(DriverError) -> Double {
+        switch version {
+        case .v1:
+            if let quota = try ControlFiles.integer(cpu + "/cpu.cfs_quota_us"),
+               let period = try ControlFiles.integer(cpu + "/cpu.cfs_period_us"), period > 0 {
+                return Double(quota) / Double(period)
+            }
+        case .v2:
+            let words = try ControlFiles.read(cpu + "/cpu.max").split(whereSeparator: { $0 == " " || $0 == "\n" })
+            if words.count >= 2, let quota = Double(words[0]), let period = Double(words[1]), period > 0 { return quota / period }
+        }
+        return .infinity
     }
 
     /// Checks `allocation` for instance `id`: no gpu, amounts at least 0, memory not below the
@@ -83,7 +91,7 @@ struct CgroupDirectory: Sendable {
         return max(pageSize, Int64(gibibytes * gibibyte) / pageSize * pageSize)
     }
 
-    private func writeCPU(_ cores: Double) throws(DriverError) {
+    func writeCPU(_ cores: Double) throws(DriverError) {
         let quota = Self.quota(cores)
         switch version {
         case .v1:
@@ -135,23 +143,30 @@ struct CgroupDirectory: Sendable {
         let procs = try ControlFiles.read(memory + "/cgroup.procs")
         var signals = InstanceSignals(time: time, memory: figures.usage, workingSet: figures.workingSet,
                                       oomKills: try oomKills(), healthy: procs.contains(where: \.isNumber))
+        try readCPU(into: &signals)
         switch version {
         case .v1:
-            signals.cpuSeconds = Double(try ControlFiles.integer(cpuacct + "/cpuacct.usage") ?? 0) * 1e-9
-            let stat = try ControlFiles.keyed(cpu + "/cpu.stat")
-            signals.throttledSeconds = Double(stat["throttled_time"] ?? 0) * 1e-9
-            signals.throttledPeriods = Int(stat["nr_throttled"] ?? 0)
             signals.memoryFailures = Int(try ControlFiles.integer(memory + "/memory.failcnt") ?? 0)
         case .v2:
-            let stat = try ControlFiles.keyed(cpu + "/cpu.stat")
-            signals.cpuSeconds = Double(stat["usage_usec"] ?? 0) * 1e-6
-            signals.throttledSeconds = Double(stat["throttled_usec"] ?? 0) * 1e-6
-            signals.throttledPeriods = Int(stat["nr_throttled"] ?? 0)
             signals.memoryFailures = Int(try ControlFiles.keyed(memory + "/memory.events")["max"] ?? 0)
             signals.memoryPressure = (try? ControlFiles.read(memory + "/memory.pressure")).flatMap(Self.pressure)
             signals.cpuPressure = (try? ControlFiles.read(cpu + "/cpu.pressure")).flatMap(Self.pressure)
         }
         return signals
+    }
+
+    /// CPU used and throttled so far.
+    func readCPU(into signals: inout InstanceSignals) throws(DriverError) {
+        let stat = try ControlFiles.keyed(cpu + "/cpu.stat")
+        switch version {
+        case .v1:
+            signals.cpuSeconds = Double(try ControlFiles.integer(cpuacct + "/cpuacct.usage") ?? 0) * 1e-9
+            signals.throttledSeconds = Double(stat["throttled_time"] ?? 0) * 1e-9
+        case .v2:
+            signals.cpuSeconds = Double(stat["usage_usec"] ?? 0) * 1e-6
+            signals.throttledSeconds = Double(stat["throttled_usec"] ?? 0) * 1e-6
+        }
+        signals.throttledPeriods = Int(stat["nr_throttled"] ?? 0)
     }
 
     /// `avg10` of the `some` line of a PSI file, percent.

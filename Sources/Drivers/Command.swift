@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 
 /// Runs a tool the drivers need (runc) and returns what it printed. Output goes through a
@@ -7,45 +10,51 @@ enum Command {
     /// Runs the tool on a thread of its own: waiting for it never holds up the tasks of the
     /// cooperative pool.
     static func run(_ executable: String, _ arguments: [String]) async throws(DriverError) -> String {
-        let result: Result<String, DriverError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: Result { () throws(DriverError) -> String in try runBlocking(executable, arguments) })
-            }
+        let result: Result<String, DriverError> = await Blocking.run {
+            Result { () throws(DriverError) -> String in try runBlocking(executable, arguments) }
         }
         return try result.get()
     }
 
+    /// Spawns the tool (posix_spawn, not Foundation's Process: a tool that daemonizes, as QEMU
+    /// does, left Process waiting on a zombie) and waits for it to exit.
     static func runBlocking(_ executable: String, _ arguments: [String]) throws(DriverError) -> String {
         let line = ([executable] + arguments).joined(separator: " ")
-        let outputPath = NSTemporaryDirectory() + "poolswap-command-\(UUID().uuidString)"
-        guard FileManager.default.createFile(atPath: outputPath, contents: nil),
-              let output = FileHandle(forWritingAtPath: outputPath) else {
-            throw .unavailable("\(line): cannot create \(outputPath) for its output")
-        }
+        var template = Array((NSTemporaryDirectory() + "poolswap-command-XXXXXX").utf8CString)
+        let output = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard output >= 0, fcntl(output, F_SETFD, FD_CLOEXEC) == 0 else { throw .unavailable("\(line): cannot create a file for its output: \(ControlFiles.errnoText())") }
+        let outputPath = String(cString: template)
         defer {
-            try? output.close()
-            try? FileManager.default.removeItem(atPath: outputPath)
+            close(output)
+            unlink(outputPath)
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = output
-        process.standardError = output
-        do { try process.run() } catch { throw .unavailable("\(line): cannot start: \(error.localizedDescription)") }
-        process.waitUntilExit()
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw .command(line, status: process.terminationStatus, output: text.trimmingCharacters(in: .whitespacesAndNewlines))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, output, 1)
+        posix_spawn_file_actions_adddup2(&actions, output, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw .unavailable("\(line): cannot start: \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { throw .unavailable("\(line): waitpid: \(ControlFiles.errnoText())") }
         }
+        let text = (try? ControlFiles.read(outputPath)) ?? ""
+        let exited = status & 0x7f == 0
+        let code = exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        guard code == 0 else { throw .command(line, status: code, output: text.trimmingCharacters(in: .whitespacesAndNewlines)) }
         return text
     }
 
-    /// The full path of `name` on PATH, or nil.
+    /// The full path of `name` on PATH (or in the usual system directories), or nil.
     static func find(_ name: String) -> String? {
         if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-        for directory in path.split(separator: ":") + ["/usr/sbin", "/sbin"] {
+        for directory in path.split(separator: ":") + ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
             let candidate = "\(directory)/\(name)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }

@@ -68,6 +68,30 @@ enum ControlFiles {
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// The last `bytes` of a file (all of it when shorter) and when it was last written,
+    /// seconds since the epoch; nil when it does not exist.
+    static func tail(_ path: String, bytes: Int) throws(DriverError) -> (text: String, modified: Double)? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0, errno == ENOENT { return nil }
+        guard fd >= 0 else { throw .io(path: path, "cannot open: \(errnoText())") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .io(path: path, "cannot stat: \(errnoText())") }
+        let start = max(0, Int(info.st_size) - bytes)
+        var chunk = [UInt8](repeating: 0, count: Int(info.st_size) - start)
+        let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(start)) }
+        guard n >= 0 else { throw .io(path: path, "cannot read: \(errnoText())") }
+        let modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) * 1e-9
+        return (String(decoding: chunk[0..<n], as: UTF8.self), modified)
+    }
+
+    /// Seconds since the epoch.
+    static func wallSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
+    }
+
     static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

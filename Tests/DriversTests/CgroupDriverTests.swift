@@ -89,14 +89,7 @@ struct CgroupFixture: DriverFixture {
     }
 
     static func run(_ version: CgroupLayout.Version, _ body: (DriverConformance) async throws -> Void) async throws {
-        let fixture = try await CgroupFixture(version)
-        do {
-            try await body(DriverConformance(fixture: fixture))
-        } catch {
-            await fixture.tearDown()
-            throw error
-        }
-        await fixture.tearDown()
+        try await DriverConformance.run(on: try await CgroupFixture(version), body)
     }
 }
 

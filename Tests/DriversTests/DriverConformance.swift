@@ -21,6 +21,17 @@ struct DriverConformance {
     let fixture: any DriverFixture
     var driver: any InstanceDriver { fixture.driver }
 
+    /// Runs `body` on `fixture` and tears the fixture down, whether `body` passes or throws.
+    static func run(on fixture: any DriverFixture, _ body: (DriverConformance) async throws -> Void) async throws {
+        do {
+            try await body(DriverConformance(fixture: fixture))
+        } catch {
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
+    }
+
     /// One round's deltas of `ids`, read around a tick.
     func round(_ ids: [InstanceID]) async throws -> [InstanceID: SignalDelta] {
         let before = try await driver.signals(of: ids)

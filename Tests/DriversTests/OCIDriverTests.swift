@@ -63,14 +63,7 @@ struct OCIFixture: DriverFixture {
     }
 
     static func run(_ body: (DriverConformance) async throws -> Void) async throws {
-        let fixture = try await OCIFixture()
-        do {
-            try await body(DriverConformance(fixture: fixture))
-        } catch {
-            await fixture.tearDown()
-            throw error
-        }
-        await fixture.tearDown()
+        try await DriverConformance.run(on: try await OCIFixture(), body)
     }
 }
 

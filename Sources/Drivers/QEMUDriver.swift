@@ -1,0 +1,385 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import PoolCore
+import Synchronization
+
+/// Instances are QEMU virtual machines on one or more nodes, driven over QMP.
+///
+/// CPU is a number of vCPUs (hot-plugged within `maxcpus` up to the allocation rounded up;
+/// never unplugged, see `plugVCPUs`) and a CFS quota on their threads (`query-cpus-fast` names them), in a cgroup
+/// `<cgroupParent>/<node>/<vm>` of the cpu and cpuacct hierarchies; guest CPU time is that
+/// cgroup's accounting. Memory is the balloon's target, never below what the guest says it
+/// uses (ballooning under it would make the guest kill or panic). Usage from the cgroup and the
+/// balloon statistics; OOM kills, reclaim stalls and liveness from the heartbeat the guest
+/// writes to its second serial port.
+///
+/// Each machine has a run directory `<runDirectory>/<vm>`: `vm.json` (what it boots), `node`
+/// (where it runs), `allocation.json` (the last allocation applied) and a directory per node it
+/// has a QEMU process on (`qmp.sock`, `qemu.pid`, `console.log`, `heartbeat.log`).
+public final class QEMUDriver: InstanceDriver {
+    public let name = "qemu"
+    public let capabilities = DriverCapabilities(resizes: [.cpu, .memory], migrates: false, throttling: true)
+    public let runDirectory: String
+    public let nodes: [QEMUNode]
+    public let cgroupParent: String
+    /// A guest whose heartbeat is older than this many seconds is not healthy.
+    public let heartbeatTimeout: Double
+    let qemuPath: String
+    let layout: CgroupLayout
+    /// Machines a long operation holds; their signals are read without QMP meanwhile.
+    private let busy = Mutex<Set<InstanceID>>([])
+
+    public init(runDirectory: String = "/run/poolswap/qemu", nodes: [QEMUNode], cgroupParent: String = "poolswap-vm",
+                qemu: String = "qemu-system-x86_64", heartbeatTimeout: Double = 10) throws(DriverError) {
+        guard let path = Command.find(qemu) else { throw .unavailable("\(qemu) not found on PATH: apt-get install qemu-system-x86") }
+        guard !nodes.isEmpty, Set(nodes.map(\.id)).count == nodes.count else { throw .unavailable("the QEMU driver needs nodes with distinct ids") }
+        qemuPath = path
+        self.runDirectory = runDirectory
+        self.nodes = nodes
+        self.cgroupParent = cgroupParent
+        self.heartbeatTimeout = heartbeatTimeout
+        layout = try CgroupLayout.detect()
+        try ControlFiles.makeDirectories(runDirectory)
+    }
+
+    // MARK: Files
+
+    func directory(_ id: InstanceID) -> String { "\(runDirectory)/\(id.rawValue)" }
+    func directory(_ id: InstanceID, on node: NodeID) -> String { "\(directory(id))/\(node.rawValue)" }
+    func qmpSocket(_ id: InstanceID, on node: NodeID) -> String { directory(id, on: node) + "/qmp.sock" }
+
+    func node(_ id: NodeID) throws(DriverError) -> QEMUNode {
+        guard let node = nodes.first(where: { $0.id == id }) else { throw .unavailable("no QEMU node \(id)") }
+        return node
+    }
+
+    /// The machine's definition; unknown when it has none.
+    public func machine(_ id: InstanceID) throws(DriverError) -> QEMUMachine {
+        let path = directory(id) + "/vm.json"
+        guard ControlFiles.exists(path) else { throw .unknownInstance(id) }
+        do {
+            return try JSONDecoder().decode(QEMUMachine.self, from: Data(try ControlFiles.read(path).utf8))
+        } catch let error as DriverError {
+            throw error
+        } catch {
+            throw .io(path: path, "unreadable machine definition: \(error)")
+        }
+    }
+
+    /// The node the machine runs on, as its run directory says.
+    public func location(_ id: InstanceID) throws(DriverError) -> NodeID {
+        let path = directory(id) + "/node"
+        guard ControlFiles.exists(path) else { throw .unknownInstance(id) }
+        let text = try ControlFiles.read(path).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { throw .io(path: path, "empty") }
+        return NodeID(text)
+    }
+
+    func writeAtomically(_ text: String, to path: String) throws(DriverError) {
+        try ControlFiles.write(text, to: path + ".tmp", create: true)
+        guard rename(path + ".tmp", path) == 0 else { throw .io(path: path, "cannot replace: \(ControlFiles.errnoText())") }
+    }
+
+    /// The pid of the QEMU process of `id` on `node` while it runs, else nil.
+    func pid(_ id: InstanceID, on node: NodeID) -> pid_t? {
+        guard let text = try? ControlFiles.read(directory(id, on: node) + "/qemu.pid"),
+              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else { return nil }
+        guard let stat = try? ControlFiles.read("/proc/\(pid)/stat"), stat.contains("(qemu-system") else { return nil }
+        let state = stat.split(separator: ")").last?.split(separator: " ").first
+        return state == "Z" ? nil : pid
+    }
+
+    func cgroup(_ id: InstanceID, on node: NodeID) -> CgroupDirectory {
+        let relative = "\(cgroupParent)/\(node.rawValue)/\(id.rawValue)"
+        return CgroupDirectory(version: layout.version, cpu: layout.cpu + "/" + relative, cpuacct: layout.cpuacct + "/" + relative,
+                               memory: layout.memory + "/" + relative)
+    }
+
+    // MARK: Starting and stopping
+
+    /// Boots `machine` on `node` with `allocation` (default: its boot vCPUs, all its memory) and
+    /// returns once QEMU answers on QMP. An id already running is refused.
+    public func start(_ machine: QEMUMachine, on nodeID: NodeID, allocation: ResourceVector? = nil) async throws(DriverError) {
+        let node = try node(nodeID)
+        let id = machine.id
+        guard id.rawValue.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }), !id.rawValue.hasPrefix(".") else {
+            throw .refused(id, "a machine id is letters, digits, -, _ and . only")
+        }
+        if let running = try? location(id), pid(id, on: running) != nil { throw .refused(id, "already running on \(running)") }
+        guard machine.cpus >= 1, machine.maxCPUs >= machine.cpus, machine.memoryMiB >= 64 else {
+            throw .refused(id, "a machine needs 1 <= cpus <= maxCPUs and at least 64 MiB")
+        }
+        let here = directory(id, on: nodeID)
+        try ControlFiles.makeDirectories(here)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let definition: Data
+        do { definition = try encoder.encode(machine) } catch { throw .io(path: directory(id) + "/vm.json", "\(error)") }
+        try writeAtomically(String(decoding: definition, as: UTF8.self), to: directory(id) + "/vm.json")
+        try writeAtomically(nodeID.rawValue, to: directory(id) + "/node")
+        try await launch(machine, node: node, incoming: false, pluggedSockets: [])
+        let target = allocation ?? ResourceVector(cpu: Double(machine.cpus), memory: Double(machine.memoryMiB) / 1024)
+        try await place(id, on: nodeID, cores: target.cpu)
+        try await apply(target, to: id)
+    }
+
+    /// Runs QEMU for `machine` in `node`'s namespace, daemonized; returns once its QMP socket
+    /// answers and the balloon reports guest statistics every 2 s.
+    func launch(_ machine: QEMUMachine, node: QEMUNode, incoming: Bool, pluggedSockets: [Int]) async throws(DriverError) {
+        let here = directory(machine.id, on: node.id)
+        for file in ["qmp.sock", "qemu.pid"] { unlink(here + "/" + file) }
+        let arguments = machine.arguments(directory: here, incoming: incoming, pluggedSockets: pluggedSockets)
+        if let namespace = node.namespace {
+            guard let ip = Command.find("ip") else { throw .unavailable("ip not found: apt-get install iproute2") }
+            _ = try await Command.run(ip, ["netns", "exec", namespace, qemuPath] + arguments)
+        } else {
+            _ = try await Command.run(qemuPath, arguments)
+        }
+        _ = try await qmp(machine.id, on: node.id) { client throws(QMPError) in
+            try client.execute("qom-set", ["path": "/machine/peripheral/balloon0", "property": "guest-stats-polling-interval", "value": 2])
+        }
+    }
+
+    /// Puts the machine's vCPU threads on `node` into its cgroup there, with the quota for
+    /// `cores`. Threads already in it stay.
+    func place(_ id: InstanceID, on node: NodeID, cores: Double) async throws(DriverError) {
+        let group = cgroup(id, on: node)
+        for path in Set([group.cpu, group.cpuacct]) { try ControlFiles.makeDirectories(path) }
+        try group.writeCPU(cores)
+        let threads = try await vcpuThreads(id, on: node)
+        switch layout.version {
+        case .v1:
+            for thread in threads.values {
+                for path in Set([group.cpu, group.cpuacct]) { try ControlFiles.write("\(thread)", to: path + "/tasks") }
+            }
+        case .v2:
+            // No threaded cgroups here: the whole process is limited, emulation included.
+            guard let pid = pid(id, on: node) else { throw .refused(id, "its QEMU process on \(node) is not running") }
+            try ControlFiles.write("\(pid)", to: group.cpu + "/cgroup.procs")
+        }
+    }
+
+    /// Socket id to host thread id of each vCPU.
+    func vcpuThreads(_ id: InstanceID, on node: NodeID) async throws(DriverError) -> [Int: Int] {
+        let answer = try await qmp(id, on: node) { client throws(QMPError) in try client.execute("query-cpus-fast") }
+        var threads: [Int: Int] = [:]
+        for cpu in answer.array ?? [] {
+            if let socket = cpu["props"]?["socket-id"]?.integer, let thread = cpu["thread-id"]?.integer { threads[Int(socket)] = Int(thread) }
+        }
+        return threads
+    }
+
+    /// Stops the machine wherever it runs (QMP `quit`, then SIGKILL) and removes its run
+    /// directory and cgroups.
+    public func stop(_ id: InstanceID) async throws(DriverError) {
+        for node in nodes {
+            if pid(id, on: node.id) != nil {
+                _ = try? await qmp(id, on: node.id, timeout: 5) { client throws(QMPError) in try client.execute("quit") }
+                var waited = 0
+                while let pid = pid(id, on: node.id), waited < 50 {
+                    if waited == 30 { kill(pid, SIGKILL) }
+                    try? await Task.sleep(for: .milliseconds(100))
+                    waited += 1
+                }
+            }
+            let group = cgroup(id, on: node.id)
+            for path in Set([group.cpu, group.cpuacct]) { rmdir(path) }
+        }
+        try? FileManager.default.removeItem(atPath: directory(id))
+    }
+
+    // MARK: QMP
+
+    /// Runs `body` on a fresh QMP connection to the machine's QEMU on `node`.
+    func qmp<T: Sendable>(_ id: InstanceID, on node: NodeID, timeout: Double = 10,
+                          _ body: @escaping @Sendable (QMPClient) throws(QMPError) -> T) async throws(DriverError) -> T {
+        do {
+            return try await QMPClient.run(qmpSocket(id, on: node), timeout: timeout, body)
+        } catch {
+            throw .refused(id, error.description)
+        }
+    }
+
+    func isBusy(_ id: InstanceID) -> Bool { busy.withLock { $0.contains(id) } }
+
+    // MARK: InstanceDriver
+
+    public func inventory() async throws(DriverError) -> DriverInventory {
+        var instances: [DiscoveredInstance] = []
+        for name in ControlFiles.subdirectories(runDirectory) {
+            let id = InstanceID(name)
+            guard let node = try? location(id), pid(id, on: node) != nil else { continue }
+            instances.append(DiscoveredInstance(id: id, node: node, allocation: try await allocation(of: id)))
+        }
+        return DriverInventory(nodes: nodes.map(\.node), instances: instances)
+    }
+
+    public func allocation(of id: InstanceID) async throws(DriverError) -> ResourceVector {
+        let node = try location(id)
+        guard pid(id, on: node) != nil else { throw .unknownInstance(id) }
+        let cores = try cgroup(id, on: node).cores()
+        let memory: Double
+        if isBusy(id), let applied = appliedAllocation(id) {
+            memory = applied.memory
+        } else {
+            let balloon = try await qmp(id, on: node) { client throws(QMPError) in try client.execute("query-balloon") }
+            guard let actual = balloon["actual"]?.double else { throw .refused(id, "query-balloon gave no actual size: \(balloon)") }
+            memory = actual / 1_073_741_824
+        }
+        return ResourceVector(cpu: cores, memory: memory, gpu: 0)
+    }
+
+    /// The allocation last applied, as recorded in the run directory.
+    func appliedAllocation(_ id: InstanceID) -> ResourceVector? {
+        guard let text = try? ControlFiles.read(directory(id) + "/allocation.json") else { return nil }
+        return try? JSONDecoder().decode(ResourceVector.self, from: Data(text.utf8))
+    }
+
+    public func apply(_ allocation: ResourceVector, to id: InstanceID) async throws(DriverError) {
+        let machine = try machine(id)
+        let node = try location(id)
+        guard pid(id, on: node) != nil else { throw .unknownInstance(id) }
+        guard allocation.gpu == 0 else { throw .refused(id, "a QEMU machine here has no gpu to allocate (asked for \(formatAmount(allocation.gpu)))") }
+        guard allocation.cpu.isFinite, allocation.cpu > 0, allocation.memory.isFinite, allocation.memory > 0 else {
+            throw .refused(id, "allocation \(allocation) is not a finite amount above 0")
+        }
+        let size = Double(machine.memoryMiB) / 1024
+        guard allocation.memory <= size + 1e-9 else {
+            throw .refused(id, "memory \(formatAmount(allocation.memory)) GiB is more than the \(formatAmount(size)) GiB it was started with")
+        }
+        let vcpus = min(machine.maxCPUs, max(machine.cpus, Int((allocation.cpu - 1e-9).rounded(.up))))
+        guard Double(machine.maxCPUs) + 1e-9 >= allocation.cpu else {
+            throw .refused(id, "cpu \(formatAmount(allocation.cpu)) is more than its \(machine.maxCPUs) vCPUs at most")
+        }
+        let before = try await self.allocation(of: id)
+        if allocation.memory < before.memory - 1e-9 {
+            let used = try await guestMemory(id, on: node).workingSet
+            if allocation.memory < used {
+                throw .refused(id, "memory \(formatAmount(allocation.memory)) GiB is below the working set of \(formatAmount(used)) GiB the guest reports: ballooning under it would make the guest kill or panic")
+            }
+        }
+        let group = cgroup(id, on: node)
+        try await plugVCPUs(vcpus, machine: machine, on: node)
+        try group.writeCPU(allocation.cpu)
+        if abs(allocation.memory - before.memory) > 1e-9 {
+            do {
+                try await balloon(id, on: node, to: allocation.memory)
+            } catch {
+                try? await balloon(id, on: node, to: before.memory)
+                try? group.writeCPU(before.cpu)
+                throw error
+            }
+        }
+        let encoded = (try? JSONEncoder().encode(allocation)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        try writeAtomically(encoded, to: directory(id) + "/allocation.json")
+    }
+
+    /// Plugs vCPUs until at least `count` are present and puts their threads into the machine's
+    /// cgroup. None is unplugged: Debian's QEMU 7.2 under TCG corrupts its heap when a vCPU is
+    /// unplugged (it aborts at the next hotplug or soon after: measured here), so a smaller
+    /// allocation keeps its vCPUs and is held by the quota alone.
+    func plugVCPUs(_ count: Int, machine: QEMUMachine, on node: NodeID) async throws(DriverError) {
+        let id = machine.id
+        let present = try await vcpuThreads(id, on: node)
+        guard present.count < count else { return }
+        let sockets = (0..<machine.maxCPUs).filter { present[$0] == nil }.prefix(count - present.count)
+        let type = machine.cpuType
+        _ = try await qmp(id, on: node) { client throws(QMPError) in
+            for socket in sockets {
+                try client.execute("device_add", ["driver": .string(type), "id": .string(QEMUMachine.cpuDevice(socket: socket)),
+                                                  "socket-id": .integer(Int64(socket)), "core-id": 0, "thread-id": 0])
+            }
+        }
+        try await place(id, on: node, cores: try cgroup(id, on: node).cores())
+    }
+
+    /// Sets the balloon so that the guest has `gibibytes`, and waits until it has.
+    func balloon(_ id: InstanceID, on node: NodeID, to gibibytes: Double) async throws(DriverError) {
+        let target = Int64((gibibytes * 1_073_741_824).rounded(.down)) / 4_096 * 4_096
+        let reached = try await qmp(id, on: node) { client throws(QMPError) -> Double? in
+            try client.execute("balloon", ["value": .integer(target)])
+            let deadline = QMPClient.now() + 20
+            while QMPClient.now() < deadline {
+                let actual = try client.execute("query-balloon")["actual"]?.double ?? -1
+                if abs(actual - Double(target)) < 1_048_576 { return nil }
+                usleep(100_000)
+            }
+            return try client.execute("query-balloon")["actual"]?.double ?? -1
+        }
+        if let reached {
+            throw .refused(id, "the balloon reached \(formatAmount(reached / 1_073_741_824)) GiB, not \(formatAmount(gibibytes)) GiB, in 20 s")
+        }
+    }
+
+    /// What the guest reports in use (balloon statistics; the heartbeat when they are missing).
+    func guestMemory(_ id: InstanceID, on node: NodeID) async throws(DriverError) -> (used: Double, workingSet: Double) {
+        let stats = try await qmp(id, on: node) { client throws(QMPError) in
+            try client.execute("qom-get", ["path": "/machine/peripheral/balloon0", "property": "guest-stats"])
+        }
+        if let figures = Self.memoryFigures(stats) { return figures }
+        guard let beat = try heartbeat(id, on: node)?.beat else { throw .refused(id, "the guest reports no memory figures yet") }
+        let used = Double(beat.usedKiB) / 1_048_576
+        return (used, used)
+    }
+
+    /// Memory in use (total less free) and the working set (total less available), GiB, from
+    /// the balloon's `guest-stats`; nil until the guest has reported them.
+    static func memoryFigures(_ stats: JSONValue) -> (used: Double, workingSet: Double)? {
+        let figure = { (name: String) -> Double? in
+            guard let value = stats["stats"]?[name]?.double, value >= 0 else { return nil }
+            return value / 1_073_741_824
+        }
+        guard let total = figure("stat-total-memory"), let available = figure("stat-available-memory"),
+              let free = figure("stat-free-memory") else { return nil }
+        return (total - free, total - available)
+    }
+
+    /// The guest's last heartbeat on `node` and its age, seconds.
+    func heartbeat(_ id: InstanceID, on node: NodeID) throws(DriverError) -> (beat: GuestHeartbeat, age: Double)? {
+        guard let tail = try ControlFiles.tail(directory(id, on: node) + "/heartbeat.log", bytes: 1_024),
+              let beat = GuestHeartbeat.last(in: tail.text) else { return nil }
+        return (beat, ControlFiles.wallSeconds() - tail.modified)
+    }
+
+    public func signals(of ids: [InstanceID]) async throws(DriverError) -> [InstanceID: InstanceSignals] {
+        var out: [InstanceID: InstanceSignals] = [:]
+        for id in ids {
+            guard let node = try? location(id) else { continue }
+            let running = pid(id, on: node) != nil
+            var signals = InstanceSignals(time: ControlFiles.monotonicSeconds(), healthy: false)
+            let group = cgroup(id, on: node)
+            if ControlFiles.isDirectory(group.cpu) { try group.readCPU(into: &signals) }
+            let beat = try heartbeat(id, on: node)
+            if let beat {
+                signals.oomKills = beat.beat.oomKills
+                signals.memoryFailures = beat.beat.reclaimStalls
+                signals.memory = Double(beat.beat.usedKiB) / 1_048_576
+                signals.workingSet = signals.memory
+            }
+            var status = running ? "running" : "stopped"
+            if running, !isBusy(id) {
+                let answer = try? await qmp(id, on: node, timeout: 5) { client throws(QMPError) in
+                    (try client.execute("query-status"),
+                     try client.execute("qom-get", ["path": "/machine/peripheral/balloon0", "property": "guest-stats"]))
+                }
+                if let (state, stats) = answer {
+                    status = state["status"]?.string ?? "unknown"
+                    if let figures = Self.memoryFigures(stats) { (signals.memory, signals.workingSet) = figures }
+                } else {
+                    status = "unanswering"
+                }
+            }
+            signals.healthy = running && (status == "running" || isBusy(id)) && (beat.map { $0.age <= heartbeatTimeout } ?? false)
+            out[id] = signals
+        }
+        return out
+    }
+
+    public func migrationEstimate(of id: InstanceID, to node: NodeID) async -> MigrationEstimate? { nil }
+
+    public func migrate(_ id: InstanceID, to node: NodeID) async throws(DriverError) {
+        throw .refused(id, "the QEMU driver does not migrate yet")
+    }
+}
