@@ -31,15 +31,15 @@ for p in doc["policies"]:
           f"| {u['cpu']['allocatedPercent']:.1f}% / {u['memory']['allocatedPercent']:.1f}% | {p['changesPerInstanceDay']:.2f} |")
 if tiers:
     print()
-    print("| policy | tier | VMs' intervals | cpu slack | memory slack | cpu short | memory short, OOM kills | throttled core-h |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| policy | tier | VMs' intervals | cpu slack | memory slack | cpu short | memory short, OOM kills | throttled core-h | changes / VM-day |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for p in doc["policies"]:
         if p["policy"] not in ("percentile", "predictive"):
             continue
         for t in p["tiers"]:
             s, n = t["slack"], t["shortfallIntervalsByResource"]
             print(f"| {p['name']} | {t['tier']} | {t['instanceIntervals']:,} | {s['cpu']['percent']:.1f}% | {s['memory']['percent']:.1f}% "
-                  f"| {n['cpu']:,} | {n['memory']:,}, {t['oomKills']} | {t['throttledCoreHours']:.0f} |")
+                  f"| {n['cpu']:,} | {n['memory']:,}, {t['oomKills']} | {t['throttledCoreHours']:.0f} | {t['changesPerInstanceDay']:.2f} |")
 PY
 }
 

@@ -16,28 +16,40 @@ enum Command {
         return try result.get()
     }
 
-    /// Spawns the tool (posix_spawn, not Foundation's Process: a tool that daemonizes, as QEMU
-    /// does, left Process waiting on a zombie) and waits for it to exit.
+    /// Spawns the tool and waits for it to exit. posix_spawn, not Foundation's Process: Process
+    /// learns of the exit through a socket the child inherits, which a tool that daemonizes (as
+    /// QEMU does) keeps open, so it waited for ever. The child starts with no signal blocked
+    /// and every signal at its default (the calling dispatch thread blocks most of them).
     static func runBlocking(_ executable: String, _ arguments: [String]) throws(DriverError) -> String {
         let line = ([executable] + arguments).joined(separator: " ")
         var template = Array((NSTemporaryDirectory() + "poolswap-command-XXXXXX").utf8CString)
         let output = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard output >= 0, fcntl(output, F_SETFD, FD_CLOEXEC) == 0 else { throw .unavailable("\(line): cannot create a file for its output: \(ControlFiles.errnoText())") }
+        guard output >= 0 else { throw .unavailable("\(line): cannot create a file for its output: \(ControlFiles.errnoText())") }
         let outputPath = String(cString: template)
         defer {
             close(output)
             unlink(outputPath)
         }
+        guard fcntl(output, F_SETFD, FD_CLOEXEC) == 0 else { throw .unavailable("\(line): fcntl on its output file: \(ControlFiles.errnoText())") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, output, 1)
         posix_spawn_file_actions_adddup2(&actions, output, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard spawned == 0 else { throw .unavailable("\(line): cannot start: \(String(cString: strerror(spawned)))") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {

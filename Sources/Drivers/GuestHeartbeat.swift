@@ -34,8 +34,10 @@ public struct GuestHeartbeat: Sendable, Equatable {
 
     /// The last complete heartbeat in `text` (a log the guest appends to; its tty ends lines
     /// with \r\n).
+    /// A line not yet ended by its newline is not read: it may be cut inside its last number.
     public static func last(in text: some StringProtocol) -> GuestHeartbeat? {
-        for line in text.split(whereSeparator: \.isNewline).reversed() {
+        guard let end = text.lastIndex(where: \.isNewline) else { return nil }
+        for line in text[..<end].split(whereSeparator: \.isNewline).reversed() {
             if let beat = GuestHeartbeat(line: line.trimmingCharacters(in: .whitespacesAndNewlines)) { return beat }
         }
         return nil

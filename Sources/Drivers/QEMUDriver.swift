@@ -17,10 +17,11 @@ import Synchronization
 ///
 /// Each machine has a run directory `<runDirectory>/<vm>`: `vm.json` (what it boots), `node`
 /// (where it runs), `allocation.json` (the last allocation applied) and a directory per node it
-/// has a QEMU process on (`qmp.sock`, `qemu.pid`, `console.log`, `heartbeat.log`).
+/// has a QEMU process on (`qmp.sock`, `qemu.pid`, `console.log`, `heartbeat.log`), and while
+/// it migrates, `migration` (the target; see `QEMUMigration.swift`).
 public final class QEMUDriver: InstanceDriver {
     public let name = "qemu"
-    public let capabilities = DriverCapabilities(resizes: [.cpu, .memory], migrates: false, throttling: true)
+    public let capabilities = DriverCapabilities(resizes: [.cpu, .memory], migrates: true, throttling: true)
     public let runDirectory: String
     public let nodes: [QEMUNode]
     public let cgroupParent: String
@@ -28,18 +29,28 @@ public final class QEMUDriver: InstanceDriver {
     public let heartbeatTimeout: Double
     let qemuPath: String
     let layout: CgroupLayout
+    /// The longest a migration may pause a guest (pre-copy), seconds.
+    public let downtimeLimit: Double
+    /// How long a migration's target has to show a healthy guest, seconds.
+    public let verificationSeconds: Double
     /// Machines a long operation holds; their signals are read without QMP meanwhile.
-    private let busy = Mutex<Set<InstanceID>>([])
+    let busy = Mutex<Set<InstanceID>>([])
 
     public init(runDirectory: String = "/run/poolswap/qemu", nodes: [QEMUNode], cgroupParent: String = "poolswap-vm",
-                qemu: String = "qemu-system-x86_64", heartbeatTimeout: Double = 10) throws(DriverError) {
+                qemu: String = "qemu-system-x86_64", heartbeatTimeout: Double = 10, downtimeLimit: Double = 0.3,
+                verificationSeconds: Double = 20) throws(DriverError) {
         guard let path = Command.find(qemu) else { throw .unavailable("\(qemu) not found on PATH: apt-get install qemu-system-x86") }
         guard !nodes.isEmpty, Set(nodes.map(\.id)).count == nodes.count else { throw .unavailable("the QEMU driver needs nodes with distinct ids") }
+        for node in nodes where node.namespace != nil && (node.address.hasPrefix("127.") || node.address == "localhost") {
+            throw .unavailable("QEMU node \(node.id) runs in namespace \(node.namespace ?? ""): its address must be one other nodes reach, not \(node.address)")
+        }
         qemuPath = path
         self.runDirectory = runDirectory
         self.nodes = nodes
         self.cgroupParent = cgroupParent
         self.heartbeatTimeout = heartbeatTimeout
+        self.downtimeLimit = downtimeLimit
+        self.verificationSeconds = verificationSeconds
         layout = try CgroupLayout.detect()
         try ControlFiles.makeDirectories(runDirectory)
     }
@@ -88,7 +99,10 @@ public final class QEMUDriver: InstanceDriver {
               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else { return nil }
         guard let stat = try? ControlFiles.read("/proc/\(pid)/stat"), stat.contains("(qemu-system") else { return nil }
         let state = stat.split(separator: ")").last?.split(separator: " ").first
-        return state == "Z" ? nil : pid
+        // A stale pid file whose pid was reused by another machine is not this one.
+        guard state != "Z", let command = try? ControlFiles.read("/proc/\(pid)/cmdline"),
+              command.contains(directory(id, on: node) + "/qemu.pid") else { return nil }
+        return pid
     }
 
     func cgroup(_ id: InstanceID, on node: NodeID) -> CgroupDirectory {
@@ -107,7 +121,7 @@ public final class QEMUDriver: InstanceDriver {
         guard id.rawValue.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }), !id.rawValue.hasPrefix(".") else {
             throw .refused(id, "a machine id is letters, digits, -, _ and . only")
         }
-        if let running = try? location(id), pid(id, on: running) != nil { throw .refused(id, "already running on \(running)") }
+        if let running = nodes.first(where: { pid(id, on: $0.id) != nil }) { throw .refused(id, "already running on \(running.id)") }
         guard machine.cpus >= 1, machine.maxCPUs >= machine.cpus, machine.memoryMiB >= 64 else {
             throw .refused(id, "a machine needs 1 <= cpus <= maxCPUs and at least 64 MiB")
         }
@@ -119,16 +133,43 @@ public final class QEMUDriver: InstanceDriver {
         do { definition = try encoder.encode(machine) } catch { throw .io(path: directory(id) + "/vm.json", "\(error)") }
         try writeAtomically(String(decoding: definition, as: UTF8.self), to: directory(id) + "/vm.json")
         try writeAtomically(nodeID.rawValue, to: directory(id) + "/node")
-        try await launch(machine, node: node, incoming: false, pluggedSockets: [])
         let target = allocation ?? ResourceVector(cpu: Double(machine.cpus), memory: Double(machine.memoryMiB) / 1024)
-        try await place(id, on: nodeID, cores: target.cpu)
-        try await apply(target, to: id)
+        do {
+            try await launch(machine, node: node, incoming: false, pluggedSockets: [])
+            try await place(id, on: nodeID, cores: target.cpu)
+            try await plugVCPUs(Self.vcpus(for: target.cpu, machine), machine: machine, on: nodeID)
+            try cgroup(id, on: nodeID).writeCPU(target.cpu)
+        } catch {
+            try? await stop(id)
+            throw error
+        }
+        // The balloon once the guest reports what it uses.
+        if target.memory < Double(machine.memoryMiB) / 1024 {
+            for _ in 0..<300 where (try? await guestMemory(id, on: nodeID)) == nil { try? await Task.sleep(for: .milliseconds(200)) }
+            do {
+                try await apply(target, to: id)
+            } catch {
+                try? await stop(id)
+                throw error
+            }
+        }
+        try writeAtomically(Self.encoded(target), to: directory(id) + "/allocation.json")
+    }
+
+    /// vCPUs for `cores`: rounded up, within the machine's boot and most vCPUs.
+    static func vcpus(for cores: Double, _ machine: QEMUMachine) -> Int {
+        min(machine.maxCPUs, max(machine.cpus, Int((cores - 1e-9).rounded(.up))))
+    }
+
+    static func encoded(_ allocation: ResourceVector) -> String {
+        (try? JSONEncoder().encode(allocation)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     /// Runs QEMU for `machine` in `node`'s namespace, daemonized; returns once its QMP socket
     /// answers and the balloon reports guest statistics every 2 s.
     func launch(_ machine: QEMUMachine, node: QEMUNode, incoming: Bool, pluggedSockets: [Int]) async throws(DriverError) {
         let here = directory(machine.id, on: node.id)
+        try ControlFiles.makeDirectories(here)
         for file in ["qmp.sock", "qemu.pid"] { unlink(here + "/" + file) }
         let arguments = machine.arguments(directory: here, incoming: incoming, pluggedSockets: pluggedSockets)
         if let namespace = node.namespace {
@@ -183,6 +224,7 @@ public final class QEMUDriver: InstanceDriver {
                     try? await Task.sleep(for: .milliseconds(100))
                     waited += 1
                 }
+                if pid(id, on: node.id) != nil { throw .refused(id, "its QEMU on \(node.id) outlived SIGKILL; its run directory is kept") }
             }
             let group = cgroup(id, on: node.id)
             for path in Set([group.cpu, group.cpuacct]) { rmdir(path) }
@@ -204,9 +246,18 @@ public final class QEMUDriver: InstanceDriver {
 
     func isBusy(_ id: InstanceID) -> Bool { busy.withLock { $0.contains(id) } }
 
+    /// Runs `body` with `id` marked busy: meanwhile its signals and allocation are read without
+    /// QMP, which serves one client at a time and is held by `body`.
+    func whileBusy<T>(_ id: InstanceID, _ body: () async throws(DriverError) -> T) async throws(DriverError) -> T {
+        busy.withLock { _ = $0.insert(id) }
+        defer { busy.withLock { _ = $0.remove(id) } }
+        return try await body()
+    }
+
     // MARK: InstanceDriver
 
     public func inventory() async throws(DriverError) -> DriverInventory {
+        await recoverMigrations()
         var instances: [DiscoveredInstance] = []
         for name in ControlFiles.subdirectories(runDirectory) {
             let id = InstanceID(name)
@@ -249,32 +300,36 @@ public final class QEMUDriver: InstanceDriver {
         guard allocation.memory <= size + 1e-9 else {
             throw .refused(id, "memory \(formatAmount(allocation.memory)) GiB is more than the \(formatAmount(size)) GiB it was started with")
         }
-        let vcpus = min(machine.maxCPUs, max(machine.cpus, Int((allocation.cpu - 1e-9).rounded(.up))))
         guard Double(machine.maxCPUs) + 1e-9 >= allocation.cpu else {
             throw .refused(id, "cpu \(formatAmount(allocation.cpu)) is more than its \(machine.maxCPUs) vCPUs at most")
         }
         let before = try await self.allocation(of: id)
         if allocation.memory < before.memory - 1e-9 {
-            let used = try await guestMemory(id, on: node).workingSet
-            if allocation.memory < used {
-                throw .refused(id, "memory \(formatAmount(allocation.memory)) GiB is below the working set of \(formatAmount(used)) GiB the guest reports: ballooning under it would make the guest kill or panic")
+            let needed = try await guestMemory(id, on: node).workingSet + Self.memoryMargin
+            if allocation.memory < needed {
+                throw .refused(id, "memory \(formatAmount(allocation.memory)) GiB is below the working set of \(formatAmount(needed)) GiB the guest reports (kernel and a 16 MiB margin included): ballooning under it would make the guest kill or panic")
             }
         }
-        let group = cgroup(id, on: node)
-        try await plugVCPUs(vcpus, machine: machine, on: node)
-        try group.writeCPU(allocation.cpu)
-        if abs(allocation.memory - before.memory) > 1e-9 {
-            do {
-                try await balloon(id, on: node, to: allocation.memory)
-            } catch {
-                try? await balloon(id, on: node, to: before.memory)
-                try? group.writeCPU(before.cpu)
-                throw error
+        try await whileBusy(id) { () async throws(DriverError) in
+            let group = cgroup(id, on: node)
+            try await plugVCPUs(Self.vcpus(for: allocation.cpu, machine), machine: machine, on: node)
+            try group.writeCPU(allocation.cpu)
+            if abs(allocation.memory - before.memory) > 1e-9 {
+                do {
+                    try await balloon(id, on: node, to: allocation.memory)
+                } catch {
+                    var restored = "restored"
+                    do { try await balloon(id, on: node, to: before.memory) } catch { restored = "and restoring \(formatAmount(before.memory)) GiB failed too: \(error)" }
+                    do { try group.writeCPU(before.cpu) } catch { restored += "; the cpu quota could not be restored: \(error)" }
+                    throw .refused(id, "\(error) (\(restored))")
+                }
             }
+            try writeAtomically(Self.encoded(allocation), to: directory(id) + "/allocation.json")
         }
-        let encoded = (try? JSONEncoder().encode(allocation)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        try writeAtomically(encoded, to: directory(id) + "/allocation.json")
     }
+
+    /// Memory a guest keeps beyond its working set, GiB: ballooning closer makes it reclaim hard.
+    static let memoryMargin = 16.0 / 1024
 
     /// Plugs vCPUs until at least `count` are present and puts their threads into the machine's
     /// cgroup. None is unplugged: Debian's QEMU 7.2 under TCG corrupts its heap when a vCPU is
@@ -284,15 +339,16 @@ public final class QEMUDriver: InstanceDriver {
         let id = machine.id
         let present = try await vcpuThreads(id, on: node)
         guard present.count < count else { return }
-        let sockets = (0..<machine.maxCPUs).filter { present[$0] == nil }.prefix(count - present.count)
-        let type = machine.cpuType
-        _ = try await qmp(id, on: node) { client throws(QMPError) in
-            for socket in sockets {
+        let cores = try cgroup(id, on: node).cores()
+        for socket in (0..<machine.maxCPUs).filter({ present[$0] == nil }).prefix(count - present.count) {
+            let type = machine.cpuType
+            _ = try await qmp(id, on: node) { client throws(QMPError) in
                 try client.execute("device_add", ["driver": .string(type), "id": .string(QEMUMachine.cpuDevice(socket: socket)),
                                                   "socket-id": .integer(Int64(socket)), "core-id": 0, "thread-id": 0])
             }
+            // Each new vCPU thread is limited before the next is added.
+            try await place(id, on: node, cores: cores)
         }
-        try await place(id, on: node, cores: try cgroup(id, on: node).cores())
     }
 
     /// Sets the balloon so that the guest has `gibibytes`, and waits until it has.
@@ -315,25 +371,28 @@ public final class QEMUDriver: InstanceDriver {
 
     /// What the guest reports in use (balloon statistics; the heartbeat when they are missing).
     func guestMemory(_ id: InstanceID, on node: NodeID) async throws(DriverError) -> (used: Double, workingSet: Double) {
-        let stats = try await qmp(id, on: node) { client throws(QMPError) in
-            try client.execute("qom-get", ["path": "/machine/peripheral/balloon0", "property": "guest-stats"])
+        let (stats, balloon) = try await qmp(id, on: node) { client throws(QMPError) in
+            (try client.execute("qom-get", ["path": "/machine/peripheral/balloon0", "property": "guest-stats"]), try client.execute("query-balloon"))
         }
-        if let figures = Self.memoryFigures(stats) { return figures }
+        if let figures = Self.memoryFigures(stats, actual: balloon["actual"]?.double) { return figures }
         guard let beat = try heartbeat(id, on: node)?.beat else { throw .refused(id, "the guest reports no memory figures yet") }
         let used = Double(beat.usedKiB) / 1_048_576
         return (used, used)
     }
 
-    /// Memory in use (total less free) and the working set (total less available), GiB, from
-    /// the balloon's `guest-stats`; nil until the guest has reported them.
-    static func memoryFigures(_ stats: JSONValue) -> (used: Double, workingSet: Double)? {
+    /// Memory in use (what the guest has less what is free) and the working set (less what is
+    /// available), GiB, from the balloon's `guest-stats` and its `actual` size in bytes: what
+    /// the kernel keeps for itself (the guest's MemTotal leaves it out) counts as used. Nil
+    /// until the guest has reported them.
+    static func memoryFigures(_ stats: JSONValue, actual: Double?) -> (used: Double, workingSet: Double)? {
         let figure = { (name: String) -> Double? in
             guard let value = stats["stats"]?[name]?.double, value >= 0 else { return nil }
             return value / 1_073_741_824
         }
         guard let total = figure("stat-total-memory"), let available = figure("stat-available-memory"),
               let free = figure("stat-free-memory") else { return nil }
-        return (total - free, total - available)
+        let has = max(total, (actual ?? 0) / 1_073_741_824)
+        return (has - free, has - available)
     }
 
     /// The guest's last heartbeat on `node` and its age, seconds.
@@ -343,43 +402,44 @@ public final class QEMUDriver: InstanceDriver {
         return (beat, ControlFiles.wallSeconds() - tail.modified)
     }
 
+    /// Machines whose files cannot be read are left out, as are unknown ones.
     public func signals(of ids: [InstanceID]) async throws(DriverError) -> [InstanceID: InstanceSignals] {
         var out: [InstanceID: InstanceSignals] = [:]
         for id in ids {
             guard let node = try? location(id) else { continue }
-            let running = pid(id, on: node) != nil
-            var signals = InstanceSignals(time: ControlFiles.monotonicSeconds(), healthy: false)
-            let group = cgroup(id, on: node)
-            if ControlFiles.isDirectory(group.cpu) { try group.readCPU(into: &signals) }
-            let beat = try heartbeat(id, on: node)
-            if let beat {
-                signals.oomKills = beat.beat.oomKills
-                signals.memoryFailures = beat.beat.reclaimStalls
-                signals.memory = Double(beat.beat.usedKiB) / 1_048_576
-                signals.workingSet = signals.memory
-            }
-            var status = running ? "running" : "stopped"
-            if running, !isBusy(id) {
-                let answer = try? await qmp(id, on: node, timeout: 5) { client throws(QMPError) in
-                    (try client.execute("query-status"),
-                     try client.execute("qom-get", ["path": "/machine/peripheral/balloon0", "property": "guest-stats"]))
-                }
-                if let (state, stats) = answer {
-                    status = state["status"]?.string ?? "unknown"
-                    if let figures = Self.memoryFigures(stats) { (signals.memory, signals.workingSet) = figures }
-                } else {
-                    status = "unanswering"
-                }
-            }
-            signals.healthy = running && (status == "running" || isBusy(id)) && (beat.map { $0.age <= heartbeatTimeout } ?? false)
-            out[id] = signals
+            out[id] = try? await signals(of: id, on: node)
         }
         return out
     }
 
-    public func migrationEstimate(of id: InstanceID, to node: NodeID) async -> MigrationEstimate? { nil }
-
-    public func migrate(_ id: InstanceID, to node: NodeID) async throws(DriverError) {
-        throw .refused(id, "the QEMU driver does not migrate yet")
+    func signals(of id: InstanceID, on node: NodeID) async throws(DriverError) -> InstanceSignals {
+        let running = pid(id, on: node) != nil
+        var signals = InstanceSignals(time: ControlFiles.monotonicSeconds(), healthy: false)
+        let group = cgroup(id, on: node)
+        if ControlFiles.isDirectory(group.cpu) { try group.readCPU(into: &signals) }
+        let beat = try heartbeat(id, on: node)
+        if let beat {
+            signals.oomKills = beat.beat.oomKills
+            signals.memoryFailures = beat.beat.reclaimStalls
+            signals.memory = Double(beat.beat.usedKiB) / 1_048_576
+            signals.workingSet = signals.memory
+        }
+        var status = running ? "running" : "stopped"
+        if running, !isBusy(id) {
+            let answer = try? await qmp(id, on: node, timeout: 5) { client throws(QMPError) in
+                (try client.execute("query-status", timeout: 5),
+                 try client.execute("qom-get", ["path": "/machine/peripheral/balloon0", "property": "guest-stats"], timeout: 5),
+                 try client.execute("query-balloon", timeout: 5))
+            }
+            if let (state, stats, balloon) = answer {
+                status = state["status"]?.string ?? "unknown"
+                if let figures = Self.memoryFigures(stats, actual: balloon["actual"]?.double) { (signals.memory, signals.workingSet) = figures }
+            } else {
+                status = "unanswering"
+            }
+        }
+        // While busy (a resize or a migration holds QMP) the process and the heartbeat say it.
+        signals.healthy = running && (status == "running" || isBusy(id)) && (beat.map { $0.age <= heartbeatTimeout } ?? false)
+        return signals
     }
 }

@@ -16,9 +16,11 @@ public struct QEMUMachine: Sendable, Equatable, Codable {
     public var append: String
     public var machineType: String
     public var cpuModel: String
+    /// How it moves between nodes; nil: pre-copy.
+    public var migration: MigrationCostModel.Mode?
 
     public init(id: InstanceID, memoryMiB: Int = 256, cpus: Int = 1, maxCPUs: Int = 4, kernel: String, initrd: String, append: String = "",
-                machineType: String = "pc-i440fx-7.2", cpuModel: String = "qemu64") {
+                machineType: String = "pc-i440fx-7.2", cpuModel: String = "qemu64", migration: MigrationCostModel.Mode? = nil) {
         self.id = id
         self.memoryMiB = memoryMiB
         self.cpus = cpus
@@ -28,6 +30,7 @@ public struct QEMUMachine: Sendable, Equatable, Codable {
         self.append = append
         self.machineType = machineType
         self.cpuModel = cpuModel
+        self.migration = migration
     }
 
     /// The QOM type of its hot-pluggable CPUs.

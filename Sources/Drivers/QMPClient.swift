@@ -30,22 +30,14 @@ public final class QMPClient {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard connected == 0 else {
-            let why = String(cString: strerror(errno))
-            close(fd)
-            throw .connect(path, why)
-        }
-        do throws(QMPError) {
-            let greeting = try readMessage(until: Self.now() + timeout, timeout: timeout, waitingFor: "the greeting")
-            guard greeting["QMP"] != nil else { throw QMPError.protocolError(path, "expected the QMP greeting, read \(greeting)") }
-            _ = try execute("qmp_capabilities", timeout: timeout)
-        } catch {
-            close(fd)
-            throw error
-        }
+        // A failed init still runs deinit (every property is set), which closes the socket.
+        guard connected == 0 else { throw .connect(path, String(cString: strerror(errno))) }
+        let greeting = try readMessage(until: Self.now() + timeout, timeout: timeout, waitingFor: "the greeting")
+        guard greeting["QMP"] != nil else { throw QMPError.protocolError(path, "expected the QMP greeting, read \(greeting)") }
+        _ = try execute("qmp_capabilities", timeout: timeout)
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     /// Runs `command` and returns its `return` value; QEMU's refusal is thrown with its class
     /// and description.

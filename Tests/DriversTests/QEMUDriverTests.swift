@@ -7,8 +7,9 @@ import PoolCore
 import Testing
 
 /// Real QEMU guests (TCG) booting the test guest of `Tests/scripts/build_guest.sh`: busy runs
-/// two spinners on up to two vCPUs, idle nothing, hungry asks for 256 MiB again and again in a
-/// 192 MiB machine. One node, the host's own network.
+/// two spinners on up to two vCPUs, idle nothing, hungry (a 512 MiB machine ballooned to 192
+/// MiB) asks for 256 MiB again and again from its eighth second on. One node, the host's own
+/// network.
 struct QEMUFixture: DriverFixture {
     let qemu: QEMUDriver
     var driver: any InstanceDriver { qemu }
@@ -49,9 +50,11 @@ struct QEMUFixture: DriverFixture {
         do {
             try await qemu.start(Self.machine(busy, load: "poolswap.cpu=2"), on: "test-node", allocation: ResourceVector(cpu: 1.5, memory: 512 * mib))
             try await qemu.start(Self.machine(idle), on: "test-node", allocation: ResourceVector(cpu: 0.5, memory: 512 * mib))
-            try await qemu.start(Self.machine(hungry, memoryMiB: 192, maxCPUs: 1, load: "poolswap.hog=256"), on: "test-node",
+            try await qemu.start(Self.machine(hungry, maxCPUs: 1, load: "poolswap.hog=256 poolswap.hogdelay=8"), on: "test-node",
                                  allocation: ResourceVector(cpu: 1, memory: 192 * mib))
             for id in [busy, idle, hungry] { try await Self.waitForHeartbeat(qemu, id) }
+            // Ballooned first, then hungry: its hog starts once the balloon holds it.
+            for _ in 0..<150 where (try qemu.heartbeat(hungry, on: "test-node")?.beat.uptime ?? 0) < 9 { try await Task.sleep(for: .milliseconds(200)) }
         } catch {
             await tearDown()
             throw error
@@ -125,7 +128,8 @@ struct QEMUDriverTests {
         try await QEMUFixture.run { suite in
             let qemu = try #require(suite.fixture.driver as? QEMUDriver)
             let node = try qemu.location("idle")
-            #expect(try await qemu.signals(of: ["idle", "busy"]).values.allSatisfy(\.healthy))
+            let signals = try await qemu.signals(of: ["idle", "busy"])
+            #expect(signals.count == 2 && signals.values.allSatisfy(\.healthy))
             try await qemu.qmp("busy", on: node) { client throws(QMPError) in
                 try client.execute("inject-nmi")
                 try client.waitForEvent("GUEST_PANICKED", timeout: 30)
@@ -153,6 +157,8 @@ struct QMPTests {
         #expect(beat == GuestHeartbeat(line: "hb 2 4.03 cpus=2 used=21000 oom=1 stall=7"))
         #expect(beat.sequence == 2 && beat.cpusOnline == 2 && beat.usedKiB == 21_000 && beat.oomKills == 1 && beat.reclaimStalls == 7)
         #expect(GuestHeartbeat(line: "[    1.2] hb 1 2 cpus=1") == nil)
+        // Cut inside its last number: not taken, the one before is.
+        #expect(GuestHeartbeat.last(in: "hb 1 3.02 cpus=1 used=20480 oom=0 stall=12\r\nhb 2 4.03 cpus=1 used=20480 oom=0 stall=1")?.reclaimStalls == 12)
     }
 
     @Test func aMachineStartsWithItsHotpluggedCPUsWhenItAwaitsAMigration() {

@@ -8,7 +8,7 @@
 # usage: Tests/scripts/build_guest.sh [DIR]   (default $POOLSWAP_GUEST_DIR or /var/cache/poolswap/guest)
 #
 # Guest kernel command line: poolswap.cpu=N (N spinning shells), poolswap.dirty=W:R (rewrite R
-# MiB a second of a W MiB working set in tmpfs), poolswap.hog=M (ask for M MiB, in four parts, every 0.3 s).
+# MiB a second of a W MiB working set in tmpfs), poolswap.hog=M (ask for M MiB, in four parts, every 0.3 s; from poolswap.hogdelay=S seconds on).
 # Heartbeat on ttyS1, once a second: `hb SEQ UPTIME cpus=ONLINE used=KIB oom=N stall=N` (OOM
 # kills and direct-reclaim stalls so far). An NMI (QMP inject-nmi) panics the guest.
 set -euo pipefail
@@ -65,7 +65,8 @@ d=$(arg dirty)
 if [ -n "$d" ] && [ "${d%%:*}" -gt 0 ] && [ "${d##*:}" -gt 0 ]; then
     W=${d%%:*}; R=${d##*:}
     dd if=/dev/urandom of=/dev/shm/src bs=1M count="$R" 2>/dev/null
-    dd if=/dev/shm/src of=/dev/shm/ws bs=1M count="$W" 2>/dev/null
+    i=0
+    while [ $i -lt "$W" ]; do dd if=/dev/shm/src of=/dev/shm/ws bs=1M seek=$i count="$R" conv=notrunc 2>/dev/null; i=$((i + R)); done
     (
         i=0
         while :; do
@@ -76,10 +77,10 @@ if [ -n "$d" ] && [ "${d%%:*}" -gt 0 ] && [ "${d##*:}" -gt 0 ]; then
         done
     ) &
 fi
-h=$(arg hog)
+h=$(arg hog); hd=$(arg hogdelay)
 # Four at a time, a quarter each: one request larger than the guest is refused outright.
-if [ -n "$h" ]; then
-    for q in 1 2 3 4; do (while :; do dd if=/dev/zero of=/dev/null bs="$((h / 4))M" count=1 2>/dev/null; sleep 0.3; done) & done
+if [ -n "$h" ] && [ "$h" -ge 4 ]; then
+    for q in 1 2 3 4; do (sleep "${hd:-0}"; while :; do dd if=/dev/zero of=/dev/null bs="$((h / 4))M" count=1 2>/dev/null; sleep 0.3; done) & done
 fi
 
 # Heartbeat on ttyS1 once a second, from shell builtins only (cheap under a tight quota):
