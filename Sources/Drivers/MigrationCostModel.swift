@@ -80,8 +80,9 @@ public struct MigrationCostModel: Sendable, Equatable, Codable {
                 seconds += pass
                 passes += 1
                 let dirtied = min(input.dirtyWorkingSet, input.dirtyRate * pass)
-                if dirtied >= left, passes > 1 { break }
+                let shrinking = dirtied < left
                 left = dirtied
+                if !shrinking, passes > 1 { break }
             }
             let last = left / rate
             return Prediction(seconds: seconds + last + switchoverSeconds, downtimeSeconds: last + switchoverSeconds, bytes: bytes + left,
@@ -104,18 +105,25 @@ public struct MigrationCostModel: Sendable, Equatable, Codable {
     }
 
     /// The model whose constants fit `observations` best. Every migration takes setup +
-    /// bytes sent / (efficiency × bandwidth) + switch-over, so a least-squares line of seconds
-    /// on bytes / bandwidth gives the efficiency (its slope's inverse) and the fixed seconds
-    /// (its intercept); switch-over is the median pause beyond the last pass the fitted model
-    /// predicts. Unchanged without observations; the efficiency alone with one.
+    /// bytes sent / (efficiency × bandwidth) + switch-over, so with three observations or more
+    /// whose bytes / bandwidth spread by a tenth of their mean, a least-squares line of seconds on
+    /// bytes / bandwidth gives the efficiency (its slope's inverse) and the fixed seconds (its
+    /// intercept); with fewer, the efficiency alone is fitted around the fixed seconds as they
+    /// are. Switch-over is the median pause beyond the last pass the fitted model predicts.
+    /// Observations that are not finite, or sent nothing, are left out; without any the model
+    /// is unchanged.
     public func fitted(to observations: [Observation]) -> MigrationCostModel {
-        guard !observations.isEmpty else { return self }
+        let usable = observations.filter {
+            $0.input.bandwidth.isFinite && $0.input.bandwidth > 0 && $0.bytes.isFinite && $0.bytes > 0
+                && $0.seconds.isFinite && $0.seconds > 0 && $0.downtimeSeconds.isFinite && $0.downtimeSeconds >= 0
+        }
+        guard !usable.isEmpty else { return self }
         var model = self
-        let xs = observations.map { $0.bytes / $0.input.bandwidth }, ys = observations.map(\.seconds)
+        let xs = usable.map { $0.bytes / $0.input.bandwidth }, ys = usable.map(\.seconds)
         let n = Double(xs.count), mx = xs.reduce(0, +) / n, my = ys.reduce(0, +) / n
         let sxx = zip(xs, xs).map { ($0 - mx) * ($1 - mx) }.reduce(0, +), sxy = zip(xs, ys).map { ($0 - mx) * ($1 - my) }.reduce(0, +)
         var fixed = setupSeconds + switchoverSeconds
-        if observations.count >= 2, sxx > 1e-12, sxy > 0 {
+        if xs.count >= 3, (sxx / n).squareRoot() >= 0.1 * mx, sxy > 0 {
             model.efficiency = min(1, max(0.05, sxx / sxy))
             fixed = max(0, my - mx / model.efficiency)
         } else {
@@ -124,7 +132,7 @@ public struct MigrationCostModel: Sendable, Equatable, Codable {
             if through > 0, squares > 0 { model.efficiency = min(1, max(0.05, squares / through)) }
         }
         model.switchoverSeconds = 0
-        let beyond = observations.map { o -> Double in max(0, o.downtimeSeconds - model.predict(o.input).downtimeSeconds) }.sorted()
+        let beyond = usable.map { o -> Double in max(0, o.downtimeSeconds - model.predict(o.input).downtimeSeconds) }.sorted()
         model.switchoverSeconds = min(fixed, beyond[beyond.count / 2])
         model.setupSeconds = fixed - model.switchoverSeconds
         return model

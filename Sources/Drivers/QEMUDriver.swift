@@ -35,6 +35,8 @@ public final class QEMUDriver: InstanceDriver {
     public let verificationSeconds: Double
     /// Machines a long operation holds; their signals are read without QMP meanwhile.
     let busy = Mutex<Set<InstanceID>>([])
+    /// Whether the migrations a crash interrupted have been settled (by the first inventory).
+    let recovered = Mutex(false)
 
     public init(runDirectory: String = "/run/poolswap/qemu", nodes: [QEMUNode], cgroupParent: String = "poolswap-vm",
                 qemu: String = "qemu-system-x86_64", heartbeatTimeout: Double = 10, downtimeLimit: Double = 0.3,
@@ -44,6 +46,10 @@ public final class QEMUDriver: InstanceDriver {
         for node in nodes where node.namespace != nil && (node.address.hasPrefix("127.") || node.address == "localhost") {
             throw .unavailable("QEMU node \(node.id) runs in namespace \(node.namespace ?? ""): its address must be one other nodes reach, not \(node.address)")
         }
+        for node in nodes where !(node.bandwidth.map { $0.isFinite && $0 > 0 } ?? true) {
+            throw .unavailable("QEMU node \(node.id): bandwidth must be a finite number of bytes a second above 0")
+        }
+        guard downtimeLimit.isFinite, downtimeLimit > 0, downtimeLimit <= 60 else { throw .unavailable("downtimeLimit must be above 0 and at most 60 s") }
         qemuPath = path
         self.runDirectory = runDirectory
         self.nodes = nodes
@@ -246,18 +252,26 @@ public final class QEMUDriver: InstanceDriver {
 
     func isBusy(_ id: InstanceID) -> Bool { busy.withLock { $0.contains(id) } }
 
-    /// Runs `body` with `id` marked busy: meanwhile its signals and allocation are read without
-    /// QMP, which serves one client at a time and is held by `body`.
+    /// Marks `id` busy for one operation (`what`); refused while another holds it. Meanwhile its
+    /// signals and allocation are read without QMP, which serves one client at a time.
+    func claim(_ id: InstanceID, for what: String) throws(DriverError) {
+        let taken = busy.withLock { $0.insert(id).inserted }
+        guard taken else { throw .refused(id, "busy: another operation (a migration or a resize) holds it; \(what) waits for the next round") }
+    }
+
+    func release(_ id: InstanceID) { busy.withLock { _ = $0.remove(id) } }
+
+    /// Runs `body` with `id` claimed.
     func whileBusy<T>(_ id: InstanceID, _ body: () async throws(DriverError) -> T) async throws(DriverError) -> T {
-        busy.withLock { _ = $0.insert(id) }
-        defer { busy.withLock { _ = $0.remove(id) } }
+        try claim(id, for: "a resize")
+        defer { release(id) }
         return try await body()
     }
 
     // MARK: InstanceDriver
 
     public func inventory() async throws(DriverError) -> DriverInventory {
-        await recoverMigrations()
+        if recovered.withLock({ done in defer { done = true }; return !done }) { await recoverMigrations() }
         var instances: [DiscoveredInstance] = []
         for name in ControlFiles.subdirectories(runDirectory) {
             let id = InstanceID(name)
@@ -270,16 +284,18 @@ public final class QEMUDriver: InstanceDriver {
     public func allocation(of id: InstanceID) async throws(DriverError) -> ResourceVector {
         let node = try location(id)
         guard pid(id, on: node) != nil else { throw .unknownInstance(id) }
-        let cores = try cgroup(id, on: node).cores()
-        let memory: Double
         if isBusy(id), let applied = appliedAllocation(id) {
-            memory = applied.memory
-        } else {
-            let balloon = try await qmp(id, on: node) { client throws(QMPError) in try client.execute("query-balloon") }
-            guard let actual = balloon["actual"]?.double else { throw .refused(id, "query-balloon gave no actual size: \(balloon)") }
-            memory = actual / 1_073_741_824
+            return ResourceVector(cpu: try cgroup(id, on: node).cores(), memory: applied.memory, gpu: 0)
         }
-        return ResourceVector(cpu: cores, memory: memory, gpu: 0)
+        return try await liveAllocation(id, on: node)
+    }
+
+    /// The quota and the balloon's actual size, read now.
+    func liveAllocation(_ id: InstanceID, on node: NodeID) async throws(DriverError) -> ResourceVector {
+        let cores = try cgroup(id, on: node).cores()
+        let balloon = try await qmp(id, on: node) { client throws(QMPError) in try client.execute("query-balloon") }
+        guard let actual = balloon["actual"]?.double else { throw .refused(id, "query-balloon gave no actual size: \(balloon)") }
+        return ResourceVector(cpu: cores, memory: actual / 1_073_741_824, gpu: 0)
     }
 
     /// The allocation last applied, as recorded in the run directory.
@@ -303,14 +319,14 @@ public final class QEMUDriver: InstanceDriver {
         guard Double(machine.maxCPUs) + 1e-9 >= allocation.cpu else {
             throw .refused(id, "cpu \(formatAmount(allocation.cpu)) is more than its \(machine.maxCPUs) vCPUs at most")
         }
-        let before = try await self.allocation(of: id)
-        if allocation.memory < before.memory - 1e-9 {
-            let needed = try await guestMemory(id, on: node).workingSet + Self.memoryMargin
-            if allocation.memory < needed {
-                throw .refused(id, "memory \(formatAmount(allocation.memory)) GiB is below the working set of \(formatAmount(needed)) GiB the guest reports (kernel and a 16 MiB margin included): ballooning under it would make the guest kill or panic")
-            }
-        }
         try await whileBusy(id) { () async throws(DriverError) in
+            let before = try await liveAllocation(id, on: node)
+            if allocation.memory < before.memory - 1e-9 {
+                let needed = try await guestMemory(id, on: node).workingSet + Self.memoryMargin
+                if allocation.memory < needed {
+                    throw .refused(id, "memory \(formatAmount(allocation.memory)) GiB is below the working set of \(formatAmount(needed)) GiB the guest reports (kernel and a 16 MiB margin included): ballooning under it would make the guest kill or panic")
+                }
+            }
             let group = cgroup(id, on: node)
             try await plugVCPUs(Self.vcpus(for: allocation.cpu, machine), machine: machine, on: node)
             try group.writeCPU(allocation.cpu)

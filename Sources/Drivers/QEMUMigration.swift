@@ -74,9 +74,10 @@ extension QEMUDriver {
 
     /// Moves `id` to `target` while it runs and returns the record. The guest's memory stays on
     /// the source until the target has passed its health check (QEMU process alive, machine
-    /// running, fresh heartbeats from the guest there); a target that fails it is killed and the
-    /// source resumed, and the migration is refused. `afterSwitchover` runs once the target has
-    /// the guest, before the check: tests break the target there.
+    /// running, fresh heartbeats from the guest there); a target that fails it, or any failure
+    /// before the commit, kills the target and resumes the source, and the migration is refused.
+    /// A pre-copy the model says cannot converge runs as stop-and-copy. `afterSwitchover` runs
+    /// once the target has the guest, before the check: tests break the target there.
     public func migrate(_ id: InstanceID, to target: NodeID,
                         afterSwitchover: (@Sendable (_ qmpSocket: String, _ pid: pid_t) async -> Void)?) async throws(DriverError) -> QEMUMigrationRecord {
         let machine = try machine(id)
@@ -84,98 +85,129 @@ extension QEMUDriver {
         guard source != target else { throw .refused(id, "already on \(target)") }
         let destination = try node(target)
         guard pid(id, on: source) != nil else { throw .unknownInstance(id) }
+        guard pid(id, on: target) == nil else { throw .refused(id, "a QEMU of it already runs on \(target)") }
+        // Claimed before the first wait: a second migration or a resize is refused meanwhile.
+        try claim(id, for: "a migration")
+        defer { release(id) }
         guard !ControlFiles.exists(migrationMarker(id)) else { throw .refused(id, "a migration of it is under way") }
-        let input = try await migrationInput(of: id, to: target)
+        var input = try await migrationInput(of: id, to: target)
+        if input.mode == .preCopy, !costModel().predict(input).converges { input.mode = .stopAndCopy }
         let predicted = costModel().predict(input)
         let allocation = try await allocation(of: id)
         let plugged = try await vcpuThreads(id, on: source).keys.filter { $0 >= machine.cpus }.sorted()
-        busy.withLock { _ = $0.insert(id) }
-        defer { busy.withLock { _ = $0.remove(id) } }
         try writeAtomically(target.rawValue, to: migrationMarker(id))
-
-        // The target: the same machine with the same CPUs, waiting for the stream.
-        try ControlFiles.makeDirectories(directory(id, on: target))
-        let started = QMPClient.now()
-        do {
-            try await launch(machine, node: destination, incoming: true, pluggedSockets: plugged)
+        var record = QEMUMigrationRecord(instance: id, from: source, to: target, input: input, predicted: predicted, seconds: 0,
+                                         downtimeSeconds: 0, bytes: 0, outcome: "completed")
+        do throws(DriverError) {
+            try await stream(id, machine: machine, from: source, to: destination, input: input, predicted: predicted,
+                             plugged: plugged, record: &record)
+            if let afterSwitchover, let pid = pid(id, on: target) { await afterSwitchover(qmpSocket(id, on: target), pid) }
+            if let why = await targetFailure(id, on: target, limits: allocation) { throw DriverError.refused(id, why) }
+            guard pid(id, on: source) != nil || pid(id, on: target) != nil else { throw DriverError.refused(id, "no QEMU of it is left") }
+            // The commit point: the node file names the target. The marker goes last, so that a
+            // crash before it is rolled forward by `recoverMigrations`.
+            try writeAtomically(target.rawValue, to: directory(id) + "/node")
         } catch {
-            discardTarget(id, on: target)
-            throw error
-        }
-        let endpoint: String
-        do {
-            endpoint = try await qmp(id, on: target) { client throws(QMPError) -> String in
-                try client.execute("migrate-set-capabilities", ["capabilities": [["capability": "events", "state": true]]])
-                try client.execute("migrate-incoming", ["uri": .string("tcp:\(destination.address):0")])
-                let listening = try client.execute("query-migrate")["socket-address"]?.array?.first
-                return "tcp:\(destination.address):\(listening?["port"]?.string ?? "")"
-            }
-        } catch {
-            discardTarget(id, on: target)
-            throw error
-        }
-
-        // The stream. Stop-and-copy pauses the guest first; pre-copy lets QEMU pause it when
-        // what is left fits the downtime limit.
-        let mode = input.mode
-        let limit = downtimeLimit
-        let bandwidth = input.bandwidth
-        let measured: (seconds: Double, downtime: Double, bytes: Double, paused: Double)
-        do {
-            measured = try await qmp(id, on: source, timeout: 10) { client throws(QMPError) -> (Double, Double, Double, Double) in
-                try client.execute("migrate-set-parameters", ["downtime-limit": .integer(Int64(limit * 1_000)),
-                                                             "max-bandwidth": .integer(Int64(bandwidth * 4))])
-                var paused = 0.0
-                if mode == .stopAndCopy {
-                    try client.execute("stop")
-                    paused = QMPClient.now()
-                }
-                try client.execute("migrate", ["uri": .string(endpoint)])
-                let deadline = QMPClient.now() + 600
-                while QMPClient.now() < deadline {
-                    let state = try client.execute("query-migrate")
-                    switch state["status"]?.string ?? "" {
-                    case "completed":
-                        return (state["total-time"]?.double ?? 0, state["downtime"]?.double ?? 0, state["ram"]?["transferred"]?.double ?? 0, paused)
-                    case "failed", "cancelled":
-                        throw QMPError.command(client.path, "migrate", errorClass: "MigrationFailed", state["error-desc"]?.string ?? "status \(state["status"]?.string ?? "?")")
-                    default:
-                        usleep(50_000)
-                    }
-                }
-                try? client.execute("migrate_cancel")
-                throw QMPError.timeout(client.path, "migration to complete", seconds: 600)
-            }
-        } catch {
-            discardTarget(id, on: target)
-            _ = try? await qmp(id, on: source) { client throws(QMPError) in try client.execute("cont") }
-            throw error
-        }
-        var downtime = measured.downtime / 1_000
-        if mode == .stopAndCopy {
-            _ = try? await qmp(id, on: target) { client throws(QMPError) in try client.execute("cont") }
-            downtime = QMPClient.now() - measured.paused
-        }
-        let seconds = QMPClient.now() - started
-        if let afterSwitchover, let pid = pid(id, on: target) { await afterSwitchover(qmpSocket(id, on: target), pid) }
-
-        // The check; the source still holds the guest.
-        var record = QEMUMigrationRecord(instance: id, from: source, to: target, input: input, predicted: predicted, seconds: seconds,
-                                         downtimeSeconds: downtime, bytes: measured.bytes, outcome: "completed")
-        if let why = await targetFailure(id, on: target, limits: allocation) {
-            discardTarget(id, on: target)
-            _ = try? await qmp(id, on: source) { client throws(QMPError) in try client.execute("cont") }
+            let why: String
+            if case .refused(_, let reason) = error { why = reason } else { why = error.description }
+            let resumed = await rollBack(id, source: source, target: target)
             record.outcome = "rolled back: \(why)"
             appendRecord(record)
             unlink(migrationMarker(id))
-            throw .refused(id, "the migration to \(target) was undone, the guest runs on \(source) again: \(why)")
+            throw .refused(id, "the migration to \(target) was undone, \(resumed): \(why)")
         }
-        // The commit point: the node file names the target.
-        try writeAtomically(target.rawValue, to: directory(id) + "/node")
-        unlink(migrationMarker(id))
-        discardTarget(id, on: source)
+        _ = await discard(id, on: source)
         appendRecord(record)
+        unlink(migrationMarker(id))
         return record
+    }
+
+    /// Starts the target and streams the guest to it; fills in what was measured. Seconds run
+    /// from starting the target QEMU to the guest running there; downtime is QEMU's own figure
+    /// for pre-copy (source paused to target started) and, for stop-and-copy, from the `stop`
+    /// to the target running.
+    func stream(_ id: InstanceID, machine: QEMUMachine, from source: NodeID, to destination: QEMUNode,
+                input: MigrationCostModel.Input, predicted: MigrationCostModel.Prediction, plugged: [Int],
+                record: inout QEMUMigrationRecord) async throws(DriverError) {
+        let target = destination.id
+        let started = QMPClient.now()
+        try await launch(machine, node: destination, incoming: true, pluggedSockets: plugged)
+        let address = destination.address.contains(":") ? "[\(destination.address)]" : destination.address
+        let endpoint = try await qmp(id, on: target) { client throws(QMPError) -> String? in
+            try client.execute("migrate-incoming", ["uri": .string("tcp:\(address):0")])
+            guard let port = try client.execute("query-migrate")["socket-address"]?.array?.first?["port"]?.string else { return nil }
+            return "tcp:\(address):\(port)"
+        }
+        guard let endpoint else { throw .refused(id, "the target on \(target) names no port it listens on") }
+        let mode = input.mode
+        let limit = Int64((downtimeLimit * 1_000).rounded())
+        let bandwidth = Int64(min(input.bandwidth * 4, 1e15).rounded())
+        let deadline = max(60, 3 * predicted.seconds)
+        let measured = try await qmp(id, on: source, timeout: 10) { client throws(QMPError) -> (downtime: Double, bytes: Double, paused: Double) in
+            try client.execute("migrate-set-parameters", ["downtime-limit": .integer(limit), "max-bandwidth": .integer(bandwidth)])
+            var paused = 0.0
+            if mode == .stopAndCopy {
+                try client.execute("stop")
+                paused = QMPClient.now()
+            }
+            try client.execute("migrate", ["uri": .string(endpoint)])
+            let end = QMPClient.now() + deadline
+            while QMPClient.now() < end {
+                let state = try client.execute("query-migrate")
+                switch state["status"]?.string ?? "" {
+                case "completed":
+                    return ((state["downtime"]?.double ?? 0) / 1_000, state["ram"]?["transferred"]?.double ?? 0, paused)
+                case "failed", "cancelled":
+                    throw QMPError.command(client.path, "migrate", errorClass: "MigrationFailed", state["error-desc"]?.string ?? "status \(state["status"]?.string ?? "?")")
+                default:
+                    usleep(50_000)
+                }
+            }
+            try? client.execute("migrate_cancel")
+            throw QMPError.timeout(client.path, "migration to complete", seconds: deadline)
+        }
+        record.bytes = measured.bytes
+        record.downtimeSeconds = measured.downtime
+        // The target runs once its state is loaded; a stopped guest's target waits for `cont`.
+        var running = false
+        for _ in 0..<400 where !running {
+            let status = try? await qmp(id, on: target, timeout: 5) { client throws(QMPError) -> String? in
+                let status = try client.execute("query-status", timeout: 5)["status"]?.string
+                if status == "paused" { try client.execute("cont", timeout: 5) }
+                return status
+            }
+            if status == "running" { running = true } else { try? await Task.sleep(for: .milliseconds(25)) }
+        }
+        guard running else { throw .refused(id, "the target on \(target) did not start running within 10 s of the copy") }
+        record.seconds = QMPClient.now() - started
+        if mode == .stopAndCopy { record.downtimeSeconds = QMPClient.now() - measured.paused }
+    }
+
+    /// Kills the target, cancels a stream still under way and resumes the source; says where
+    /// the guest runs after it.
+    func rollBack(_ id: InstanceID, source: NodeID, target: NodeID) async -> String {
+        _ = try? await qmp(id, on: source, timeout: 5) { client throws(QMPError) in
+            let status = try client.execute("query-migrate", timeout: 5)["status"]?.string ?? "none"
+            if !["none", "completed", "failed", "cancelled"].contains(status) {
+                try? client.execute("migrate_cancel", timeout: 5)
+                for _ in 0..<100 {
+                    let now = try client.execute("query-migrate", timeout: 5)["status"]?.string ?? "none"
+                    if ["completed", "failed", "cancelled"].contains(now) { break }
+                    usleep(100_000)
+                }
+            }
+        }
+        _ = await discard(id, on: target)
+        for _ in 0..<50 {
+            let status = try? await qmp(id, on: source, timeout: 5) { client throws(QMPError) -> String? in
+                let status = try client.execute("query-status", timeout: 5)["status"]?.string
+                if status == "paused" || status == "postmigrate" { try client.execute("cont", timeout: 5) }
+                return status
+            }
+            if status == "running" { return "the guest runs on \(source) again" }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return pid(id, on: source) == nil ? "and its QEMU on \(source) is gone too" : "but the guest on \(source) could not be resumed"
     }
 
     func migrationMarker(_ id: InstanceID) -> String { directory(id) + "/migration" }
@@ -213,15 +245,18 @@ extension QEMUDriver {
         return "no heartbeat from the guest on \(node) within \(Int(verificationSeconds)) s"
     }
 
-    /// Kills the machine's QEMU on `node` and removes its files and cgroup there.
-    func discardTarget(_ id: InstanceID, on node: NodeID) {
+    /// Kills the machine's QEMU on `node` and removes its files and cgroup there; false (files
+    /// kept) when the process outlives SIGKILL.
+    func discard(_ id: InstanceID, on node: NodeID) async -> Bool {
         if let pid = pid(id, on: node) {
             kill(pid, SIGKILL)
-            for _ in 0..<100 where self.pid(id, on: node) != nil { usleep(20_000) }
+            for _ in 0..<100 where self.pid(id, on: node) != nil { try? await Task.sleep(for: .milliseconds(20)) }
+            if self.pid(id, on: node) != nil { return false }
         }
         let group = cgroup(id, on: node)
         for path in Set([group.cpu, group.cpuacct]) { rmdir(path) }
         try? FileManager.default.removeItem(atPath: directory(id, on: node))
+        return true
     }
 
     func appendRecord(_ record: QEMUMigrationRecord) {
@@ -231,18 +266,23 @@ extension QEMUDriver {
         try? ControlFiles.append(String(decoding: data, as: UTF8.self) + "\n", to: migrationLog)
     }
 
-    /// Settles migrations a crash interrupted, exactly once: where the node file already names
-    /// the target, the source is discarded; otherwise the target is, and the source resumed.
+    /// Settles migrations a crash interrupted, exactly once. Where the node file already names
+    /// the target, the source is discarded (rolled forward). Otherwise the stream is cancelled,
+    /// the target discarded and the source resumed; but when the source is gone and the target
+    /// runs the guest, the target is kept. Machines an operation of this driver holds are left
+    /// alone: their marker is not a crash's.
     public func recoverMigrations() async {
         for name in ControlFiles.subdirectories(runDirectory) {
             let id = InstanceID(name)
-            guard let target = try? ControlFiles.read(migrationMarker(id)).trimmingCharacters(in: .whitespacesAndNewlines),
-                  let current = try? location(id) else { continue }
-            if current.rawValue == target {
-                for node in nodes where node.id != current { discardTarget(id, on: node.id) }
+            guard !isBusy(id), let text = try? ControlFiles.read(migrationMarker(id)), let current = try? location(id) else { continue }
+            let target = NodeID(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            if current == target {
+                for node in nodes where node.id != current { _ = await discard(id, on: node.id) }
+            } else if pid(id, on: current) == nil, pid(id, on: target) != nil,
+                      (try? await qmp(id, on: target, timeout: 5) { client throws(QMPError) in try client.execute("query-status", timeout: 5) })?["status"]?.string == "running" {
+                try? writeAtomically(target.rawValue, to: directory(id) + "/node")
             } else {
-                discardTarget(id, on: NodeID(target))
-                _ = try? await qmp(id, on: current) { client throws(QMPError) in try client.execute("cont") }
+                _ = await rollBack(id, source: current, target: target)
             }
             unlink(migrationMarker(id))
         }

@@ -72,7 +72,7 @@ func withMigratingGuest(load: String, mode: MigrationCostModel.Mode, _ body: (QE
     var machine = QEMUFixture.machine("vm", memoryMiB: 256, load: load)
     machine.migration = mode
     do {
-        try await qemu.start(machine, on: "node-a", allocation: ResourceVector(cpu: 1.5, memory: 0.25))
+        try await qemu.start(machine, on: "node-a", allocation: ResourceVector(cpu: 1.5, memory: 0.1875))
         try await QEMUFixture.waitForHeartbeat(qemu, "vm")
         try await body(qemu, "vm")
     } catch {
@@ -95,11 +95,14 @@ func heartbeatGoesOn(_ qemu: QEMUDriver, _ id: InstanceID, on node: NodeID, afte
     return nil
 }
 
-@Suite("QEMU live migration between namespace nodes", .serialized, .enabled(if: qemuUnavailable == nil, Comment(rawValue: qemuUnavailable ?? "")))
+extension QEMUGuests {
+@Suite("QEMU live migration between namespace nodes", .serialized)
 struct QEMUMigrationTests {
-    @Test(arguments: MigrationCostModel.Mode.allCases)
-    func aGuestMovesWhileItRunsAndKeepsItsResources(mode: MigrationCostModel.Mode) async throws {
-        try await withMigratingGuest(load: "poolswap.dirty=32:4", mode: mode) { qemu, id in
+    /// Pre-copy of an idle guest, stop-and-copy of a dirtying one: under TCG, QEMU 7.2's
+    /// pre-copy corrupts a guest that dirties memory often enough (the next test).
+    @Test(arguments: [(MigrationCostModel.Mode.preCopy, ""), (.stopAndCopy, "poolswap.dirty=32:4")])
+    func aGuestMovesWhileItRunsAndKeepsItsResources(mode: MigrationCostModel.Mode, load: String) async throws {
+        try await withMigratingGuest(load: load, mode: mode) { qemu, id in
             let before = try #require(try qemu.heartbeat(id, on: "node-a")).beat.sequence
             let estimate = try #require(await qemu.migrationEstimate(of: id, to: "node-b"))
             #expect(estimate.seconds > 0 && estimate.transferred > 0)
@@ -117,11 +120,36 @@ struct QEMUMigrationTests {
             let group = qemu.cgroup(id, on: "node-b")
             let tasks = try String(contentsOfFile: group.cpu + "/tasks", encoding: .utf8).split(separator: "\n")
             #expect(threads.values.allSatisfy { tasks.contains(Substring("\($0)")) }, "vCPU threads in the destination's cgroup")
-            #expect(try await qemu.allocation(of: id) == ResourceVector(cpu: 1.5, memory: 0.25))
+            #expect(try await qemu.allocation(of: id) == ResourceVector(cpu: 1.5, memory: 0.1875), "the ballooned size came along")
             #expect(try await qemu.signals(of: [id])[id]?.healthy == true)
             #expect(record.bytes > 4 * 1_048_576, "the memory in use was sent: \(record.bytes) bytes")
+            // The unfitted model is within reach of what happened: units and the iteration right.
+            #expect(record.predicted.bytes > record.bytes / 3 && record.predicted.bytes < record.bytes * 3, "bytes: \(record.predicted.bytes) predicted, \(record.bytes) sent")
+            #expect(record.predicted.seconds > record.seconds / 3 && record.predicted.seconds < record.seconds * 3, "seconds: \(record.predicted.seconds) predicted, \(record.seconds) taken")
             if mode == .stopAndCopy { #expect(record.downtimeSeconds > record.seconds / 2, "stop-and-copy pauses for the copy") }
+            else { #expect(record.downtimeSeconds < record.seconds / 2, "pre-copy pauses for the last pass only") }
             #expect(qemu.migrationRecords().last == record)
+        }
+    }
+
+    /// Whether the destination is healthy or broken (TCG's pre-copy of a dirtying guest), the
+    /// guest ends running in exactly one place, where the ledger's node file says.
+    @Test func aPreCopyOfADirtyingGuestEndsWithTheGuestRunningOnce() async throws {
+        try await withMigratingGuest(load: "poolswap.dirty=32:4", mode: .preCopy) { qemu, id in
+            var outcome = "completed"
+            do {
+                _ = try await qemu.migrate(id, to: "node-b", afterSwitchover: nil)
+            } catch {
+                outcome = "\(error)"
+                #expect(outcome.contains("undone") && outcome.contains("runs on node-a again"), "rolled back to a running source: \(outcome)")
+            }
+            print("pre-copy of a dirtying guest: \(outcome)")
+            let here = try qemu.location(id)
+            let there: NodeID = here == "node-a" ? "node-b" : "node-a"
+            #expect(qemu.pid(id, on: there) == nil, "no QEMU of it on \(there)")
+            let last = try qemu.heartbeat(id, on: here)?.beat.sequence ?? 0
+            #expect(try await heartbeatGoesOn(qemu, id, on: here, after: last) != nil, "it beats on \(here)")
+            #expect(qemu.migrationRecords().count == 1)
         }
     }
 
@@ -178,6 +206,48 @@ struct QEMUMigrationTests {
         #expect(try await qemu.qmp(id, on: "node-a") { client throws(QMPError) in try client.execute("query-status") }["status"]?.string == "running")
         #expect(qemu.migrationRecords().allSatisfy { $0.outcome != "completed" })
     }
+
+    @Test func aMigrationACrashInterruptedAfterItsCommitEndsOnTheTarget() async throws {
+        try await withMigratingGuest(load: "", mode: .preCopy) { qemu, id in
+            // Migrated, committed, then the crash: the source's QEMU (paused after the copy) and
+            // the marker are still there.
+            let leftover = try #require(qemu.pid(id, on: "node-a"))
+            _ = try await qemu.migrate(id, to: "node-b", afterSwitchover: nil)
+            #expect(qemu.pid(id, on: "node-a") == nil, "a completed migration discards its source")
+            // Rebuild the state a crash just after the commit leaves: a source QEMU that holds
+            // nothing any more, and the marker.
+            try await qemu.launch(try qemu.machine(id), node: try qemu.node("node-a"), incoming: true, pluggedSockets: [1])
+            try qemu.writeAtomically("node-b", to: qemu.migrationMarker(id))
+            #expect(qemu.pid(id, on: "node-a") != nil && qemu.pid(id, on: "node-a") != leftover)
+            await qemu.recoverMigrations()
+            #expect(try qemu.location(id) == "node-b")
+            #expect(qemu.pid(id, on: "node-a") == nil, "the stale source is discarded")
+            let last = try #require(try qemu.heartbeat(id, on: "node-b")).beat.sequence
+            #expect(try await heartbeatGoesOn(qemu, id, on: "node-b", after: last) != nil, "the guest goes on on the target, once")
+        }
+    }
+
+    @Test func aResizeDuringAMigrationIsRefusedNotInterleaved() async throws {
+        try await withMigratingGuest(load: "", mode: .stopAndCopy) { qemu, id in
+            let migration = Task { try await qemu.migrate(id, to: "node-b", afterSwitchover: nil) }
+            var refused = false
+            for _ in 0..<100 where !refused {
+                do {
+                    try await Task.sleep(for: .milliseconds(50))
+                    if qemu.isBusy(id) {
+                        try await qemu.apply(ResourceVector(cpu: 1, memory: 0.1875), to: id)
+                    }
+                } catch let error as DriverError {
+                    if case .refused(_, let why) = error, why.contains("busy") { refused = true }
+                }
+            }
+            #expect(refused, "a resize while the migration holds the machine is refused")
+            _ = try await migration.value
+            #expect(try qemu.location(id) == "node-b")
+            #expect(try await qemu.allocation(of: id) == ResourceVector(cpu: 1.5, memory: 0.1875), "and changed nothing")
+        }
+    }
+}
 }
 
 @Suite("Migration cost model")

@@ -8,7 +8,7 @@
 # usage: Tests/scripts/build_guest.sh [DIR]   (default $POOLSWAP_GUEST_DIR or /var/cache/poolswap/guest)
 #
 # Guest kernel command line: poolswap.cpu=N (N spinning shells), poolswap.dirty=W:R (rewrite R
-# MiB a second of a W MiB working set in tmpfs), poolswap.hog=M (ask for M MiB, in four parts, every 0.3 s; from poolswap.hogdelay=S seconds on).
+# MiB a second of a W MiB working set in tmpfs), poolswap.hog=M (ask for M MiB, in four parts, every 0.3 s).
 # Heartbeat on ttyS1, once a second: `hb SEQ UPTIME cpus=ONLINE used=KIB oom=N stall=N` (OOM
 # kills and direct-reclaim stalls so far). An NMI (QMP inject-nmi) panics the guest.
 set -euo pipefail
@@ -77,10 +77,10 @@ if [ -n "$d" ] && [ "${d%%:*}" -gt 0 ] && [ "${d##*:}" -gt 0 ]; then
         done
     ) &
 fi
-h=$(arg hog); hd=$(arg hogdelay)
+h=$(arg hog)
 # Four at a time, a quarter each: one request larger than the guest is refused outright.
 if [ -n "$h" ] && [ "$h" -ge 4 ]; then
-    for q in 1 2 3 4; do (sleep "${hd:-0}"; while :; do dd if=/dev/zero of=/dev/null bs="$((h / 4))M" count=1 2>/dev/null; sleep 0.3; done) & done
+    for q in 1 2 3 4; do (while :; do dd if=/dev/zero of=/dev/null bs="$((h / 4))M" count=1 2>/dev/null; sleep 0.3; done) & done
 fi
 
 # Heartbeat on ttyS1 once a second, from shell builtins only (cheap under a tight quota):
