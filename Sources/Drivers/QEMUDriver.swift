@@ -218,22 +218,15 @@ public final class QEMUDriver: InstanceDriver {
         return threads
     }
 
-    /// Stops the machine wherever it runs (QMP `quit`, then SIGKILL) and removes its run
-    /// directory and cgroups.
+    /// Stops the machine wherever it runs (QMP `quit`, then SIGKILL after 3 s) and removes its
+    /// run directory and cgroups.
     public func stop(_ id: InstanceID) async throws(DriverError) {
         for node in nodes {
             if pid(id, on: node.id) != nil {
                 _ = try? await qmp(id, on: node.id, timeout: 5) { client throws(QMPError) in try client.execute("quit") }
-                var waited = 0
-                while let pid = pid(id, on: node.id), waited < 50 {
-                    if waited == 30 { kill(pid, SIGKILL) }
-                    try? await Task.sleep(for: .milliseconds(100))
-                    waited += 1
-                }
-                if pid(id, on: node.id) != nil { throw .refused(id, "its QEMU on \(node.id) outlived SIGKILL; its run directory is kept") }
+                for _ in 0..<30 where pid(id, on: node.id) != nil { try? await Task.sleep(for: .milliseconds(100)) }
             }
-            let group = cgroup(id, on: node.id)
-            for path in Set([group.cpu, group.cpuacct]) { rmdir(path) }
+            guard await discard(id, on: node.id) else { throw .refused(id, "its QEMU on \(node.id) outlived SIGKILL; its run directory is kept") }
         }
         try? FileManager.default.removeItem(atPath: directory(id))
     }

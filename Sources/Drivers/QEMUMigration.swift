@@ -91,8 +91,9 @@ extension QEMUDriver {
         defer { release(id) }
         guard !ControlFiles.exists(migrationMarker(id)) else { throw .refused(id, "a migration of it is under way") }
         var input = try await migrationInput(of: id, to: target)
-        if input.mode == .preCopy, !costModel().predict(input).converges { input.mode = .stopAndCopy }
-        let predicted = costModel().predict(input)
+        let model = costModel()
+        if input.mode == .preCopy, !model.predict(input).converges { input.mode = .stopAndCopy }
+        let predicted = model.predict(input)
         let allocation = try await allocation(of: id)
         let plugged = try await vcpuThreads(id, on: source).keys.filter { $0 >= machine.cpus }.sorted()
         try writeAtomically(target.rawValue, to: migrationMarker(id))
@@ -169,16 +170,7 @@ extension QEMUDriver {
         record.bytes = measured.bytes
         record.downtimeSeconds = measured.downtime
         // The target runs once its state is loaded; a stopped guest's target waits for `cont`.
-        var running = false
-        for _ in 0..<400 where !running {
-            let status = try? await qmp(id, on: target, timeout: 5) { client throws(QMPError) -> String? in
-                let status = try client.execute("query-status", timeout: 5)["status"]?.string
-                if status == "paused" { try client.execute("cont", timeout: 5) }
-                return status
-            }
-            if status == "running" { running = true } else { try? await Task.sleep(for: .milliseconds(25)) }
-        }
-        guard running else { throw .refused(id, "the target on \(target) did not start running within 10 s of the copy") }
+        guard await resume(id, on: target, from: ["paused"], tries: 400, every: .milliseconds(25)) else { throw .refused(id, "the target on \(target) did not start running within 10 s of the copy") }
         record.seconds = QMPClient.now() - started
         if mode == .stopAndCopy { record.downtimeSeconds = QMPClient.now() - measured.paused }
     }
@@ -198,16 +190,25 @@ extension QEMUDriver {
             }
         }
         _ = await discard(id, on: target)
-        for _ in 0..<50 {
-            let status = try? await qmp(id, on: source, timeout: 5) { client throws(QMPError) -> String? in
-                let status = try client.execute("query-status", timeout: 5)["status"]?.string
-                if status == "paused" || status == "postmigrate" { try client.execute("cont", timeout: 5) }
-                return status
-            }
-            if status == "running" { return "the guest runs on \(source) again" }
-            try? await Task.sleep(for: .milliseconds(100))
+        if await resume(id, on: source, from: ["paused", "postmigrate"], tries: 50, every: .milliseconds(100)) {
+            return "the guest runs on \(source) again"
         }
         return pid(id, on: source) == nil ? "and its QEMU on \(source) is gone too" : "but the guest on \(source) could not be resumed"
+    }
+
+    /// Sends `cont` while the machine on `node` is in one of the `from` states, until it runs;
+    /// false when it does not within `tries` looks.
+    func resume(_ id: InstanceID, on node: NodeID, from states: Set<String>, tries: Int, every pause: Duration) async -> Bool {
+        for _ in 0..<tries {
+            let status = try? await qmp(id, on: node, timeout: 5) { client throws(QMPError) -> String? in
+                let status = try client.execute("query-status", timeout: 5)["status"]?.string
+                if let status, states.contains(status) { try client.execute("cont", timeout: 5) }
+                return status
+            }
+            if status == "running" { return true }
+            try? await Task.sleep(for: pause)
+        }
+        return false
     }
 
     func migrationMarker(_ id: InstanceID) -> String { directory(id) + "/migration" }
