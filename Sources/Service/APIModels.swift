@@ -141,6 +141,9 @@ public struct SwapRequestBody: Codable, Sendable {
     public var maxChanges: Int?
     /// Set these instances to these amounts instead of solving (an operator's own swap).
     public var allocations: [String: Amounts]?
+    /// Move these instances to these nodes (an operator's migration), with their allocations as
+    /// they are or as `allocations` sets them.
+    public var nodes: [String: String]?
     /// Run swaps the risk policy would hold or reject for their chance of exceeding the new
     /// allocation (operator). The memory floor and "no forecast, no shrink" still apply.
     public var force: Bool?

@@ -1,3 +1,4 @@
+import Drivers
 import Execution
 import Forecasting
 import PoolCore
@@ -26,6 +27,10 @@ struct PlanFormulation {
     /// and the place a migrated instance left, stay free until the swap commits, so that its
     /// rollback always has room.
     var heldBack: [String: [Double]] = [:]
+    /// Per instance, what the driver estimates moving it to each other node would take: the
+    /// nodes it may move to, and the price of a move (`MigrationPricing`). An instance without
+    /// estimates does not move.
+    var migrationEstimates: [String: [String: MigrationEstimate]] = [:]
 
     struct Result {
         var problem: SwapProblem
@@ -44,9 +49,9 @@ struct PlanFormulation {
     func formulate(_ request: SwapRequestBody, tenantScope: String?, horizon: Int, forecaster: inout PoolForecaster,
                    shouldStop: @escaping @Sendable () -> Bool) throws -> Result {
         let ids = forecaster.order.filter { registry.records[$0] != nil }
-        let requested = request.allocations ?? [:]
+        let requested = request.allocations ?? [:], requestedNodes = request.nodes ?? [:]
         var scopeIDs = request.instances.map(Set.init)
-        if !requested.isEmpty { scopeIDs = (scopeIDs ?? []).union(requested.keys) }
+        if !requested.isEmpty || !requestedNodes.isEmpty { scopeIDs = (scopeIDs ?? []).union(requested.keys).union(requestedNodes.keys) }
         if let scope = scopeIDs, let unknown = scope.sorted().first(where: {
             registry.records[$0] == nil || (tenantScope != nil && registry.records[$0]?.tenant != tenantScope)
         }) {
@@ -77,8 +82,9 @@ struct PlanFormulation {
             weight.append(record.weight)
             let inScope = (scopeIDs?.contains(id) ?? true) && (tenant == nil || record.tenant == tenant)
             locked.append(!inScope || self.locked[id] != nil)
-            cost.append(0.5 + record.allocation[1] / 16)
-            alternatives.append(migrates && noShrink[id] == nil ? nodes.indices.filter { $0 != nodeIndex[record.node] } : [])
+            let (targets, price) = migrationOptions(record, demand: need, nodes: nodes, horizon: horizon)
+            cost.append(price)
+            alternatives.append(migrates && noShrink[id] == nil ? targets : [])
         }
         let problem = SwapProblem(
             resources: ["cpu", "memory", "gpu"], integral: [false, false, true],
@@ -96,7 +102,7 @@ struct PlanFormulation {
             weight: weight, locked: locked, migrationCost: cost, alternatives: alternatives)
         let before = SolutionChecker.check(problem, node: problem.node, allocation: problem.allocation).objective
         var solution: SwapSolution
-        if requested.isEmpty {
+        if requested.isEmpty && requestedNodes.isEmpty {
             solution = SwapSolver().solve(problem, shouldStop: shouldStop)
             if solution.status == .infeasible {
                 // Keep everything as it is; the answer says why nothing moves.
@@ -104,9 +110,10 @@ struct PlanFormulation {
                                         node: problem.node, allocation: problem.allocation, reason: solution.reason)
             }
         } else {
-            solution = try requestedSolution(problem, requested)
+            solution = try requestedSolution(problem, requested, nodes: requestedNodes)
         }
-        var swaps = swapViews(problem, solution, horizon: horizon, requested: Set(requested.keys), forecaster: &forecaster)
+        var swaps = swapViews(problem, solution, horizon: horizon, requested: Set(requested.keys).union(requestedNodes.keys),
+                              forecaster: &forecaster)
         if let limit = request.maxChanges, swaps.count > limit {
             let kept = FittingSubset.select(swaps.map(Self.change), benefit: swaps.map(\.benefit), in: registry.ledger, limit: max(0, limit))
             swaps = kept.map { swaps[$0] }
@@ -114,10 +121,41 @@ struct PlanFormulation {
         return Result(problem: problem, solution: solution, swaps: swaps, objectiveBefore: before)
     }
 
-    /// The allocations an operator asked for, as a solution (nodes unchanged), checked against
-    /// the SLA bounds and node capacity.
-    private func requestedSolution(_ problem: SwapProblem, _ requested: [String: Amounts]) throws -> SwapSolution {
-        var allocation = problem.allocation
+    /// The nodes `record`'s instance may move to, those the driver estimated within the risk
+    /// policy's downtime and duration limits, and the price of a move: the dearest of them, as
+    /// the problem has one per instance.
+    func migrationOptions(_ record: InstanceRecord, demand: [Double], nodes: [NodeRecord], horizon: Int) -> (targets: [Int], price: Double) {
+        let estimates = migrationEstimates[record.id] ?? [:]
+        let prices = Prices(waste: configuration.wasteCost, shortfall: configuration.shortfallCost, change: configuration.changeCost,
+                            oomKill: configuration.oomKillCost)
+        var targets: [Int] = [], price = configuration.migrationFixedCost
+        for (k, node) in nodes.enumerated() where node.id != record.node {
+            guard let estimate = estimates[node.id], estimate.downtimeMilliseconds <= configuration.risk.maxDowntimeMilliseconds,
+                  estimate.seconds <= configuration.risk.maxMigrationSeconds else { continue }
+            targets.append(k)
+            price = max(price, MigrationPricing.cost(estimate, allocation: vector(record.allocation), demand: vector(demand), weight: record.weight,
+                                                     prices: prices, fixed: configuration.migrationFixedCost,
+                                                     slotSeconds: Double(configuration.interval), slots: horizon))
+        }
+        return (targets, price)
+    }
+
+    /// The allocations and nodes an operator asked for, as a solution, checked against the SLA
+    /// bounds and node capacity. A move needs a driver that migrates and an instance not
+    /// cooling down.
+    private func requestedSolution(_ problem: SwapProblem, _ requested: [String: Amounts], nodes: [String: String]) throws -> SwapSolution {
+        var allocation = problem.allocation, node = problem.node
+        var relaxed = problem
+        for (id, target) in nodes.sorted(by: { $0.key < $1.key }) {
+            guard let i = problem.instanceIDs.firstIndex(of: id) else { throw APIFailure.notFound("instance \(id) not found") }
+            guard let k = problem.nodeIDs.firstIndex(of: target) else { throw APIFailure.unprocessable("nodes.\(id): no node \(target)") }
+            guard k != node[i] else { continue }
+            guard migrates else { throw APIFailure.unprocessable("nodes.\(id): the driver does not move instances between nodes") }
+            if let why = locked[id] { throw APIFailure.conflict("instance \(id) cannot change now: \(why)") }
+            if let why = noShrink[id] { throw APIFailure.conflict("instance \(id) cannot move now: \(why)") }
+            node[i] = k
+            relaxed.alternatives[i] = [k]
+        }
         for (id, amounts) in requested {
             guard let i = problem.instanceIDs.firstIndex(of: id), let record = registry.records[id] else {
                 throw APIFailure.notFound("instance \(id) not found")
@@ -133,11 +171,11 @@ struct PlanFormulation {
                 allocation[i * 3 + r] = value
             }
         }
-        var relaxed = problem
         relaxed.maxChange = relaxed.maxChange.map { _ in .infinity }   // an operator's amounts need not step
-        let check = SolutionChecker.check(relaxed, node: problem.node, allocation: allocation)
+        relaxed.maxMigrations = Int.max
+        let check = SolutionChecker.check(relaxed, node: node, allocation: allocation)
         guard check.isFeasible else { throw APIFailure.unprocessable("the allocations asked for do not fit: \(check.violations.prefix(3).joined(separator: "; "))") }
-        return SwapSolution(status: .feasible, objective: check.objective, lowerBound: -.infinity, node: problem.node, allocation: allocation,
+        return SwapSolution(status: .feasible, objective: check.objective, lowerBound: -.infinity, node: node, allocation: allocation,
                             reason: "allocations set by the request")
     }
 

@@ -161,7 +161,18 @@ extension PoolRuntime {
         let weight = registry.records[change.instance.rawValue]?.weight ?? 1
         let prices = Prices(waste: configuration.wasteCost, shortfall: configuration.shortfallCost, change: configuration.changeCost,
                             oomKill: configuration.oomKillCost)
-        if let measured = RealisedBenefit.measure(change, rounds: rounds, weight: weight, migrationCost: 0.5 + change.before.memory / 16, prices: prices) {
+        // A move is priced from the estimate it was approved with, at the demand measured after
+        // it, over the slots it was planned for.
+        let present = rounds.filter(\.present)
+        let demand = present.isEmpty ? change.before
+            : ResourceVector(cpu: present.reduce(0) { $0 + $1.cpu + $1.throttled } / Double(present.count),
+                             memory: present.reduce(0) { $0 + $1.memory } / Double(present.count))
+        let migrationCost = lifecycle.risk?.migration.map {
+            MigrationPricing.cost($0, allocation: change.before, demand: demand,
+                                  weight: weight, prices: prices, fixed: configuration.migrationFixedCost,
+                                  slotSeconds: Double(configuration.interval), slots: lifecycle.risk?.horizonSlots ?? configuration.horizonSlots)
+        } ?? configuration.migrationFixedCost
+        if let measured = RealisedBenefit.measure(change, rounds: rounds, weight: weight, migrationCost: migrationCost, prices: prices) {
             lifecycle.settle(benefit: measured.benefit, utilisation: measured.utilisation)
         }
     }
@@ -226,11 +237,16 @@ extension PoolRuntime {
     /// The risk assessment of `swaps` as one plan, over the `horizon` slots it looks ahead.
     /// `force`: the chance and blast-radius gates are lifted (the memory floor and "no
     /// forecast, no shrink" stay).
-    func assess(_ swaps: [SwapView], force: Bool, horizon: Int) async -> [RiskReport] {
+    /// `estimates`: the driver's estimates of moves already asked for (by the plan's formulation).
+    func assess(_ swaps: [SwapView], force: Bool, horizon: Int, estimates: [String: [String: MigrationEstimate]] = [:]) async -> [RiskReport] {
         var inputs: [RiskInput] = []
         for swap in swaps {
             let change = PlanFormulation.change(swap)
-            let estimate = change.migrates ? await driver.migrationEstimate(of: change.instance, to: change.toNode) : nil
+            var estimate: MigrationEstimate?
+            if change.migrates {
+                estimate = estimates[swap.instance]?[swap.toNode]
+                if estimate == nil { estimate = await driver.migrationEstimate(of: change.instance, to: change.toNode) }
+            }
             inputs.append(RiskInput(change: change, benefit: swap.benefit,
                                     forecasts: forecaster.quantiles(swap.instance, slots: horizon),
                                     workingSet: monitor.workingSet(swap.instance),
@@ -248,6 +264,28 @@ extension PoolRuntime {
             policy.maxMigrationSeconds = .infinity
         }
         return RiskAssessment.assess(plan: inputs, policy: policy)
+    }
+
+    /// What the driver estimates moving each of `ids` to each other node would take, asked for
+    /// all of them at once (a real driver measures each instance for a while).
+    func migrationEstimates(_ ids: [String]) async -> [String: [String: MigrationEstimate]] {
+        let nodes = registry.nodes.map(\.id)
+        let asks = ids.compactMap { id in registry.records[id].map { (id, $0.node) } }
+        let driver = self.driver
+        return await withTaskGroup(of: (String, [String: MigrationEstimate]).self) { group in
+            for (id, home) in asks {
+                let targets = nodes.filter { $0 != home }.map { NodeID($0) }
+                group.addTask { () async -> (String, [String: MigrationEstimate]) in
+                    let found = await driver.migrationEstimates(of: InstanceID(id), to: targets)
+                    var named: [String: MigrationEstimate] = [:]
+                    for (node, estimate) in found { named[node.rawValue] = estimate }
+                    return (id, named)
+                }
+            }
+            var out: [String: [String: MigrationEstimate]] = [:]
+            for await (id, found) in group where !found.isEmpty { out[id] = found }
+            return out
+        }
     }
 
     /// The slots `plan` was assessed over when it was made; the configured horizon if it never was.
@@ -280,9 +318,15 @@ extension PoolRuntime {
                 formulation.memoryFloor[id] = workingSet * (1 + configuration.risk.memoryMarginFraction) + configuration.risk.memoryMarginGiB
             }
         }
+        if driver.capabilities.migrates {
+            let asked = (request.allocations ?? [:]).isEmpty && (request.nodes ?? [:]).isEmpty
+            let movable = asked && (request.maxMigrations ?? configuration.maxMigrations) > 0
+                ? forecaster.order.filter { locked[$0] == nil && noShrink[$0] == nil } : Array((request.nodes ?? [:]).keys)
+            formulation.migrationEstimates = await migrationEstimates(movable)
+        }
         let result = try formulation.formulate(request, tenantScope: tenantScope, horizon: horizon, forecaster: &forecaster, shouldStop: shouldStop)
         var swaps = result.swaps
-        let reports = await assess(swaps, force: request.force ?? false, horizon: horizon)
+        let reports = await assess(swaps, force: request.force ?? false, horizon: horizon, estimates: formulation.migrationEstimates)
         for k in swaps.indices {
             swaps[k] = Self.trimmed(swaps[k], by: reports[k])
             swaps[k].state = "planned"

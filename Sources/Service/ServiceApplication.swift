@@ -51,6 +51,9 @@ public struct ServiceApplication: Sendable {
             case "oci":
                 driver = try OCIDriver(root: configuration.ociRoot, nodeName: configuration.nodeName,
                                        capacity: configuration.nodeCapacity.map(vector), reserve: vector(configuration.nodeReserve))
+            case "qemu":
+                guard let settings = configuration.qemu else { throw ConfigurationError("driver qemu needs the qemu object of the configuration file") }
+                driver = try await settings.driver()
             default:
                 driver = ExternalDriver()
             }

@@ -87,9 +87,12 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
 
     /// What applies the swaps: `simulated` (the demo's trace replay, reacting to allocations),
     /// `cgroup` (child cgroups of `cgroupParent` on this host), `oci` (runc containers under
-    /// `ociRoot`), or `none` (instances registered through the API; your platform applies the
-    /// allocations Poolswap records). Default: `simulated` in demo mode, else `none`.
+    /// `ociRoot`), `qemu` (virtual machines on the nodes of `qemu`, resized and live-migrated),
+    /// or `none` (instances registered through the API; your platform applies the allocations
+    /// Poolswap records). Default: `simulated` in demo mode, else `none`.
     public var driver: String?
+    /// qemu: the nodes and the machines (`QEMUSettings`).
+    public var qemu: QEMUSettings?
     /// simulated: the file where the simulated hosts keep what they were set to across restarts
     /// (default: the database's path with `.simulated` appended).
     public var simulatedState: String?
@@ -121,6 +124,9 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     public var verification = VerificationThresholds()
     /// Model cost of one OOM kill, before the SLA weight, in the measured realised benefit.
     public var oomKillCost = 50.0
+    /// Model cost of any live migration on top of what its estimated duration and downtime
+    /// cost (`MigrationPricing`): the risk of the move itself.
+    public var migrationFixedCost = 0.5
     /// Rounds a held swap waits for `POST /swaps/{id}/approve` before it is rejected as
     /// expired; its instance is locked meanwhile. 12 rounds = 1 h.
     public var holdExpiryRounds = 12
@@ -205,12 +211,12 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     public var driverName: String { driver ?? (demo ? "simulated" : "none") }
     /// Whether each round reads usage from the driver (cgroup, oci with `driverSamples`; the
     /// simulated pool always) rather than waiting for it to be pushed or pulled.
-    public var samplesFromDriver: Bool { driverName == "simulated" || (["cgroup", "oci"].contains(driverName) && driverSamples) }
+    public var samplesFromDriver: Bool { driverName == "simulated" || (["cgroup", "oci", "qemu"].contains(driverName) && driverSamples) }
     /// The wait after a slot boundary before a live round (see `roundDelaySeconds`).
     public var roundDelay: Double {
         roundDelaySeconds ?? (samplesFromDriver ? 0 : min(30, Double(interval) / 5))
     }
-    public static let drivers = ["simulated", "cgroup", "oci", "none"]
+    public static let drivers = ["simulated", "cgroup", "oci", "qemu", "none"]
 
     public func validate() throws {
         guard Self.drivers.contains(driverName) else {
@@ -220,9 +226,10 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
             throw ConfigurationError(demo ? "the demo replays a trace through the simulated driver: with driver \(driverName), turn the demo off (--no-demo)"
                                           : "the simulated driver replays a trace: it is the demo (drop --no-demo)")
         }
-        if let problem = risk.problem ?? verification.problem ?? prometheus?.problem { throw ConfigurationError(problem) }
+        if let problem = risk.problem ?? verification.problem ?? prometheus?.problem ?? qemu?.problem { throw ConfigurationError(problem) }
+        if driverName == "qemu", qemu == nil { throw ConfigurationError("driver qemu needs the qemu object of the configuration file: its nodes and machines") }
         if prometheus != nil, samplesFromDriver {
-            throw ConfigurationError("prometheus is the metrics source when the driver does not sample: driver none, or cgroup and oci with driverSamples false; the \(driverName) driver samples its instances itself")
+            throw ConfigurationError("prometheus is the metrics source when the driver does not sample: driver none, or cgroup, oci and qemu with driverSamples false; the \(driverName) driver samples its instances itself")
         }
         if let delay = roundDelaySeconds, !(delay.isFinite && delay >= 0 && delay < Double(interval)) {
             throw ConfigurationError("roundDelaySeconds must be ≥ 0 and less than the interval (\(interval) s), not \(delay)")
@@ -234,7 +241,7 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
             }
         }
         guard holdExpiryRounds >= 1 else { throw ConfigurationError("holdExpiryRounds must be ≥ 1, not \(holdExpiryRounds)") }
-        for (name, value) in [("discoveredWeight", discoveredWeight), ("oomKillCost", oomKillCost)] where !(value.isFinite && value >= 0) {
+        for (name, value) in [("discoveredWeight", discoveredWeight), ("oomKillCost", oomKillCost), ("migrationFixedCost", migrationFixedCost)] where !(value.isFinite && value >= 0) {
             throw ConfigurationError("\(name) must be finite and ≥ 0, not \(value)")
         }
         guard !cgroupParent.isEmpty, !cgroupParent.hasPrefix("/"), !cgroupParent.split(separator: "/").contains("..") else {
@@ -310,7 +317,8 @@ extension ServiceConfiguration {
         try read(.discoveredTenant, \.discoveredTenant); try read(.discoveredMinimum, \.discoveredMinimum)
         try read(.discoveredWeight, \.discoveredWeight); try read(.discoveredAllocation, \.discoveredAllocation)
         try read(.risk, \.risk); try read(.verification, \.verification); try read(.oomKillCost, \.oomKillCost)
-        try read(.holdExpiryRounds, \.holdExpiryRounds)
+        try read(.holdExpiryRounds, \.holdExpiryRounds); try read(.migrationFixedCost, \.migrationFixedCost)
+        qemu = try c.decodeIfPresent(QEMUSettings.self, forKey: .qemu)
         prometheus = try c.decodeIfPresent(PrometheusSettings.self, forKey: .prometheus)
         roundDelaySeconds = try c.decodeIfPresent(Double.self, forKey: .roundDelaySeconds)
         try read(.driverSamples, \.driverSamples)

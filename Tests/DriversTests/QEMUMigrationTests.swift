@@ -104,7 +104,9 @@ struct QEMUMigrationTests {
     func aGuestMovesWhileItRunsAndKeepsItsResources(mode: MigrationCostModel.Mode, load: String) async throws {
         try await withMigratingGuest(load: load, mode: mode) { qemu, id in
             let before = try #require(try qemu.heartbeat(id, on: "node-a")).beat.sequence
-            let estimate = try #require(await qemu.migrationEstimate(of: id, to: "node-b"))
+            let estimates = await qemu.migrationEstimates(of: id, to: ["node-a", "node-b", "node-z"])
+            #expect(Set(estimates.keys) == ["node-b"], "its own node and an unknown one are left out")
+            let estimate = try #require(estimates["node-b"])
             #expect(estimate.seconds > 0 && estimate.transferred > 0)
             let record = try await qemu.migrate(id, to: "node-b", afterSwitchover: nil)
             print("\(mode.rawValue): \(String(format: "%.2f", record.seconds)) s (predicted \(String(format: "%.2f", record.predicted.seconds))), downtime \(String(format: "%.0f", record.downtimeSeconds * 1_000)) ms (predicted \(String(format: "%.0f", record.predicted.downtimeSeconds * 1_000))), \(Int(record.bytes) >> 20) MiB sent")

@@ -64,14 +64,17 @@ while [ $n -lt "${c:-0}" ]; do sh -c 'while :; do :; done' & renice -n 19 -p $! 
 d=$(arg dirty)
 if [ -n "$d" ] && [ "${d%%:*}" -gt 0 ] && [ "${d##*:}" -gt 0 ]; then
     W=${d%%:*}; R=${d##*:}
-    dd if=/dev/urandom of=/dev/shm/src bs=1M count="$R" 2>/dev/null
+    # Two random sources, one per lap: every rewrite changes what the page holds, as real
+    # writes do (QEMU's calc-dirty-rate samples pages' contents, not writes).
+    dd if=/dev/urandom of=/dev/shm/src0 bs=1M count="$R" 2>/dev/null
+    dd if=/dev/urandom of=/dev/shm/src1 bs=1M count="$R" 2>/dev/null
     i=0
-    while [ $i -lt "$W" ]; do dd if=/dev/shm/src of=/dev/shm/ws bs=1M seek=$i count="$R" conv=notrunc 2>/dev/null; i=$((i + R)); done
+    while [ $i -lt "$W" ]; do dd if=/dev/shm/src0 of=/dev/shm/ws bs=1M seek=$i count="$R" conv=notrunc 2>/dev/null; i=$((i + R)); done
     (
-        i=0
+        i=0; lap=1
         while :; do
-            [ $((i + R)) -gt "$W" ] && i=0
-            dd if=/dev/shm/src of=/dev/shm/ws bs=1M seek=$i count="$R" conv=notrunc 2>/dev/null
+            [ $((i + R)) -gt "$W" ] && i=0 && lap=$((1 - lap))
+            dd if=/dev/shm/src$lap of=/dev/shm/ws bs=1M seek=$i count="$R" conv=notrunc 2>/dev/null
             i=$((i + R))
             sleep 1
         done
