@@ -11,5 +11,9 @@ cd "$(dirname "$0")/.."
 Tests/scripts/build_guest.sh >/dev/null
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(qemu-system-x86_64 --version | head -1)"
 swift build --build-tests >/dev/null
-POOLSWAP_BENCH_MIGRATION=1 swift test --skip-build --filter QEMUMigrationBenchmark 2>&1 \
-    | grep -E '^(\||leave-one-out|fitted|rolled back|$)|✘|passed after|failed after' | grep -v '^$' || true
+log=$(mktemp)
+status=0
+POOLSWAP_BENCH_MIGRATION=1 swift test --skip-build --filter QEMUMigrationBenchmark > "$log" 2>&1 || status=$?
+grep -E '^(\||leave-one-out|fitted|rolled back)|✘|passed after|failed after' "$log" || true
+rm -f "$log"
+exit $status

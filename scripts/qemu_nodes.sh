@@ -12,16 +12,25 @@
 set -euo pipefail
 command="${1:-}"; prefix="${2:-}"
 [ -n "$command" ] && [ -n "$prefix" ] || { sed -n '7,8p' "$0" >&2; exit 2; }
-bridge="${prefix:0:10}-br"
+# Interface names hold 15 characters: PREFIX, h or n, and the node's number.
+[[ "$prefix" =~ ^[a-z][a-z0-9]{0,10}$ ]] || { echo "PREFIX must be 1 to 11 lower-case letters and digits, starting with a letter" >&2; exit 2; }
+bridge="${prefix}br"
 case "$command" in
 up)
     count="${3:?how many nodes}"; rate="${4:-1gbit}"
     [ "$count" -ge 1 ] && [ "$count" -le 200 ] || { echo "N must be 1...200" >&2; exit 2; }
+    if ip link show "$bridge" >/dev/null 2>&1 || ip netns list | awk '{print $1}' | grep -qE "^${prefix}-[0-9]+$"; then
+        echo "nodes $prefix-* are up already: scripts/qemu_nodes.sh down $prefix first" >&2; exit 1
+    fi
+    # Bridged traffic through iptables (br_netfilter, as Docker sets it up) may be dropped.
+    if [ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo 0)" = 1 ]; then
+        echo "note: bridged traffic goes through iptables here (bridge-nf-call-iptables=1); if FORWARD drops, accept $bridge there" >&2
+    fi
     trap '"$0" down "$prefix"' ERR
     ip link add "$bridge" type bridge
     ip link set "$bridge" up
     for k in $(seq 1 "$count"); do
-        namespace="$prefix-$k"; outside="${prefix:0:8}h$k"; inside="${prefix:0:8}n$k"
+        namespace="$prefix-$k"; outside="${prefix}h$k"; inside="${prefix}n$k"
         ip netns add "$namespace"
         ip link add "$outside" type veth peer name "$inside"
         ip link set "$outside" master "$bridge" up
@@ -34,7 +43,7 @@ up)
     ;;
 down)
     for namespace in $(ip netns list | awk '{print $1}' | grep -E "^${prefix}-[0-9]+$" || true); do
-        ip link delete "${prefix:0:8}h${namespace##*-}" 2>/dev/null || true
+        ip link delete "${prefix}h${namespace##*-}" 2>/dev/null || true
         ip netns delete "$namespace"
     done
     ip link delete "$bridge" 2>/dev/null || true

@@ -27,18 +27,19 @@ public protocol InstanceDriver: Sendable {
     /// What moving `id` to `node` would cost, or nil when the driver cannot move it there.
     func migrationEstimate(of id: InstanceID, to node: NodeID) async -> MigrationEstimate?
 
-    /// What moving `id` to each of `nodes` would cost; the nodes it cannot move to are left out.
-    /// One measurement of the instance serves every target (see the default for one by one).
-    func migrationEstimates(of id: InstanceID, to nodes: [NodeID]) async -> [NodeID: MigrationEstimate]
+    /// What moving `id` to each of `nodes` would cost, in their order; nil for a node it cannot
+    /// move to. One measurement of the instance serves every target (the default asks one by one).
+    func migrationEstimates(of id: InstanceID, to nodes: [NodeID]) async -> [MigrationEstimate?]
 
     /// Moves `id` to `node` while it runs; refused, the instance stays where it was.
     func migrate(_ id: InstanceID, to node: NodeID) async throws(DriverError)
 }
 
 extension InstanceDriver {
-    public func migrationEstimates(of id: InstanceID, to nodes: [NodeID]) async -> [NodeID: MigrationEstimate] {
-        var estimates: [NodeID: MigrationEstimate] = [:]
-        for node in nodes { estimates[node] = await migrationEstimate(of: id, to: node) }
+    public func migrationEstimates(of id: InstanceID, to nodes: [NodeID]) async -> [MigrationEstimate?] {
+        var estimates: [MigrationEstimate?] = []
+        estimates.reserveCapacity(nodes.count)
+        for node in nodes { estimates.append(await migrationEstimate(of: id, to: node)) }
         return estimates
     }
 }

@@ -37,6 +37,10 @@ public final class QEMUDriver: InstanceDriver {
     let busy = Mutex<Set<InstanceID>>([])
     /// Whether the migrations a crash interrupted have been settled (by the first inventory).
     let recovered = Mutex(false)
+    /// Each machine's last measured migration input (memory in use, dirty rate) and when:
+    /// estimates within `estimateReuseSeconds` of it use it again; a migration measures anew.
+    let measuredInputs = Mutex<[InstanceID: (time: Double, input: MigrationCostModel.Input)]>([:])
+    public static let estimateReuseSeconds = 30.0
 
     public init(runDirectory: String = "/run/poolswap/qemu", nodes: [QEMUNode], cgroupParent: String = "poolswap-vm",
                 qemu: String = "qemu-system-x86_64", heartbeatTimeout: Double = 10, downtimeLimit: Double = 0.3,

@@ -56,30 +56,41 @@ extension QEMUDriver {
             return -1
         }
         guard rate >= 0 else { throw .refused(id, "calc-dirty-rate gave no figure within 10 s") }
-        return MigrationCostModel.Input(memoryBytes: used, dirtyRate: rate, dirtyWorkingSet: used, bandwidth: try linkBandwidth(source, target),
-                                        downtimeLimit: downtimeLimit, mode: machine.migration ?? .preCopy)
+        let input = MigrationCostModel.Input(memoryBytes: used, dirtyRate: rate, dirtyWorkingSet: used, bandwidth: try linkBandwidth(source, target),
+                                             downtimeLimit: downtimeLimit, mode: machine.migration ?? .preCopy)
+        measuredInputs.withLock { $0[id] = (QMPClient.now(), input) }
+        return input
     }
 
     public func migrationEstimate(of id: InstanceID, to node: NodeID) async -> MigrationEstimate? {
-        await migrationEstimates(of: id, to: [node])[node]
+        await migrationEstimates(of: id, to: [node])[0]
     }
 
-    /// One dirty-rate measurement for all the targets; each predicted with its link's bandwidth
-    /// and in the mode `migrate` would run.
-    public func migrationEstimates(of id: InstanceID, to targets: [NodeID]) async -> [NodeID: MigrationEstimate] {
-        guard let source = try? location(id) else { return [:] }
-        let reachable = targets.filter { $0 != source && (try? node($0)) != nil }
-        guard let first = reachable.first, var input = try? await migrationInput(of: id, to: first) else { return [:] }
+    /// One dirty-rate measurement for all the targets (or the one of the last 30 s); each
+    /// predicted with its link's bandwidth and in the mode `migrate` would run. None while a
+    /// resize or migration holds the machine: its QMP is theirs.
+    public func migrationEstimates(of id: InstanceID, to targets: [NodeID]) async -> [MigrationEstimate?] {
+        var estimates = [MigrationEstimate?](repeating: nil, count: targets.count)
+        guard !isBusy(id), let source = try? location(id) else { return estimates }
+        let reachable = targets.indices.filter { targets[$0] != source && (try? node(targets[$0])) != nil }
+        guard let first = reachable.first else { return estimates }
+        var input: MigrationCostModel.Input
+        let now = QMPClient.now()
+        if let last = measuredInputs.withLock({ $0[id] }), now - last.time < Self.estimateReuseSeconds {
+            input = last.input
+        } else {
+            guard let fresh = try? await migrationInput(of: id, to: targets[first]) else { return estimates }
+            input = fresh
+        }
         let model = costModel(), asked = input.mode
-        var estimates: [NodeID: MigrationEstimate] = [:]
-        for target in reachable {
-            guard let bandwidth = try? linkBandwidth(source, target) else { continue }
+        for k in reachable {
+            guard let bandwidth = try? linkBandwidth(source, targets[k]) else { continue }
             input.bandwidth = bandwidth
             input.mode = asked
             input.mode = mode(of: input, model: model)
             let predicted = model.predict(input)
-            estimates[target] = MigrationEstimate(seconds: predicted.seconds, downtimeMilliseconds: predicted.downtimeSeconds * 1_000,
-                                                  transferred: predicted.bytes / 1_073_741_824)
+            estimates[k] = MigrationEstimate(seconds: predicted.seconds, downtimeMilliseconds: predicted.downtimeSeconds * 1_000,
+                                             transferred: predicted.bytes / 1_073_741_824)
         }
         return estimates
     }

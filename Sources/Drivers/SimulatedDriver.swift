@@ -180,11 +180,17 @@ public final class SimulatedDriver: InstanceDriver {
     }
 
     public func migrationEstimate(of id: InstanceID, to node: NodeID) async -> MigrationEstimate? {
-        guard let index = indexOf[id], nodeIDs.contains(node) else { return nil }
+        await migrationEstimates(of: id, to: [node])[0]
+    }
+
+    /// The same estimate for every node of the pool: one link speed throughout.
+    public func migrationEstimates(of id: InstanceID, to nodes: [NodeID]) async -> [MigrationEstimate?] {
+        guard let index = indexOf[id] else { return Array(repeating: nil, count: nodes.count) }
         let memory = state.withLock { $0.allocation[index].memory }
         let copy = memory * 8 * 1.073741824 / migration.gigabitsPerSecond
-        return MigrationEstimate(seconds: copy + migration.downtimeMilliseconds / 1000, downtimeMilliseconds: migration.downtimeMilliseconds,
-                                 transferred: memory)
+        let estimate = MigrationEstimate(seconds: copy + migration.downtimeMilliseconds / 1000, downtimeMilliseconds: migration.downtimeMilliseconds,
+                                         transferred: memory)
+        return nodes.map { nodeIDs.contains($0) ? estimate : nil }
     }
 
     public func migrate(_ id: InstanceID, to node: NodeID) async throws(DriverError) {

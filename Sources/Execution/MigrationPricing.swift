@@ -1,25 +1,22 @@
 import Drivers
 import PoolCore
 
-/// What a live migration costs in the swap problem's units (model cost of one slot), from the
-/// driver's estimate of it:
+/// What a live migration costs in the swap problem's units (the model cost of one slot), from
+/// the driver's estimate of it, charged whole as the problem's change costs are:
 ///
-///     fixed                                             the move's own risk, however fast
-///   + sum over r of waste[r] * allocation[r] * seconds   both nodes hold the instance while it copies
-///   + weight * sum over r of shortfall[r] * demand[r] * downtime
-///                                                       the paused guest serves none of its demand
+///     fixed                                                the move's own risk, however fast
+///   + sum over r of waste[r] * allocation[r] * seconds      both nodes hold the instance while it copies
+///   + weight * (shortfall[cpu] * demand[cpu] + shortfall[gpu] * demand[gpu]) * downtime
+///                                                          the paused guest computes nothing (it keeps its memory)
 ///
-/// the seconds terms in slots (`slotSeconds`) and spread over the `slots` the plan holds for,
-/// since a move is paid once and its benefit is counted per slot.
+/// with seconds and downtime counted in slots of `slotSeconds`.
 public enum MigrationPricing {
     public static func cost(_ estimate: MigrationEstimate, allocation: ResourceVector, demand: ResourceVector, weight: Double,
-                            prices: Prices, fixed: Double, slotSeconds: Double, slots: Int) -> Double {
-        var held = 0.0, unserved = 0.0
-        for resource in Resource.allCases {
-            held += prices.waste[resource.rawValue] * max(0, allocation[resource])
-            unserved += prices.shortfall[resource.rawValue] * max(0, demand[resource])
-        }
-        let span = max(1, slotSeconds) * Double(max(1, slots))
-        return fixed + (held * max(0, estimate.seconds) + weight * unserved * max(0, estimate.downtimeMilliseconds) / 1_000) / span
+                            waste: [Double], shortfall: [Double], fixed: Double, slotSeconds: Double) -> Double {
+        var held = 0.0
+        for resource in Resource.allCases { held += waste[resource.rawValue] * max(0, allocation[resource]) }
+        let unserved = shortfall[Resource.cpu.rawValue] * max(0, demand.cpu) + shortfall[Resource.gpu.rawValue] * max(0, demand.gpu)
+        let slot = max(1, slotSeconds)
+        return fixed + held * max(0, estimate.seconds) / slot + weight * unserved * max(0, estimate.downtimeMilliseconds) / 1_000 / slot
     }
 }

@@ -141,8 +141,7 @@ struct APIRoutes: Sendable {
             if let m = body.maxMigrations, m < 0 || m > 1000 { throw APIFailure.badRequest("maxMigrations must be 0...1000, not \(m)") }
             if let m = body.maxChanges, m < 0 { throw APIFailure.badRequest("maxChanges must be ≥ 0, not \(m)") }
             for (id, amounts) in body.allocations ?? [:] { try Validate.amounts(amounts, "allocations.\(id)") }
-            let deadline = ContinuousClock.now.advanced(by: .seconds(runtime.configuration.solverSeconds))
-            var view = try await runtime.plan(body, tenantScope: principal.tenant) { ContinuousClock.now >= deadline }
+            var view = try await runtime.plan(body, tenantScope: principal.tenant, solverSeconds: runtime.configuration.solverSeconds)
             let dryRun = body.dryRun ?? true
             let requestText = String(decoding: try JSONEncoder().encode(body), as: UTF8.self)
             if dryRun {

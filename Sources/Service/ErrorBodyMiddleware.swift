@@ -22,7 +22,7 @@ struct ErrorBodyMiddleware: RouterMiddleware {
         } catch let error as HTTPError {
             throw error
         } catch let error as DecodingError {
-            throw HTTPError(.badRequest, message: "invalid JSON body: \(describe(error))")
+            throw HTTPError(.badRequest, message: "invalid JSON body: \(Self.describe(error))")
         } catch {
             context.logger.error("\(request.method) \(request.uri.path) failed: \(error)")
             throw HTTPError(.internalServerError, message: "internal error")
@@ -41,7 +41,7 @@ struct ErrorBodyMiddleware: RouterMiddleware {
         }
     }
 
-    func describe(_ error: DecodingError) -> String {
+    static func describe(_ error: DecodingError) -> String {
         func path(_ keys: [any CodingKey]) -> String {
             keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
         }

@@ -27,10 +27,16 @@ struct PlanFormulation {
     /// and the place a migrated instance left, stay free until the swap commits, so that its
     /// rollback always has room.
     var heldBack: [String: [Double]] = [:]
-    /// Per instance, what the driver estimates moving it to each other node would take: the
-    /// nodes it may move to, and the price of a move (`MigrationPricing`). An instance without
-    /// estimates does not move.
-    var migrationEstimates: [String: [String: MigrationEstimate]] = [:]
+    /// Per instance, the nodes it may move to (indices into the registry's nodes) and the
+    /// dearest of the driver's estimates for them, which prices a move (`MigrationPricing`). An
+    /// instance without options does not move.
+    var migrationOptions: [String: MigrationOptions] = [:]
+
+    struct MigrationOptions: Sendable {
+        var targets: [Int]
+        /// The longest duration, downtime and transfer among the targets' estimates.
+        var dearest: MigrationEstimate
+    }
 
     struct Result {
         var problem: SwapProblem
@@ -82,9 +88,9 @@ struct PlanFormulation {
             weight.append(record.weight)
             let inScope = (scopeIDs?.contains(id) ?? true) && (tenant == nil || record.tenant == tenant)
             locked.append(!inScope || self.locked[id] != nil)
-            let (targets, price) = migrationOptions(record, demand: need, nodes: nodes, horizon: horizon)
-            cost.append(price)
-            alternatives.append(migrates && noShrink[id] == nil ? targets : [])
+            let options = migrationOptions[id]
+            cost.append(migrationPrice(record, demand: need, waste: waste, shortfall: shortfall))
+            alternatives.append(migrates && noShrink[id] == nil ? options?.targets ?? [] : [])
         }
         let problem = SwapProblem(
             resources: ["cpu", "memory", "gpu"], integral: [false, false, true],
@@ -121,23 +127,29 @@ struct PlanFormulation {
         return Result(problem: problem, solution: solution, swaps: swaps, objectiveBefore: before)
     }
 
-    /// The nodes `record`'s instance may move to, those the driver estimated within the risk
-    /// policy's downtime and duration limits, and the price of a move: the dearest of them, as
-    /// the problem has one per instance.
-    func migrationOptions(_ record: InstanceRecord, demand: [Double], nodes: [NodeRecord], horizon: Int) -> (targets: [Int], price: Double) {
-        let estimates = migrationEstimates[record.id] ?? [:]
-        let prices = Prices(waste: configuration.wasteCost, shortfall: configuration.shortfallCost, change: configuration.changeCost,
-                            oomKill: configuration.oomKillCost)
-        var targets: [Int] = [], price = configuration.migrationFixedCost
-        for (k, node) in nodes.enumerated() where node.id != record.node {
-            guard let estimate = estimates[node.id], estimate.downtimeMilliseconds <= configuration.risk.maxDowntimeMilliseconds,
-                  estimate.seconds <= configuration.risk.maxMigrationSeconds else { continue }
+    /// The price of moving `record`'s instance at its dearest estimate, at the plan's costs;
+    /// `migrationFixedCost` when it has none (an operator's move to a node not offered).
+    func migrationPrice(_ record: InstanceRecord, demand: [Double], waste: [Double], shortfall: [Double]) -> Double {
+        guard let dearest = migrationOptions[record.id]?.dearest else { return configuration.migrationFixedCost }
+        return MigrationPricing.cost(dearest, allocation: vector(record.allocation), demand: vector(demand), weight: record.weight,
+                                     waste: waste, shortfall: shortfall, fixed: configuration.migrationFixedCost,
+                                     slotSeconds: Double(configuration.interval))
+    }
+
+    /// The options of a move from `estimates` (aligned with the registry's nodes): the nodes
+    /// estimated within the risk policy's downtime and duration limits (all estimated ones when
+    /// `force`), and the dearest figures among them; nil when there is none.
+    static func migrationOptions(_ estimates: [MigrationEstimate?], risk: RiskPolicy, force: Bool = false) -> MigrationOptions? {
+        var targets: [Int] = []
+        var dearest = MigrationEstimate(seconds: 0, downtimeMilliseconds: 0, transferred: 0)
+        for (k, estimate) in estimates.enumerated() {
+            guard let estimate, force || (estimate.downtimeMilliseconds <= risk.maxDowntimeMilliseconds && estimate.seconds <= risk.maxMigrationSeconds) else { continue }
             targets.append(k)
-            price = max(price, MigrationPricing.cost(estimate, allocation: vector(record.allocation), demand: vector(demand), weight: record.weight,
-                                                     prices: prices, fixed: configuration.migrationFixedCost,
-                                                     slotSeconds: Double(configuration.interval), slots: horizon))
+            dearest.seconds = max(dearest.seconds, estimate.seconds)
+            dearest.downtimeMilliseconds = max(dearest.downtimeMilliseconds, estimate.downtimeMilliseconds)
+            dearest.transferred = max(dearest.transferred, estimate.transferred)
         }
-        return (targets, price)
+        return targets.isEmpty ? nil : MigrationOptions(targets: targets, dearest: dearest)
     }
 
     /// The allocations and nodes an operator asked for, as a solution, checked against the SLA
@@ -172,7 +184,10 @@ struct PlanFormulation {
             }
         }
         relaxed.maxChange = relaxed.maxChange.map { _ in .infinity }   // an operator's amounts need not step
-        relaxed.maxMigrations = Int.max
+        let moves = zip(node, problem.node).filter { $0 != $1 }.count
+        guard moves <= problem.maxMigrations else {
+            throw APIFailure.unprocessable("nodes: \(moves) moves asked for, at most \(problem.maxMigrations) a plan (maxMigrations)")
+        }
         let check = SolutionChecker.check(relaxed, node: node, allocation: allocation)
         guard check.isFeasible else { throw APIFailure.unprocessable("the allocations asked for do not fit: \(check.violations.prefix(3).joined(separator: "; "))") }
         return SwapSolution(status: .feasible, objective: check.objective, lowerBound: -.infinity, node: node, allocation: allocation,

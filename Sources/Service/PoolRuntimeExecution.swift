@@ -161,16 +161,15 @@ extension PoolRuntime {
         let weight = registry.records[change.instance.rawValue]?.weight ?? 1
         let prices = Prices(waste: configuration.wasteCost, shortfall: configuration.shortfallCost, change: configuration.changeCost,
                             oomKill: configuration.oomKillCost)
-        // A move is priced from the estimate it was approved with, at the demand measured after
-        // it, over the slots it was planned for.
+        // A move is priced from the estimate it was approved with, at the demand measured after it.
         let present = rounds.filter(\.present)
         let demand = present.isEmpty ? change.before
             : ResourceVector(cpu: present.reduce(0) { $0 + $1.cpu + $1.throttled } / Double(present.count),
                              memory: present.reduce(0) { $0 + $1.memory } / Double(present.count))
         let migrationCost = lifecycle.risk?.migration.map {
-            MigrationPricing.cost($0, allocation: change.before, demand: demand,
-                                  weight: weight, prices: prices, fixed: configuration.migrationFixedCost,
-                                  slotSeconds: Double(configuration.interval), slots: lifecycle.risk?.horizonSlots ?? configuration.horizonSlots)
+            MigrationPricing.cost($0, allocation: change.before, demand: demand, weight: weight, waste: configuration.wasteCost,
+                                  shortfall: configuration.shortfallCost, fixed: configuration.migrationFixedCost,
+                                  slotSeconds: Double(configuration.interval))
         } ?? configuration.migrationFixedCost
         if let measured = RealisedBenefit.measure(change, rounds: rounds, weight: weight, migrationCost: migrationCost, prices: prices) {
             lifecycle.settle(benefit: measured.benefit, utilisation: measured.utilisation)
@@ -237,16 +236,12 @@ extension PoolRuntime {
     /// The risk assessment of `swaps` as one plan, over the `horizon` slots it looks ahead.
     /// `force`: the chance and blast-radius gates are lifted (the memory floor and "no
     /// forecast, no shrink" stay).
-    /// `estimates`: the driver's estimates of moves already asked for (by the plan's formulation).
-    func assess(_ swaps: [SwapView], force: Bool, horizon: Int, estimates: [String: [String: MigrationEstimate]] = [:]) async -> [RiskReport] {
+    func assess(_ swaps: [SwapView], force: Bool, horizon: Int) async -> [RiskReport] {
         var inputs: [RiskInput] = []
         for swap in swaps {
             let change = PlanFormulation.change(swap)
-            var estimate: MigrationEstimate?
-            if change.migrates {
-                estimate = estimates[swap.instance]?[swap.toNode]
-                if estimate == nil { estimate = await driver.migrationEstimate(of: change.instance, to: change.toNode) }
-            }
+            // Asked again for the chosen node: the plan's options keep only the dearest figures.
+            let estimate = change.migrates ? await driver.migrationEstimate(of: change.instance, to: change.toNode) : nil
             inputs.append(RiskInput(change: change, benefit: swap.benefit,
                                     forecasts: forecaster.quantiles(swap.instance, slots: horizon),
                                     workingSet: monitor.workingSet(swap.instance),
@@ -266,39 +261,72 @@ extension PoolRuntime {
         return RiskAssessment.assess(plan: inputs, policy: policy)
     }
 
-    /// What the driver estimates moving each of `ids` to each other node would take, asked for
-    /// all of them at once (a real driver measures each instance for a while).
-    func migrationEstimates(_ ids: [String]) async -> [String: [String: MigrationEstimate]] {
-        let nodes = registry.nodes.map(\.id)
-        let asks = ids.compactMap { id in registry.records[id].map { (id, $0.node) } }
-        let driver = self.driver
-        return await withTaskGroup(of: (String, [String: MigrationEstimate]).self) { group in
-            for (id, home) in asks {
-                let targets = nodes.filter { $0 != home }.map { NodeID($0) }
-                group.addTask { () async -> (String, [String: MigrationEstimate]) in
-                    let found = await driver.migrationEstimates(of: InstanceID(id), to: targets)
-                    var named: [String: MigrationEstimate] = [:]
-                    for (node, estimate) in found { named[node.rawValue] = estimate }
-                    return (id, named)
+    /// The instances a plan for `request` may move: the operator's own moves, or those in the
+    /// request's scope (tenant, instances) that are free to move now.
+    func movable(_ request: SwapRequestBody, tenantScope: String?) -> [String] {
+        func visible(_ id: String) -> Bool {
+            guard let record = registry.records[id] else { return false }
+            return tenantScope == nil || record.tenant == tenantScope
+        }
+        if let nodes = request.nodes, !nodes.isEmpty { return nodes.keys.filter(visible).sorted() }
+        guard (request.allocations ?? [:]).isEmpty, (request.maxMigrations ?? configuration.maxMigrations) > 0 else { return [] }
+        let tenant = tenantScope ?? request.tenant, scope = request.instances.map(Set.init)
+        let verifying = verifyingLocks
+        return forecaster.order.filter { id in
+            guard let record = registry.records[id], tenant == nil || record.tenant == tenant, scope?.contains(id) ?? true else { return false }
+            return lockedBecause(id, restricting: true, verifying: verifying) == nil
+        }
+    }
+
+    /// Where each of `ids` may move and at what dearest estimate, from the driver's estimates of
+    /// moving it to every other node, `estimateConcurrency` instances at a time (a real driver
+    /// measures each for a while). Reduced as they come: a pool of n instances and m nodes keeps
+    /// no n × m estimates.
+    func migrationOptions(_ ids: [String], force: Bool) async -> [String: PlanFormulation.MigrationOptions] {
+        let nodes = registry.nodes.map { NodeID($0.id) }
+        var asks = ids.compactMap { id in registry.records[id].map { (id, $0.node) } }.makeIterator()
+        let driver = self.driver, risk = configuration.risk
+        return await withTaskGroup(of: (String, PlanFormulation.MigrationOptions?).self) { group in
+            func ask(_ next: (String, String)?) {
+                guard let (id, home) = next else { return }
+                group.addTask { () async -> (String, PlanFormulation.MigrationOptions?) in
+                    var estimates = await driver.migrationEstimates(of: InstanceID(id), to: nodes)
+                    for k in estimates.indices where nodes[k].rawValue == home { estimates[k] = nil }
+                    return (id, PlanFormulation.migrationOptions(estimates, risk: risk, force: force))
                 }
             }
-            var out: [String: [String: MigrationEstimate]] = [:]
-            for await (id, found) in group where !found.isEmpty { out[id] = found }
+            for _ in 0..<Self.estimateConcurrency { ask(asks.next()) }
+            var out: [String: PlanFormulation.MigrationOptions] = [:]
+            for await (id, options) in group {
+                if let options { out[id] = options }
+                ask(asks.next())
+            }
             return out
         }
     }
+
+    /// Instances whose moves are estimated at once.
+    static let estimateConcurrency = 8
 
     /// The slots `plan` was assessed over when it was made; the configured horizon if it never was.
     func horizonSlots(of plan: PlanView) -> Int {
         plan.swaps.lazy.compactMap { $0.risk.assessment?.horizonSlots }.first ?? configuration.horizonSlots
     }
 
-    /// Formulates the swap problem for `request`, solves it, and answers with every swap, its
-    /// explanation and risk assessment. Nothing changes here.
-    public func plan(_ request: SwapRequestBody, tenantScope: String?, shouldStop: @escaping @Sendable () -> Bool) async throws -> PlanView {
+    /// Formulates the swap problem for `request`, solves it within `solverSeconds` (nil: until
+    /// it stops on its own), and answers with every swap, its explanation and risk assessment.
+    /// Nothing changes here.
+    public func plan(_ request: SwapRequestBody, tenantScope: String?, solverSeconds: Double?) async throws -> PlanView {
         // What the loop's plan sets holds until its next plan at least: it covers those slots.
         let horizon = try PlanFormulation.horizonSlots(request.horizon, default: max(configuration.horizonSlots, configuration.planEveryRounds),
                                                        interval: configuration.interval)
+        // The driver's estimates of moves come first: they take a while (a real driver measures
+        // each instance), and the pool the plan reads is the one after them. The solver's time
+        // starts after them.
+        let options = driver.capabilities.migrates
+            ? await migrationOptions(movable(request, tenantScope: tenantScope), force: request.force ?? false) : [:]
+        let deadline = solverSeconds.map { ContinuousClock.now.advanced(by: .seconds($0)) }
+        let shouldStop: @Sendable () -> Bool = { deadline.map { ContinuousClock.now >= $0 } ?? false }
         var locked: [String: String] = [:]
         let verifying = verifyingLocks
         var noShrink: [String: String] = [:]
@@ -318,15 +346,10 @@ extension PoolRuntime {
                 formulation.memoryFloor[id] = workingSet * (1 + configuration.risk.memoryMarginFraction) + configuration.risk.memoryMarginGiB
             }
         }
-        if driver.capabilities.migrates {
-            let asked = (request.allocations ?? [:]).isEmpty && (request.nodes ?? [:]).isEmpty
-            let movable = asked && (request.maxMigrations ?? configuration.maxMigrations) > 0
-                ? forecaster.order.filter { locked[$0] == nil && noShrink[$0] == nil } : Array((request.nodes ?? [:]).keys)
-            formulation.migrationEstimates = await migrationEstimates(movable)
-        }
+        formulation.migrationOptions = options
         let result = try formulation.formulate(request, tenantScope: tenantScope, horizon: horizon, forecaster: &forecaster, shouldStop: shouldStop)
         var swaps = result.swaps
-        let reports = await assess(swaps, force: request.force ?? false, horizon: horizon, estimates: formulation.migrationEstimates)
+        let reports = await assess(swaps, force: request.force ?? false, horizon: horizon)
         for k in swaps.indices {
             swaps[k] = Self.trimmed(swaps[k], by: reports[k])
             swaps[k].state = "planned"

@@ -1,4 +1,5 @@
 import Drivers
+import Foundation
 import PoolCore
 
 /// The QEMU driver's nodes and machines (`driver: "qemu"`). `serve` boots each machine listed
@@ -99,42 +100,73 @@ public struct QEMUSettings: Codable, Sendable, Equatable {
     }
 
     var problem: String? {
+        func name(_ text: String) -> Bool {
+            !text.isEmpty && !text.hasPrefix(".") && text.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }
+        }
         guard !nodes.isEmpty else { return "qemu.nodes must list at least one node" }
         guard Set(nodes.map(\.id)).count == nodes.count else { return "qemu.nodes: two nodes have the same id" }
         for node in nodes {
-            for (name, amounts) in [("capacity", node.capacity), ("reserve", node.reserve ?? [0, 0, 0])]
+            guard name(node.id) else { return "qemu.nodes: the id \"\(node.id)\" must be letters, digits, -, _ and . only (it names directories and cgroups)" }
+            let reserve = node.reserve ?? [0, 0, 0]
+            for (field, amounts) in [("capacity", node.capacity), ("reserve", reserve)]
             where amounts.count != 3 || !amounts.allSatisfy({ $0.isFinite && $0 >= 0 }) {
-                return "qemu.nodes.\(node.id).\(name) needs three finite amounts ≥ 0 (cores, GiB, gpus), not \(amounts)"
+                return "qemu.nodes.\(node.id).\(field) needs three finite amounts ≥ 0 (cores, GiB, gpus), not \(amounts)"
             }
+            if zip(reserve, node.capacity).contains(where: { $0 > $1 }) { return "qemu.nodes.\(node.id).reserve \(reserve) exceeds its capacity \(node.capacity)" }
             if let rate = node.bandwidthMbit, !(rate.isFinite && rate > 0) { return "qemu.nodes.\(node.id).bandwidthMbit must be above 0, not \(rate)" }
         }
         guard Set(machines.map(\.id)).count == machines.count else { return "qemu.machines: two machines have the same id" }
         for machine in machines {
-            guard nodes.contains(where: { $0.id == machine.node }) else { return "qemu.machines.\(machine.id).node: no node \(machine.node) in qemu.nodes" }
-            if let amounts = machine.allocation, amounts.count < 2 || !amounts.allSatisfy({ $0.isFinite && $0 > 0 }) {
-                return "qemu.machines.\(machine.id).allocation needs cores and GiB above 0, not \(amounts)"
+            let field = "qemu.machines.\(machine.id)"
+            guard name(machine.id) else { return "qemu.machines: the id \"\(machine.id)\" must be letters, digits, -, _ and . only (it names a directory)" }
+            guard let node = nodes.first(where: { $0.id == machine.node }) else { return "\(field).node: no node \(machine.node) in qemu.nodes" }
+            let boot = machine.machine
+            guard boot.memoryMiB >= 64 else { return "\(field).memoryMiB must be at least 64, not \(boot.memoryMiB)" }
+            guard boot.cpus >= 1, boot.maxCPUs >= boot.cpus else { return "\(field): cpus (\(boot.cpus)) must be at least 1 and at most maxCPUs (\(boot.maxCPUs))" }
+            for (key, path) in [("kernel", boot.kernel), ("initrd", boot.initrd)] where !FileManager.default.fileExists(atPath: path) {
+                return "\(field).\(key): no file \(path)"
+            }
+            if let amounts = machine.allocation {
+                guard amounts.count >= 2, amounts.prefix(2).allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                    return "\(field).allocation needs cores and GiB above 0, not \(amounts)"
+                }
+                if amounts[0] > Double(boot.maxCPUs) { return "\(field).allocation: \(amounts[0]) cores is more than its maxCPUs (\(boot.maxCPUs))" }
+                if amounts[1] > Double(boot.memoryMiB) / 1024 { return "\(field).allocation: \(amounts[1]) GiB is more than its memoryMiB (\(boot.memoryMiB) MiB)" }
+            }
+            let allocation = machine.allocation ?? [Double(boot.cpus), Double(boot.memoryMiB) / 1024]
+            let free = zip(node.capacity, node.reserve ?? [0, 0, 0]).map { $0 - $1 }
+            if allocation[0] > free[0] || allocation[1] > free[1] {
+                return "\(field): \(allocation[0]) cores and \(allocation[1]) GiB do not fit node \(node.id) (\(free[0]) cores, \(free[1]) GiB allocatable)"
             }
         }
         guard !cgroupParent.isEmpty, !cgroupParent.hasPrefix("/"), !cgroupParent.split(separator: "/").contains("..") else {
             return "qemu.cgroupParent must be a relative cgroup path without .., not \(cgroupParent)"
         }
-        for (name, value) in [("downtimeLimitSeconds", downtimeLimitSeconds), ("verificationSeconds", verificationSeconds),
-                              ("heartbeatTimeoutSeconds", heartbeatTimeoutSeconds)] where !(value.isFinite && value > 0) {
-            return "qemu.\(name) must be above 0, not \(value)"
+        guard downtimeLimitSeconds.isFinite, downtimeLimitSeconds > 0, downtimeLimitSeconds <= 60 else {
+            return "qemu.downtimeLimitSeconds must be above 0 and at most 60, not \(downtimeLimitSeconds)"
+        }
+        for (field, value) in [("verificationSeconds", verificationSeconds), ("heartbeatTimeoutSeconds", heartbeatTimeoutSeconds)]
+        where !(value.isFinite && value > 0) {
+            return "qemu.\(field) must be above 0, not \(value)"
         }
         return nil
     }
 
-    /// The driver, with every listed machine that runs nowhere booted. Its first inventory
-    /// settles a migration a crash interrupted, before anything is booted.
-    func driver() async throws -> QEMUDriver {
+    /// The driver, with every listed machine that runs nowhere booted: where and as the ledger
+    /// last had it (`placed`), else as listed. Its first inventory settles a migration a crash
+    /// interrupted, before anything is booted.
+    func driver(placed: (String) async -> (node: String, allocation: [Double])?) async throws -> QEMUDriver {
         let driver = try QEMUDriver(runDirectory: runDirectory, nodes: nodes.map(\.node), cgroupParent: cgroupParent,
                                     heartbeatTimeout: heartbeatTimeoutSeconds, downtimeLimit: downtimeLimitSeconds,
                                     verificationSeconds: verificationSeconds)
         let running = Set(try await driver.inventory().instances.map(\.id.rawValue))
         for machine in machines where !running.contains(machine.id) {
-            let allocation = machine.allocation.map { ResourceVector(cpu: $0[0], memory: $0[1]) }
-            try await driver.start(machine.machine, on: NodeID(machine.node), allocation: allocation)
+            var node = machine.node, allocation = machine.allocation
+            if let last = await placed(machine.id), nodes.contains(where: { $0.id == last.node }) {
+                node = last.node
+                allocation = last.allocation
+            }
+            try await driver.start(machine.machine, on: NodeID(node), allocation: allocation.map { ResourceVector(cpu: $0[0], memory: $0[1]) })
         }
         return driver
     }

@@ -53,7 +53,7 @@ public struct ServiceApplication: Sendable {
                                        capacity: configuration.nodeCapacity.map(vector), reserve: vector(configuration.nodeReserve))
             case "qemu":
                 guard let settings = configuration.qemu else { throw ConfigurationError("driver qemu needs the qemu object of the configuration file") }
-                driver = try await settings.driver()
+                driver = try await settings.driver { id in (try? await store.instance(id: id)).flatMap { $0 }.map { ($0.node, $0.allocation) } }
             default:
                 driver = ExternalDriver()
             }

@@ -153,6 +153,7 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
                 throw ConfigurationError("cannot read the configuration file \(file)")
             }
             do { configuration = try JSONDecoder().decode(ServiceConfiguration.self, from: data) }
+            catch let error as DecodingError { throw ConfigurationError("\(file): \(ErrorBodyMiddleware.describe(error))") }
             catch { throw ConfigurationError("\(file): \(error)") }
         }
         try configuration.overlay(environment: environment)

@@ -61,7 +61,7 @@ struct BenchCommand: AsyncParsableCommand {
                 let amounts = ids.map { "\"\($0.rawValue)\":{\"cpu\":\(cpu),\"memory\":\(memory),\"gpu\":0}" }.joined(separator: ",")
                 let request = try JSONDecoder().decode(SwapRequestBody.self, from: Data("{\"allocations\":{\(amounts)},\"force\":true}".utf8))
                 started = clock.now
-                let plan = try await service.runtime.plan(request, tenantScope: nil) { false }
+                let plan = try await service.runtime.plan(request, tenantScope: nil, solverSeconds: nil)
                 let planned = clock.now
                 let ran = try await service.runtime.execute(plan, request: "{}", tenant: nil, force: true, reassess: false)
                 let done = clock.now

@@ -26,7 +26,7 @@ struct ServeCommand: AsyncParsableCommand {
     var database: String?
     @Flag(inversion: .prefixedNo, help: "Replay the bundled trace as a simulated pool (default on).")
     var demo: Bool?
-    @Option(name: .long, help: "What applies the swaps: simulated (the demo), cgroup, oci or none (default: simulated in the demo, else none).")
+    @Option(name: .long, help: "What applies the swaps: simulated (the demo), cgroup, oci, qemu (with the configuration file's qemu object) or none (default: simulated in the demo, else none).")
     var driver: String?
     @Option(name: .long, help: "cgroup and oci: the parent cgroup whose children are the instances (default poolswap).")
     var cgroupParent: String?
