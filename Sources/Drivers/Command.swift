@@ -19,7 +19,15 @@ enum Command {
     /// Spawns the tool and waits for it to exit. posix_spawn, not Foundation's Process: Process
     /// learns of the exit through a socket the child inherits, which a tool that daemonizes (as
     /// QEMU does) keeps open, so it waited for ever. The child starts with no signal blocked
-    /// and every signal at its default (the calling dispatch thread blocks most of them).
+    /// and every signal at its default (the calling dispatch thread blocks most of them), and
+    /// with no file of ours open but its standard input, output and error.
+    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34), which Swift's Glibc module
+    /// does not declare.
+    static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+
     static func runBlocking(_ executable: String, _ arguments: [String]) throws(DriverError) -> String {
         let line = ([executable] + arguments).joined(separator: " ")
         var template = Array((NSTemporaryDirectory() + "poolswap-command-XXXXXX").utf8CString)
@@ -37,6 +45,11 @@ enum Command {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, output, 1)
         posix_spawn_file_actions_adddup2(&actions, output, 2)
+        // Nothing else of ours goes to the child: a daemon (QEMU) would keep our listening
+        // socket bound after we die, and a restart could not bind its port.
+        guard let closeFrom = Self.closeFrom, closeFrom(&actions, 3) == 0 else {
+            throw .unavailable("\(line): posix_spawn_file_actions_addclosefrom_np is missing (glibc 2.34 or later needed)")
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -95,20 +95,8 @@ public struct NetworkTrainer: Sendable {
                 for e in 0..<c.batch {
                     let (index, last) = candidates[Int.random(in: 0..<candidates.count, using: &random)]
                     let item = series[index]
-                    let from = max(0, last + 1 - NetworkFeatures.reach)
-                    let anchor = item.values.withUnsafeBufferPointer { v in
-                        x.withUnsafeMutableBufferPointer { xp in
-                            context.withUnsafeMutableBufferPointer { cp in
-                                Self.withOptionalWindow(item.other, from: from, through: last) { other in
-                                    NetworkFeatures.fill(
-                                        series: .init(values: UnsafeBufferPointer(rebasing: v[from...last]), scale: scales[index]),
-                                        other: other.map { .init(values: $0, scale: otherScales[index]) },
-                                        allocation: item.allocation?[last] ?? .nan, firstTarget: startSlot + Int64(last + 1), steps: c.steps,
-                                        sequence: xp.baseAddress! + e * S, context: cp.baseAddress! + e * C, scratch: &scratch)!
-                                }
-                            }
-                        }
-                    }
+                    let anchor = Self.fill(item, last: last, scale: scales[index], otherScale: otherScales[index], startSlot: startSlot,
+                                           steps: c.steps, example: e, x: &x, context: &context, scratch: &scratch)!
                     for horizon in 1...c.horizons {
                         let target = item.values[last + horizon]
                         y[e * c.horizons + horizon - 1] = (target - anchor) / scales[index]
@@ -133,6 +121,27 @@ public struct NetworkTrainer: Sendable {
         if step <= warmup { return 0.04 + 0.96 * Double(step) / Double(warmup) }
         let progress = Double(step - warmup) / Double(max(1, total - warmup))
         return 0.5 * (1 + cos(Double.pi * min(1, progress)))
+    }
+
+    /// Fills example `e` of `x` and `context` with the window of `item` that ends at slot
+    /// `last`; returns its anchor (the value at `last`), nil when that is missing.
+    static func fill(_ item: TrainingSeries, last: Int, scale: Double, otherScale: Double, startSlot: Int64, steps: Int, example e: Int,
+                     x: inout [Double], context: inout [Double], scratch: inout [Double]) -> Double? {
+        let (S, C) = (steps * NetworkFeatures.stepCount, NetworkFeatures.contextCount)
+        let from = max(0, last + 1 - NetworkFeatures.reach)
+        return item.values.withUnsafeBufferPointer { v in
+            x.withUnsafeMutableBufferPointer { xp in
+                context.withUnsafeMutableBufferPointer { cp in
+                    withOptionalWindow(item.other, from: from, through: last) { other in
+                        NetworkFeatures.fill(
+                            series: .init(values: UnsafeBufferPointer(rebasing: v[from...last]), scale: scale),
+                            other: other.map { .init(values: $0, scale: otherScale) },
+                            allocation: item.allocation?[last] ?? .nan, firstTarget: startSlot + Int64(last + 1), steps: steps,
+                            sequence: xp.baseAddress! + e * S, context: cp.baseAddress! + e * C, scratch: &scratch)
+                    }
+                }
+            }
+        }
     }
 
     private static func withOptionalWindow<R>(_ values: [Double]?, from: Int, through last: Int, _ body: (UnsafeBufferPointer<Double>?) -> R) -> R {

@@ -256,4 +256,6 @@ public struct ForecasterView: Codable, Sendable, ResponseEncodable {
     /// Slots the forecaster has taken (the warm start's included) and the series it forecasts.
     public var slotsObserved: Int
     public var series: Int
+    /// The last champion-and-challenger decision per resource since start.
+    public var challenges: [NetworkChallenge]
 }

@@ -31,6 +31,10 @@ public actor PoolRuntime {
     /// Whether a training runs now, and what went wrong with the last restore or training.
     var training = false
     var networkProblems: [String] = []
+    /// The last champion-and-challenger decision per resource (`NetworkTraining`), and the
+    /// networks installed so far.
+    var challenges: [Resource: NetworkChallenge] = [:]
+    var networkInstalls = 0
     /// Pool time of the samples the last training read up to (or the saved networks were
     /// trained on): the training schedule.
     var lastTraining: Int64?

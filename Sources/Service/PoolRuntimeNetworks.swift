@@ -13,13 +13,37 @@ public struct NetworkStatus: Sendable, Codable, Equatable {
     public var source: Source
     /// Pool time it was installed at.
     public var installedAt: Int64
-    /// For a network trained by this process: pool time of its last sample, the windows it drew
-    /// per epoch, its epochs, its mean loss in the last epoch, and the wall seconds it took.
+    /// Pool time its training samples end at (exclusive), and for a network trained by this
+    /// process the windows it drew per epoch, its epochs, its mean loss in the last epoch, and
+    /// the wall seconds it took.
     public var trainedUntil: Int64?
     public var samples: Int?
     public var epochs: Int?
     public var loss: Double?
     public var seconds: Double?
+    /// For a trained network: its mean pinball loss on the validation slots it did not train
+    /// on, and that of the network it replaced on the same slots (nil: none was installed).
+    public var validationLoss: Double?
+    public var replacedLoss: Double?
+}
+
+/// The last decision between a newly trained network (the challenger) and the one in use (the
+/// champion) for one resource: both scored on the last slots of the training's span, which
+/// neither trained on; the challenger is installed when its loss is lower, and without a
+/// comparison when no champion runs or it cannot be compared (`reason` says which).
+public struct NetworkChallenge: Sendable, Codable, Equatable {
+    public var resource: String
+    /// Pool time the training's span ends at; the validation slots end there.
+    public var trainedUntil: Int64
+    /// Slots both were scored on (0: no comparison).
+    public var validationSlots: Int
+    public var challengerLoss: Double?
+    public var championLoss: Double?
+    /// `challenger` or `champion`.
+    public var winner: String
+    /// How much lower the winner's loss is, as a fraction of the loser's (when both were scored).
+    public var margin: Double?
+    public var reason: String
 }
 
 /// The forecaster's side of the runtime: the engine kept aligned with pool time, warmed from
@@ -91,9 +115,15 @@ extension PoolRuntime {
 
     /// Installs `network` for `resource`: it serves every instance's series of that resource
     /// from the next slot on.
-    func install(_ network: RecurrentNetwork, for resource: Resource, status: NetworkStatus) throws {
+    /// `replacing`: the install count the caller's champion came with; refused when another
+    /// network was installed since (it was not the one compared).
+    func install(_ network: RecurrentNetwork, for resource: Resource, status: NetworkStatus, replacing installs: Int? = nil) throws {
+        if let installs, installs != networkInstalls {
+            throw ConfigurationError("another network was installed while this one was trained and compared")
+        }
         try installInEngine(network, for: resource)
         networks[resource] = (network, status)
+        networkInstalls += 1
         predictionCache.clear()
     }
 
@@ -124,6 +154,8 @@ extension PoolRuntime {
                 networkProblems.append("checkpoint \(name): \(error)")
             }
         }
+        // The last training's time, whichever network won it.
+        if let schedule = try? await store.checkpoint(name: NetworkTraining.scheduleName) { lastTraining = schedule.time }
     }
 
     /// What `NetworkTraining.isDue` decides on: the pool time of the oldest sample the
@@ -145,6 +177,15 @@ extension PoolRuntime {
 
     public func forecasterView() -> ForecasterView {
         ForecasterView(networks: NetworkTraining.resources.compactMap { networks[$0]?.status }, training: training,
-                       problems: networkProblems, slotsObserved: forecaster.engine.slotCount, series: forecaster.engine.series.count)
+                       problems: networkProblems, slotsObserved: forecaster.engine.slotCount, series: forecaster.engine.series.count,
+                       challenges: NetworkTraining.resources.compactMap { challenges[$0] })
     }
+
+    /// The network serving `resource` now, where its training samples end, and the count of
+    /// installs it came with (see `install(_:for:status:replacing:)`).
+    func champion(for resource: Resource) -> (network: RecurrentNetwork, trainedUntil: Int64?, installs: Int)? {
+        networks[resource].map { ($0.network, $0.status.trainedUntil, networkInstalls) }
+    }
+
+    func record(_ challenge: NetworkChallenge, for resource: Resource) { challenges[resource] = challenge }
 }

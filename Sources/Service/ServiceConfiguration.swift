@@ -81,6 +81,9 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     /// and resource in a release build (the backtest's networks take 500,000 × 8).
     public var trainingSamples = 200_000
     public var trainingEpochs = 2
+    /// Hours at the end of a training's span (at most a fifth of it) the new network does not
+    /// train on: it is scored there against the network in use and installed only when better.
+    public var validationHours = 24
     /// Slots of stored samples replayed into the forecaster at start, so that it forecasts from
     /// its history at once (2304 = 8 days, what it keeps).
     public var warmStartSlots = 2304
@@ -187,6 +190,7 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         try value("TRAINING_DAYS", \.trainingDays)
         try value("TRAINING_SAMPLES", \.trainingSamples)
         try value("TRAINING_EPOCHS", \.trainingEpochs)
+        try value("VALIDATION_HOURS", \.validationHours)
         try value("WARM_START_SLOTS", \.warmStartSlots)
         if let trace = environment[Self.environmentPrefix + "DEMO_TRACE"] { demoTrace = trace }
         if let driver = environment[Self.environmentPrefix + "DRIVER"] { self.driver = driver }
@@ -276,6 +280,7 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         guard retrainHours <= 8760, firstTrainingHours <= 8760 else {
             throw ConfigurationError("retrainHours and firstTrainingHours must be at most 8760 (a year)")
         }
+        guard (1...168).contains(validationHours) else { throw ConfigurationError("validationHours must be 1...168, not \(validationHours)") }
         guard trainingDays >= 1, trainingSamples >= 1, trainingEpochs >= 1 else {
             throw ConfigurationError("trainingDays, trainingSamples and trainingEpochs must be ≥ 1")
         }
@@ -308,7 +313,7 @@ extension ServiceConfiguration {
         try read(.retentionFullDays, \.retentionFullDays); try read(.retentionDays, \.retentionDays)
         try read(.retrainHours, \.retrainHours); try read(.firstTrainingHours, \.firstTrainingHours)
         try read(.trainingDays, \.trainingDays); try read(.trainingSamples, \.trainingSamples)
-        try read(.trainingEpochs, \.trainingEpochs); try read(.warmStartSlots, \.warmStartSlots)
+        try read(.trainingEpochs, \.trainingEpochs); try read(.warmStartSlots, \.warmStartSlots); try read(.validationHours, \.validationHours)
         driver = try c.decodeIfPresent(String.self, forKey: .driver)
         nodeName = try c.decodeIfPresent(String.self, forKey: .nodeName)
         simulatedState = try c.decodeIfPresent(String.self, forKey: .simulatedState)

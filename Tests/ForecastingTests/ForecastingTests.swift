@@ -211,6 +211,26 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
         return settings
     }
 
+    @Test func aTrainedNetworkScoresBetterThanAnUntrainedOneOnSlotsItNeverSaw() throws {
+        let series = [wave(slots: 1_500, seed: 1), wave(slots: 1_500, seed: 2)].map { TrainingSeries(values: $0) }
+        let trained = NetworkTrainer(configuration: Self.small()).train(series: series, startSlot: 0, end: 1_200).network
+        let untrained = NetworkTrainer(configuration: Self.small(samples: 32, epochs: 1)).train(series: series, startSlot: 0, end: 1_200).network
+        let good = try #require(NetworkValidation.loss(of: trained, series: series, startSlot: 0, from: 1_200, to: 1_500))
+        let bad = try #require(NetworkValidation.loss(of: untrained, series: series, startSlot: 0, from: 1_200, to: 1_500))
+        #expect(good < 0.8 * bad, "trained \(good), untrained \(bad)")
+        // Every window whose first target is in the slots counts, whatever the series' length.
+        #expect(NetworkValidation.loss(of: trained, series: series, startSlot: 0, from: 1_500, to: 1_600) == nil, "no slot to score")
+        var gappy = series
+        gappy[0].values.replaceSubrange(1_200..<1_500, with: repeatElement(.nan, count: 300))
+        gappy[1].values.replaceSubrange(1_200..<1_500, with: repeatElement(.nan, count: 300))
+        #expect(NetworkValidation.loss(of: trained, series: gappy, startSlot: 0, from: 1_200, to: 1_500) == nil, "nothing observed there")
+        // Slots from `to` on are never read: a different future leaves the loss as it was.
+        let cut = try #require(NetworkValidation.loss(of: trained, series: series, startSlot: 0, from: 1_200, to: 1_300))
+        var changed = series
+        for k in changed.indices { for slot in 1_300..<1_500 { changed[k].values[slot] += 5 } }
+        #expect(NetworkValidation.loss(of: trained, series: changed, startSlot: 0, from: 1_200, to: 1_300) == cut)
+    }
+
     @Test func trainingLowersTheLossAndBeatsNaiveWhereTheShapeTellsTheFuture() {
         let settings = Self.small()
         let series = [wave(slots: 1_500, seed: 1), wave(slots: 1_500, seed: 2)].map { TrainingSeries(values: $0) }

@@ -76,6 +76,60 @@ import Testing
         #expect(other.problems.contains { $0.contains("5-minute slots") }, "\(other.problems)")
     }
 
+    @Test func aNewNetworkIsInstalledOnlyWhenItBeatsTheOneInUseOnSlotsNeitherTrainedOn() async throws {
+        let harness = try await ServiceHarness(configure: { c in
+            Self.configure(&c)
+            c.trainingSamples = 2_048
+            c.trainingEpochs = 2
+        })
+        let first = ServiceHarness.start + 60 * 300, second = ServiceHarness.start + 80 * 300
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            try await harness.feed(client, rounds: 60)
+            #expect(await harness.service.training.run(until: first).isEmpty)
+            let before = await harness.service.runtime.forecasterView()
+            // No network ran: the first trains on every slot, with nothing to beat.
+            #expect(before.challenges.map(\.winner) == ["challenger", "challenger"])
+            #expect(before.challenges.allSatisfy { $0.validationSlots == 0 && $0.challengerLoss == nil && $0.reason.contains("no network in use") })
+            #expect(before.networks.map(\.trainedUntil) == [first, first])
+
+            // 20 slots later, a challenger trained on one batch of one epoch: scored against the
+            // first on the last 16 slots (a fifth of the 80 with samples), which neither trained on.
+            try await harness.feed(client, rounds: 20, from: 60)
+            var weak = harness.service.configuration
+            weak.trainingSamples = 1
+            weak.trainingEpochs = 1
+            let challenger = NetworkTraining(configuration: weak, store: harness.store, runtime: harness.service.runtime, logger: Logger(label: "test"))
+            #expect(await challenger.run(until: second).isEmpty, "losing is not a problem")
+            let after = await harness.service.runtime.forecasterView()
+            #expect(after.challenges.map(\.winner) == ["champion", "champion"], "\(after.challenges)")
+            #expect(after.challenges.allSatisfy { $0.validationSlots == 16 && ($0.championLoss ?? .infinity) < ($0.challengerLoss ?? 0) && ($0.margin ?? 0) > 0 })
+            #expect(after.networks == before.networks, "the networks in use are the first ones")
+            for resource in NetworkTraining.resources {
+                #expect(try await harness.store.checkpoint(name: NetworkTraining.checkpointName(resource))?.time == first, "and so are the saved ones")
+            }
+            let body = try await forecaster(harness, client)
+            #expect((body["challenges"] as? [[String: Any]])?.compactMap { $0["winner"] as? String } == ["champion", "champion"])
+
+            // The same settings as the first: trained on all but the last 16 slots, it beats nothing
+            // better than a network one batch old would; what it must do is be scored on them too.
+            let strong = NetworkTraining(configuration: harness.service.configuration, store: harness.store, runtime: harness.service.runtime,
+                                         logger: Logger(label: "test"))
+            #expect(await strong.run(until: second).isEmpty)
+            let last = await harness.service.runtime.forecasterView()
+            #expect(last.challenges.allSatisfy { $0.validationSlots == 16 && $0.challengerLoss != nil && $0.championLoss != nil })
+            for (network, challenge) in zip(last.networks, last.challenges) where challenge.winner == "challenger" {
+                #expect(network.trainedUntil == second - 16 * 300 && network.validationLoss == challenge.challengerLoss)
+            }
+        }
+        // A restart keeps the schedule from the last training, whichever network won it.
+        var configuration = ServiceConfiguration()
+        configuration.demo = false
+        Self.configure(&configuration)
+        let restarted = try await ServiceApplication(configuration: configuration, store: harness.store, logger: Logger(label: "test"), now: second)
+        #expect(await restarted.runtime.trainingSchedule.lastTraining == second)
+    }
+
     @Test func aLongGapStartsTheForecasterAfreshAndKeepsItsNetworks() async throws {
         let harness = try await ServiceHarness(configure: Self.configure)
         let rounds = 30

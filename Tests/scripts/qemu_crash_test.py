@@ -34,13 +34,17 @@ CGROUP = f"poolswap-crash-vm-{os.getpid()}"
 NODES = ["node-1", "node-2"]
 server = None
 token = None
+plans = []   # the moves asked for, shown when the test fails
 log = open(os.path.join(work, "serve.log"), "a")
 
 
 def fail(message):
     print("FAILED:", message)
     log.flush()
-    print(open(os.path.join(work, "serve.log")).read()[-4000:])
+    text = open(os.path.join(work, "serve.log")).read()
+    print("\n".join(line for line in text.splitlines() if "round " not in line)[-6000:])
+    if plans and server and server.poll() is None:
+        print(json.dumps(call("GET", f"/swaps/{plans[-1]}")[1], indent=1)[:4000])
     cleanup()
     sys.exit(1)
 
@@ -220,21 +224,38 @@ def main():
         """Asks for a move of the guest, kills the server as `kill_when` says, restarts, checks."""
         nonlocal node, beat
         start(environment)
-        wait_for(f"{label}: the guest observed", observed, 120, fail)
-        target = NODES[1 - NODES.index(node)]
-        status, answer = call("POST", "/swap_request", {"nodes": {"vm": target}, "force": True, "dryRun": False})
-        if status != 202:
-            fail(f"{label}: the move to {target} was answered {status}: {answer}")
-        if kill_when is None:
-            wait_for(f"{label}: the crash point killing the server", lambda: server.poll() is not None, 180, fail)
-            if server.returncode != -signal.SIGKILL:
-                fail(f"{label}: the server exited with {server.returncode}, not by its crash point")
-        else:
-            wait_for(f"{label}: the moment to kill", lambda: server.poll() is not None or kill_when(target), 180, fail, pause=0.05)
+        marker = os.path.join(run, "vm", "migration")
+        for attempt in range(1, 4):
+            wait_for(f"{label}: the guest observed", observed, 120, fail)
+            wait_for(f"{label}: nothing in flight before the move", settled, 120, fail)
+            where = open(os.path.join(run, "vm", "node")).read().strip()
+            target = NODES[1 - NODES.index(where)]
+            status, answer = call("POST", "/swap_request", {"nodes": {"vm": target}, "force": True, "dryRun": False})
+            if status != 202:
+                fail(f"{label}: the move to {target} was answered {status}: {answer}")
+            plans.append(answer.get("id"))
+            if kill_when is None:
+                wait_for(f"{label}: the crash point killing the server", lambda: server.poll() is not None, 180, fail)
+                if server.returncode != -signal.SIGKILL:
+                    fail(f"{label}: the server exited with {server.returncode}, not by its crash point")
+                break
+            # The moment may pass unseen (a move done, or undone, between two looks): ask again.
+            seen = [False]
+            def moment():
+                if server.poll() is not None or kill_when(target):
+                    return "kill"
+                seen[0] = seen[0] or os.path.exists(marker)
+                return "missed" if seen[0] and not os.path.exists(marker) else None
+            outcome = wait_for(f"{label}: the moment to kill", moment, 180, fail, pause=0.02)
             if server.poll() is not None:
                 fail(f"{label}: the server exited with {server.returncode} before it was killed")
-            server.kill()
-            server.wait()
+            if outcome == "kill":
+                server.kill()
+                server.wait()
+                break
+            print(f"{label}: attempt {attempt} missed the moment (the move ended first); asking again")
+        else:
+            fail(f"{label}: three moves ended before the moment to kill came")
         killed_during = os.path.exists(os.path.join(run, "vm", "migration"))
         before = len(migrations())
         start({"POOLSWAP_AUTO_SWAP": "false"})
@@ -257,8 +278,14 @@ def main():
 
     under_way = 0
     under_way += moved("killed while QEMU streams the guest", {}, streaming)
-    under_way += moved("killed while the target is verified", {}, lambda target: heartbeat(target) is not None
-                       and os.path.exists(os.path.join(run, "vm", "migration")))
+    def verifying(target):
+        """The guest runs on the target (it has written there) and the move is not committed."""
+        try:
+            return os.path.exists(os.path.join(run, "vm", "migration")) and os.path.getsize(os.path.join(run, "vm", target, "heartbeat.log")) > 0
+        except OSError:
+            return False
+
+    under_way += moved("killed while the target is verified", {}, verifying)
     for point in ("intent:1", "instance:1", "done:1"):
         moved(f"killed right after {point}", {"POOLSWAP_CRASH_AFTER": point}, None)
     if under_way < 2:
