@@ -22,7 +22,7 @@ enum Command {
     /// and every signal at its default (the calling dispatch thread blocks most of them), and
     /// with no file of ours open but its standard input, output and error.
     /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34), which Swift's Glibc module
-    /// does not declare.
+    /// does not declare; nil with an older C library.
     static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
         guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
@@ -47,8 +47,14 @@ enum Command {
         posix_spawn_file_actions_adddup2(&actions, output, 2)
         // Nothing else of ours goes to the child: a daemon (QEMU) would keep our listening
         // socket bound after we die, and a restart could not bind its port.
-        guard let closeFrom = Self.closeFrom, closeFrom(&actions, 3) == 0 else {
-            throw .unavailable("\(line): posix_spawn_file_actions_addclosefrom_np is missing (glibc 2.34 or later needed)")
+        if let closeFrom = Self.closeFrom {
+            let failed = closeFrom(&actions, 3)
+            guard failed == 0 else { throw .unavailable("\(line): posix_spawn_file_actions_addclosefrom_np: \(String(cString: strerror(failed)))") }
+        } else {
+            // An older C library: each descriptor open now (glibc ignores one closed meanwhile).
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+                if let fd = Int32(name), fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+            }
         }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

@@ -98,17 +98,24 @@ public struct NetworkTraining: Sendable {
                 }
             }
             let trainEnd = validationFrom ?? slots
+            // A training that installs nothing: the network in use, if any, stays, and says why.
+            func kept(_ why: String) async {
+                problems.append("\(resource): \(why)")
+                guard champion != nil else { return }
+                await runtime.record(NetworkChallenge(resource: "\(resource)", trainedUntil: time, validationSlots: 0, challengerLoss: nil,
+                                                      championLoss: nil, winner: "champion", margin: nil, reason: why), for: resource)
+            }
             let clock = ContinuousClock()
             let began = clock.now
             let trainer = NetworkTrainer(configuration: settings)
             let (network, losses) = await Self.onOwnThread { trainer.train(series: series, startSlot: start, end: trainEnd) }
             let seconds = Double((clock.now - began).components.seconds) + Double((clock.now - began).components.attoseconds) / 1e18
             guard let loss = losses.last else {
-                problems.append("\(resource): not enough samples to train on yet (no \(settings.steps)-slot window with its next slot observed in the last \(configuration.trainingDays) days)")
+                await kept("not enough samples to train on yet (no \(settings.steps)-slot window with its next slot observed in the last \(configuration.trainingDays) days)")
                 continue
             }
             guard network.parameters.values.allSatisfy(\.isFinite) else {
-                problems.append("\(resource): training diverged; the network in use is kept")
+                await kept("training diverged; the network in use is kept")
                 continue
             }
             var challenge = NetworkChallenge(resource: "\(resource)", trainedUntil: time, validationSlots: 0, challengerLoss: nil,
@@ -138,7 +145,7 @@ public struct NetworkTraining: Sendable {
                 await runtime.record(challenge, for: resource)
                 logger.info("trained the \(resource) network on \(series.count) instances in \(String(format: "%.1f", seconds)) s, loss \(String(format: "%.4f", loss)); \(challenge.reason)")
             } catch {
-                problems.append("\(resource): the trained network was not installed: \(error)")
+                await kept("the trained network was not installed: \(error)")
                 continue
             }
             do {

@@ -138,8 +138,7 @@ public struct PredictiveRun {
             result.tiers[tier].oomKills += end.oomKills - start.oomKills
         }
         var trained: [String: CheckpointRecord] = [:]
-        for resource in NetworkTraining.resources {
-            let name = NetworkTraining.checkpointName(resource)
+        for name in NetworkTraining.resources.map(NetworkTraining.checkpointName) + [NetworkTraining.scheduleName] {
             if let saved = try await store.checkpoint(name: name) { trained[name] = saved }
         }
         return (result, trained)

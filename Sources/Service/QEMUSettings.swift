@@ -46,7 +46,7 @@ public struct QEMUSettings: Codable, Sendable, Equatable {
         public var kernel: String
         public var initrd: String
         public var append: String?
-        /// `preCopy` (default) or `stopAndCopy`.
+        /// `pre-copy` (default) or `stop-and-copy`.
         public var migration: MigrationCostModel.Mode?
         public var allocation: [Double]?
 
