@@ -128,9 +128,7 @@ public final class QEMUDriver: InstanceDriver {
     public func start(_ machine: QEMUMachine, on nodeID: NodeID, allocation: ResourceVector? = nil) async throws(DriverError) {
         let node = try node(nodeID)
         let id = machine.id
-        guard id.rawValue.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }), !id.rawValue.hasPrefix(".") else {
-            throw .refused(id, "a machine id is letters, digits, -, _ and . only")
-        }
+        guard Self.isSafeName(id.rawValue) else { throw .refused(id, "a machine id is letters, digits, -, _ and . only") }
         if let running = nodes.first(where: { pid(id, on: $0.id) != nil }) { throw .refused(id, "already running on \(running.id)") }
         guard machine.cpus >= 1, machine.maxCPUs >= machine.cpus, machine.memoryMiB >= 64 else {
             throw .refused(id, "a machine needs 1 <= cpus <= maxCPUs and at least 64 MiB")
@@ -164,6 +162,12 @@ public final class QEMUDriver: InstanceDriver {
             }
         }
         try writeAtomically(Self.encoded(target), to: directory(id) + "/allocation.json")
+    }
+
+    /// Whether `name` may name a machine or node: it becomes a directory and a cgroup (letters,
+    /// digits, -, _ and ., not empty, not starting with .).
+    public static func isSafeName(_ name: String) -> Bool {
+        !name.isEmpty && !name.hasPrefix(".") && name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }
     }
 
     /// vCPUs for `cores`: rounded up, within the machine's boot and most vCPUs.

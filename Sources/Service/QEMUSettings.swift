@@ -100,13 +100,10 @@ public struct QEMUSettings: Codable, Sendable, Equatable {
     }
 
     var problem: String? {
-        func name(_ text: String) -> Bool {
-            !text.isEmpty && !text.hasPrefix(".") && text.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }
-        }
         guard !nodes.isEmpty else { return "qemu.nodes must list at least one node" }
         guard Set(nodes.map(\.id)).count == nodes.count else { return "qemu.nodes: two nodes have the same id" }
         for node in nodes {
-            guard name(node.id) else { return "qemu.nodes: the id \"\(node.id)\" must be letters, digits, -, _ and . only (it names directories and cgroups)" }
+            guard QEMUDriver.isSafeName(node.id) else { return "qemu.nodes: the id \"\(node.id)\" must be letters, digits, -, _ and . only (it names directories and cgroups)" }
             let reserve = node.reserve ?? [0, 0, 0]
             for (field, amounts) in [("capacity", node.capacity), ("reserve", reserve)]
             where amounts.count != 3 || !amounts.allSatisfy({ $0.isFinite && $0 >= 0 }) {
@@ -118,7 +115,7 @@ public struct QEMUSettings: Codable, Sendable, Equatable {
         guard Set(machines.map(\.id)).count == machines.count else { return "qemu.machines: two machines have the same id" }
         for machine in machines {
             let field = "qemu.machines.\(machine.id)"
-            guard name(machine.id) else { return "qemu.machines: the id \"\(machine.id)\" must be letters, digits, -, _ and . only (it names a directory)" }
+            guard QEMUDriver.isSafeName(machine.id) else { return "qemu.machines: the id \"\(machine.id)\" must be letters, digits, -, _ and . only (it names a directory)" }
             guard let node = nodes.first(where: { $0.id == machine.node }) else { return "\(field).node: no node \(machine.node) in qemu.nodes" }
             let boot = machine.machine
             guard boot.memoryMiB >= 64 else { return "\(field).memoryMiB must be at least 64, not \(boot.memoryMiB)" }
@@ -139,7 +136,7 @@ public struct QEMUSettings: Codable, Sendable, Equatable {
                 return "\(field): \(allocation[0]) cores and \(allocation[1]) GiB do not fit node \(node.id) (\(free[0]) cores, \(free[1]) GiB allocatable)"
             }
         }
-        guard !cgroupParent.isEmpty, !cgroupParent.hasPrefix("/"), !cgroupParent.split(separator: "/").contains("..") else {
+        guard ServiceConfiguration.isRelativeCgroupPath(cgroupParent) else {
             return "qemu.cgroupParent must be a relative cgroup path without .., not \(cgroupParent)"
         }
         guard downtimeLimitSeconds.isFinite, downtimeLimitSeconds > 0, downtimeLimitSeconds <= 60 else {

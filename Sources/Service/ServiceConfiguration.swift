@@ -221,6 +221,11 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     public var roundDelay: Double {
         roundDelaySeconds ?? (samplesFromDriver ? 0 : min(30, Double(interval) / 5))
     }
+    /// Whether `path` names a cgroup below the hierarchy's root: relative, not empty, no `..`.
+    static func isRelativeCgroupPath(_ path: String) -> Bool {
+        !path.isEmpty && !path.hasPrefix("/") && !path.split(separator: "/").contains("..")
+    }
+
     public static let drivers = ["simulated", "cgroup", "oci", "qemu", "none"]
 
     public func validate() throws {
@@ -249,7 +254,7 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         for (name, value) in [("discoveredWeight", discoveredWeight), ("oomKillCost", oomKillCost), ("migrationFixedCost", migrationFixedCost)] where !(value.isFinite && value >= 0) {
             throw ConfigurationError("\(name) must be finite and ≥ 0, not \(value)")
         }
-        guard !cgroupParent.isEmpty, !cgroupParent.hasPrefix("/"), !cgroupParent.split(separator: "/").contains("..") else {
+        guard Self.isRelativeCgroupPath(cgroupParent) else {
             throw ConfigurationError("cgroupParent must be a relative cgroup path without .., not \(cgroupParent)")
         }
         guard (1...65535).contains(port) else { throw ConfigurationError("port must be 1...65535, not \(port)") }
