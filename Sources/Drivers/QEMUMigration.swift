@@ -258,11 +258,21 @@ extension QEMUDriver {
         let deadline = QMPClient.now() + verificationSeconds
         var seen: Set<Int> = []
         var placed = false
+        var silence: String?
         while QMPClient.now() < deadline {
             guard pid(id, on: node) != nil else { return "its QEMU process on \(node) is gone" }
-            guard let status = try? await qmp(id, on: node, timeout: 5, { client throws(QMPError) in try client.execute("query-status", timeout: 5) })["status"]?.string else {
-                return pid(id, on: node) == nil ? "its QEMU process on \(node) is gone" : "its QEMU on \(node) does not answer"
+            let status: String
+            do {
+                status = try await qmp(id, on: node, timeout: 5, { client throws(QMPError) in try client.execute("query-status", timeout: 5) })["status"]?.string ?? "unknown"
+            } catch {
+                // A live QEMU whose monitor fails once (its last client still closing) is asked
+                // again until the deadline.
+                guard pid(id, on: node) != nil else { return "its QEMU process on \(node) is gone" }
+                silence = "\(error)"
+                try? await Task.sleep(for: .milliseconds(200))
+                continue
             }
+            silence = nil
             if status == "guest-panicked" || status == "internal-error" || status == "shutdown" { return "the guest on \(node) is \(status)" }
             // Stop-and-copy's target waits for `cont`; one sent while it still loaded may be lost.
             if status == "paused" { _ = try? await qmp(id, on: node, timeout: 5) { client throws(QMPError) in try client.execute("cont") } }
@@ -281,6 +291,7 @@ extension QEMUDriver {
             }
             try? await Task.sleep(for: .milliseconds(200))
         }
+        if let silence { return "its QEMU on \(node) does not answer: \(silence)" }
         return "no heartbeat from the guest on \(node) within \(Int(verificationSeconds)) s"
     }
 
