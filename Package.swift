@@ -63,7 +63,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ForecastingTests",
-            dependencies: ["Forecasting", "PoolCore"]
+            dependencies: ["Forecasting", "PoolCore", "Drivers"]
         ),
         .testTarget(
             name: "SwapSolverTests",

@@ -179,20 +179,17 @@ public struct BitbrainsTraceReader: Sendable {
             report.switchedOffRows += 1
             return
         }
-        let capacityMHz = values.2
-        guard capacityMHz > 0 else {
-            throw TraceError(file: file, line: line, field: Self.columns[2], message: "capacity is 0 MHz while the VM has \(formatAmount(cores)) cores")
-        }
-        let memoryCapacityKB = values.5
-        guard memoryCapacityKB > 0 else {
-            throw TraceError(file: file, line: line, field: Self.columns[5], message: "memory capacity is 0 KB while the VM has \(formatAmount(cores)) cores")
-        }
+        // A zero capacity while the VM has cores (right after it is switched on) leaves what
+        // it makes unknown missing (PSF-1 rule 5): cpu usage in cores when the CPU capacity
+        // is 0, the memory allocation when the memory capacity is 0. The rest is kept.
+        let capacityMHz = values.2, memoryCapacityKB = values.5
+        if !(capacityMHz > 0) || !(memoryCapacityKB > 0) { report.zeroCapacityRows += 1 }
         lastTimestamp = timestamp
         let megahertzPerCore = capacityMHz / cores
         let kilobytesPerGiB = 1_048_576.0
         samples.append(UsageTraceBuilder.Sample(
             timestamp: timestamp,
-            used: ResourceVector(cpu: values.3 / megahertzPerCore, memory: values.6 / kilobytesPerGiB),
-            allocated: ResourceVector(cpu: cores, memory: memoryCapacityKB / kilobytesPerGiB)))
+            used: ResourceVector(cpu: capacityMHz > 0 ? values.3 / megahertzPerCore : .nan, memory: values.6 / kilobytesPerGiB),
+            allocated: ResourceVector(cpu: cores, memory: memoryCapacityKB > 0 ? memoryCapacityKB / kilobytesPerGiB : .nan)))
     }
 }

@@ -30,6 +30,9 @@ public struct TraceLoadReport: Sendable, Equatable {
     public var duplicateTimestampRows = 0
     /// Rows that describe a VM switched off: zero cores (quirk 6). They leave a gap.
     public var switchedOffRows = 0
+    /// Rows with cores but a zero CPU or memory capacity: kept, with the values that capacity
+    /// makes unknown missing (PSF-1 rule 5).
+    public var zeroCapacityRows = 0
     /// Samples dropped because an earlier sample of the same instance fell into the same slot.
     public var mergedSamples = 0
     /// Malformed rows skipped in lenient mode (in strict mode the first one is an error).
@@ -44,6 +47,7 @@ public struct TraceLoadReport: Sendable, Equatable {
         rows += other.rows
         duplicateTimestampRows += other.duplicateTimestampRows
         switchedOffRows += other.switchedOffRows
+        zeroCapacityRows += other.zeroCapacityRows
         mergedSamples += other.mergedSamples
         skippedRows += other.skippedRows
         skippedExamples += other.skippedExamples.prefix(max(0, Self.exampleLimit - skippedExamples.count))

@@ -5,21 +5,26 @@ import PoolCore
 ///     instance,timestamp,cpu_used,cpu_allocated,memory_used,memory_allocated,gpu_used,gpu_allocated
 ///     web-1,2024-05-01T00:00:00Z,1.25,2,3.5,8,0,0
 ///
-/// One header line naming the columns (any order; `gpu_used` and `gpu_allocated` may be left
-/// out and are then 0), then one row per instance and sample. `timestamp` is epoch seconds
-/// or UTC ISO 8601 (`YYYY-MM-DDTHH:MM:SSZ`). Units: cpu in cores, memory in GiB, gpu in whole
-/// devices; amounts are finite and at least 0. Rows may come in any order; an instance's
-/// samples are sorted by time and the first of equal timestamps is kept.
+/// One header line naming the columns (any order), then one row per instance and sample.
+/// `instance` and `timestamp` are required, and the usage of at least one resource; a
+/// resource whose columns are left out is not measured (0, as a machine without GPUs), an
+/// empty field is a missing value (that slot's value unknown, the rest of the row kept), and
+/// a row without any usage is a gap.
+/// `timestamp` is epoch seconds or UTC ISO 8601 (`YYYY-MM-DDTHH:MM:SSZ`). Units: cpu in
+/// cores, memory in GiB, gpu in whole devices; amounts are finite and at least 0. Rows may
+/// come in any order; an instance's samples are sorted by time and the first of equal
+/// timestamps is kept.
 public struct UsageCSVReader: Sendable {
-    public static let requiredColumns = ["instance", "timestamp", "cpu_used", "cpu_allocated", "memory_used", "memory_allocated"]
-    public static let optionalColumns = ["gpu_used", "gpu_allocated"]
+    public static let requiredColumns = ["instance", "timestamp"]
+    public static let optionalColumns = ["cpu_used", "cpu_allocated", "memory_used", "memory_allocated", "gpu_used", "gpu_allocated"]
 
     /// Skip malformed rows (counting them) instead of stopping at the first one.
     public var lenient: Bool
-    /// Seconds between samples; the trace's grid.
-    public var interval: Int
+    /// Seconds between samples, the trace's grid; nil: the most common step between an
+    /// instance's consecutive timestamps.
+    public var interval: Int?
 
-    public init(lenient: Bool = false, interval: Int = 300) {
+    public init(lenient: Bool = false, interval: Int? = 300) {
         self.lenient = lenient
         self.interval = interval
     }
@@ -30,7 +35,7 @@ public struct UsageCSVReader: Sendable {
     }
 
     func parse(_ bytes: UnsafeBufferPointer<UInt8>, file: String) throws(TraceError) -> (trace: UsageTrace, report: TraceLoadReport) {
-        guard interval > 0 else { throw TraceError(file: file, message: "the interval must be a positive number of seconds, not \(interval)") }
+        if let interval, interval <= 0 { throw TraceError(file: file, message: "the interval must be a positive number of seconds, not \(interval)") }
         let text = DelimitedText(bytes: bytes, delimiter: UInt8(ascii: ","))
         var report = TraceLoadReport()
         report.files = 1
@@ -56,9 +61,11 @@ public struct UsageCSVReader: Sendable {
                     used[resource] = try Self.amount("\(resource)_used", fields, columnIndex, text: text, file: file, line: line)
                     allocated[resource] = try Self.amount("\(resource)_allocated", fields, columnIndex, text: text, file: file, line: line)
                 }
-                guard allocated.gpu == allocated.gpu.rounded() else {
+                guard allocated.gpu.isNaN || allocated.gpu == allocated.gpu.rounded() else {
                     throw TraceError(file: file, line: line, field: "gpu_allocated", message: "\(formatAmount(allocated.gpu)) is not a whole number of devices")
                 }
+                // A row whose every usage field is empty is no sample: a gap.
+                guard Resource.allCases.contains(where: { columnIndex["\($0)_used"] != nil && !used[$0].isNaN }) else { return true }
                 if samplesByInstance[instance] == nil { order.append(instance) }
                 samplesByInstance[instance, default: []].append((line, .init(timestamp: timestamp, used: used, allocated: allocated)))
             } catch {
@@ -69,7 +76,8 @@ public struct UsageCSVReader: Sendable {
         }
         guard !columnIndex.isEmpty else { throw TraceError(file: file, message: "the file is empty: expected a header line") }
 
-        var builder = UsageTraceBuilder(interval: interval)
+        var series: [(InstanceID, [UsageTraceBuilder.Sample])] = []
+        var steps: [Int64: Int] = [:]
         for instance in order {
             var rows = samplesByInstance[instance]!
             rows.sort { ($0.sample.timestamp, $0.row) < ($1.sample.timestamp, $1.row) }
@@ -79,14 +87,25 @@ public struct UsageCSVReader: Sendable {
                 if let last = kept.last, last.timestamp == row.sample.timestamp {
                     report.duplicateTimestampRows += 1
                 } else {
+                    if let last = kept.last { steps[row.sample.timestamp - last.timestamp, default: 0] += 1 }
                     kept.append(row.sample)
                 }
             }
-            builder.add(InstanceID(instance), samples: kept)
+            series.append((InstanceID(instance), kept))
         }
+        guard let interval = interval ?? Self.commonStep(steps) else {
+            throw TraceError(file: file, message: "the sampling interval cannot be inferred: no instance has two samples; give it (--interval)")
+        }
+        var builder = UsageTraceBuilder(interval: interval)
+        for (id, kept) in series { builder.add(id, samples: kept) }
         let (trace, merged) = builder.build()
         report.mergedSamples = merged
         return (trace, report)
+    }
+
+    /// The most common step between consecutive samples (the smaller on a tie), in seconds.
+    static func commonStep(_ steps: [Int64: Int]) -> Int? {
+        steps.max { ($0.value, -$0.key) < ($1.value, -$1.key) }.map { Int($0.key) }
     }
 
     private static func header(_ fields: [Range<Int>], text: DelimitedText, file: String, line: Int) throws(TraceError) -> [String: Int] {
@@ -104,6 +123,9 @@ public struct UsageCSVReader: Sendable {
         for name in requiredColumns where index[name] == nil {
             throw TraceError(file: file, line: line, field: name, message: "the header lacks this required column")
         }
+        guard Resource.allCases.contains(where: { index["\($0)_used"] != nil }) else {
+            throw TraceError(file: file, line: line, field: "cpu_used", message: "the header names no usage column: give at least one of cpu_used, memory_used, gpu_used")
+        }
         return index
     }
 
@@ -111,6 +133,7 @@ public struct UsageCSVReader: Sendable {
         _ column: String, _ fields: [Range<Int>], _ columnIndex: [String: Int], text: DelimitedText, file: String, line: Int
     ) throws(TraceError) -> Double {
         guard let position = columnIndex[column] else { return 0 }
+        if fields[position].isEmpty { return .nan }
         guard let value = text.number(fields[position]) else {
             throw TraceError(file: file, line: line, field: column, message: "'\(text.text(fields[position]))' is not a number")
         }

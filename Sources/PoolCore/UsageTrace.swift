@@ -2,7 +2,8 @@
 ///
 /// Arrays are indexed by `slot - firstSlot`; `used` and `allocated` hold one array per
 /// resource (indexed by `Resource.rawValue`). A slot without a sample (a gap, a VM switched
-/// off) holds NaN in every array.
+/// off) holds NaN in every array; a sample that lacks a value (a resource the source does not
+/// measure, a zero capacity) holds NaN in that array only.
 public struct InstanceSeries: Sendable {
     public var id: InstanceID
     public var firstSlot: Int
@@ -22,12 +23,20 @@ public struct InstanceSeries: Sendable {
     /// One past the last slot with a sample.
     public var endSlot: Int { firstSlot + span }
     /// Number of slots that hold a sample.
-    public var sampleCount: Int { used[0].reduce(0) { $0 + ($1.isNaN ? 0 : 1) } }
+    public var sampleCount: Int { (0..<span).reduce(0) { $0 + (hasSample(offset: $1) ? 1 : 0) } }
 
+    /// Whether `slot` holds a sample: a usage of any resource.
     public func isPresent(at slot: Int) -> Bool {
         let offset = slot - firstSlot
-        return offset >= 0 && offset < span && !used[0][offset].isNaN
+        return offset >= 0 && offset < span && hasSample(offset: offset)
     }
+
+    @inline(__always) func hasSample(offset: Int) -> Bool {
+        !used[0][offset].isNaN || !used[1][offset].isNaN || !used[2][offset].isNaN
+    }
+
+    /// The offset of the first slot with a sample, if any.
+    public var firstSampleOffset: Int? { (0..<span).first { hasSample(offset: $0) } }
 
     /// Usage of `resource` in `slot`; NaN when the slot has no sample or lies outside the series.
     public func used(_ resource: Resource, at slot: Int) -> Double {
@@ -51,7 +60,8 @@ public struct InstanceSeries: Sendable {
         return ResourceVector(cpu: allocated[0][offset], memory: allocated[1][offset], gpu: allocated[2][offset])
     }
 
-    /// The componentwise maximum of usage and allocation over every sample.
+    /// The componentwise maximum of usage and allocation over every sample (missing values
+    /// left out; 0 for a resource with none).
     public var peak: ResourceVector {
         var result = ResourceVector.zero
         for resource in Resource.allCases {
@@ -92,5 +102,22 @@ public struct UsageTrace: Sendable {
             return trimmed.sampleCount > 0 ? trimmed : nil
         }
         return cut
+    }
+
+    /// This trace with every sample that lacks a usage value turned into a gap, for consumers
+    /// that need whole samples (the service stores cpu, memory and gpu together).
+    public func incompleteSamplesAsGaps() -> UsageTrace {
+        var whole = self
+        for index in whole.instances.indices {
+            let series = instances[index]
+            for offset in 0..<series.span where series.hasSample(offset: offset) {
+                guard series.used[0][offset].isNaN || series.used[1][offset].isNaN || series.used[2][offset].isNaN else { continue }
+                for resource in 0..<series.used.count {
+                    whole.instances[index].used[resource][offset] = .nan
+                    whole.instances[index].allocated[resource][offset] = .nan
+                }
+            }
+        }
+        return whole
     }
 }

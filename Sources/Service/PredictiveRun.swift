@@ -26,8 +26,10 @@ public struct PredictiveRun {
     /// What the networks of a run were.
     public var networksNote: String?
 
+    /// A sample that lacks a usage value (a zero capacity) is a gap here: the service stores
+    /// whole samples.
     public init(trace: UsageTrace, pool: AllocationLedger, window: Range<Int>?, settings: ServiceConfiguration) {
-        self.trace = trace
+        self.trace = trace.incompleteSamplesAsGaps()
         self.pool = pool
         self.window = window
         self.settings = settings

@@ -48,7 +48,7 @@ public struct DecayingHistogram: Sendable {
     /// Takes back a sample added earlier with the same value, weight and time (floored at 0,
     /// for rounding).
     public mutating func subtract(_ value: Double, weight: Double = 1, at time: Double) {
-        guard let reference = referenceTime else { return }
+        guard let reference = referenceTime, !value.isNaN else { return }
         let decayed = weight * exp2((time - reference) / halfLife)
         let bucket = bucket(for: value)
         weights[bucket] = max(0, weights[bucket] - decayed)
@@ -57,6 +57,7 @@ public struct DecayingHistogram: Sendable {
 
     /// Adds `value` seen at `time` (seconds) with weight `weight` before decay.
     public mutating func add(_ value: Double, weight: Double = 1, at time: Double) {
+        guard !value.isNaN else { return }
         let reference = referenceTime ?? time
         if referenceTime == nil { referenceTime = time }
         var exponent = (time - reference) / halfLife

@@ -57,26 +57,30 @@ public struct PercentilePolicy: AllocationPolicy {
     }
 
     public func target(instance: Int, slot: Int, current: ResourceVector) -> ResourceVector {
-        guard !cpu[instance].isEmpty, !memory[instance].isEmpty, firstSeen[instance] >= 0 else { return current }
+        // A resource with no usage seen yet (or none in the trace) keeps its allocation.
+        guard !cpu[instance].isEmpty || !memory[instance].isEmpty, firstSeen[instance] >= 0 else { return current }
         // Days of history, as the VPA's confidence: bounds are widened by it.
         let days = Double(slot - firstSeen[instance]) * interval / 86_400
         let upperFactor = 1 + 1 / days
         let lowerFactor = pow(1 + 0.001 / days, -2)
         let quantiles: InlineArray<3, Double> = [configuration.lowerQuantile, configuration.targetQuantile, configuration.upperQuantile]
         let margin = 1 + configuration.safetyMargin
-        let cpuPercentiles = cpu[instance].percentiles(quantiles)
-        let memoryPercentiles = memory[instance].percentiles(quantiles)
-
         var target = current
         var lower = current
         var upper = current
-        let headroom = configuration.cpuHeadroom
-        target.cpu = max(cpuPercentiles[1] * margin + headroom, configuration.minimumCPU)
-        lower.cpu = max(cpuPercentiles[0] * margin * lowerFactor + headroom, configuration.minimumCPU)
-        upper.cpu = max(cpuPercentiles[2] * margin * upperFactor + headroom, configuration.minimumCPU)
-        target.memory = max(memoryPercentiles[1] * margin, configuration.minimumMemory)
-        lower.memory = max(memoryPercentiles[0] * margin * lowerFactor, configuration.minimumMemory)
-        upper.memory = max(memoryPercentiles[2] * margin * upperFactor, configuration.minimumMemory)
+        if !cpu[instance].isEmpty {
+            let cpuPercentiles = cpu[instance].percentiles(quantiles)
+            let headroom = configuration.cpuHeadroom
+            target.cpu = max(cpuPercentiles[1] * margin + headroom, configuration.minimumCPU)
+            lower.cpu = max(cpuPercentiles[0] * margin * lowerFactor + headroom, configuration.minimumCPU)
+            upper.cpu = max(cpuPercentiles[2] * margin * upperFactor + headroom, configuration.minimumCPU)
+        }
+        if !memory[instance].isEmpty {
+            let memoryPercentiles = memory[instance].percentiles(quantiles)
+            target.memory = max(memoryPercentiles[1] * margin, configuration.minimumMemory)
+            lower.memory = max(memoryPercentiles[0] * margin * lowerFactor, configuration.minimumMemory)
+            upper.memory = max(memoryPercentiles[2] * margin * upperFactor, configuration.minimumMemory)
+        }
         let inBounds = current.cpu >= lower.cpu && current.cpu <= upper.cpu
             && current.memory >= lower.memory && current.memory <= upper.memory
         return inBounds ? current : target
@@ -86,6 +90,7 @@ public struct PercentilePolicy: AllocationPolicy {
         if firstSeen[instance] < 0 { firstSeen[instance] = slot }
         let time = Double(slot) * interval
         cpu[instance].add(used.cpu, at: time)
+        guard !used.memory.isNaN else { return }
         if time >= memoryWindowStart[instance] + configuration.memoryPeakWindow {
             memoryWindowStart[instance] = time
             memoryWindowPeak[instance] = used.memory

@@ -26,6 +26,21 @@ public struct PoolShape: Sendable, Equatable {
     }
 }
 
+extension PoolShape {
+    /// This shape with the capacity of each resource not in `fixed` grown where needed, so
+    /// that the largest instance of `trace` fits on a node beside its reserve: no trace is
+    /// refused for one big VM.
+    public func fitted(to trace: UsageTrace, keeping fixed: Set<Resource> = []) -> PoolShape {
+        var shape = self
+        for resource in Resource.allCases where !fixed.contains(resource) {
+            var largest = trace.instances.reduce(0) { max($0, $1.peak[resource]) }
+            if resource == .gpu { largest = largest.rounded(.up) }
+            shape.nodeCapacity[resource] = max(nodeCapacity[resource], largest + nodeReserve[resource])
+        }
+        return shape
+    }
+}
+
 /// How a trace's instances, which carry no SLA, are given one of the three tiers.
 public enum TierRule: Sendable, Equatable {
     /// Standard, premium, critical in turn, in trace order: a third each.
@@ -131,8 +146,11 @@ extension PoolShape {
         }
         let nodes = nodeLoad.indices.map { Node(id: NodeID("node-\($0 + 1)"), capacity: nodeCapacity, reserve: nodeReserve) }
         let instances = trace.instances.enumerated().map { index, series in
-            let first = (0..<series.span).first { !series.used[0][$0].isNaN }!
-            let provisioned = series.allocated(at: series.firstSlot + first)
+            // The first allocation the trace gives each resource; its peak where it gives none.
+            var provisioned = sizes[index]
+            for resource in Resource.allCases {
+                if let first = series.allocated[resource.rawValue].first(where: { !$0.isNaN }) { provisioned[resource] = first }
+            }
             let sla = SLA(minimum: provisioned * minimumFraction, maximum: sizes[index], weight: Self.tierWeights[tierOf[index].rawValue])
             var start = sla.clamp(provisioned)
             start.gpu = start.gpu.rounded(.up)

@@ -63,7 +63,10 @@ public struct Simulator: Sendable {
                     targets[index] = current
                     continue
                 }
-                var target = ledger.instances[index].sla.clamp(policy.target(instance: index, slot: slot, current: current))
+                var wanted = policy.target(instance: index, slot: slot, current: current)
+                // A value the policy cannot give (its input missing) keeps the allocation.
+                for resource in Resource.allCases where wanted[resource].isNaN { wanted[resource] = current[resource] }
+                var target = ledger.instances[index].sla.clamp(wanted)
                 target.gpu = target.gpu.rounded(.up)
                 targets[index] = target
             }

@@ -8,9 +8,11 @@ extension SimulationResult {
                                  usage: (Int) -> ResourceVector, allocation: (Int) -> ResourceVector) {
         var slack = ResourceVector.zero, shortfall = ResourceVector.zero, allocated = ResourceVector.zero, used = ResourceVector.zero
         for index in 0..<count where present(index) {
-            let demand = usage(index), held = allocation(index)
+            var demand = usage(index), held = allocation(index)
             var own = ResourceVector.zero, short = ResourceVector.zero
             for resource in Resource.allCases {
+                // A resource the sample lacks is not accounted: neither held nor used nor short.
+                if demand[resource].isNaN { demand[resource] = 0; held[resource] = 0; continue }
                 let gap = held[resource] - demand[resource]
                 if gap >= 0 { own[resource] = gap } else { short[resource] = -gap }
             }

@@ -15,6 +15,9 @@ public struct StaticPolicy: AllocationPolicy {
 
     public func target(instance: Int, slot: Int, current: ResourceVector) -> ResourceVector {
         var provisioned = trace.instances[instance].allocated(at: slot)
+        // A slot whose allocation the trace lacks (a zero capacity, a resource it does not
+        // measure) keeps the current one.
+        for resource in Resource.allCases where provisioned[resource].isNaN { provisioned[resource] = current[resource] }
         if abs(provisioned.memory - current.memory) <= memoryJitter * current.memory {
             provisioned.memory = current.memory
         }

@@ -3,6 +3,7 @@ import Drivers
 import Forecasting
 import Foundation
 import PoolCore
+import Service
 
 struct BacktestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,8 +11,7 @@ struct BacktestCommand: ParsableCommand {
         abstract: "Backtest the forecaster under protocol PSF-1 and write a forecast file for psf1/score.py.",
         discussion: "Every origin is forecast by the same engine the service runs, fed slot by slot with only what came before the origin.")
 
-    @Option(name: .long, help: "A folder in the Bitbrains GWA-T-12 format.")
-    var data: String = TraceSource.bundledSample
+    @OptionGroup var source: TraceSource
 
     @Option(name: .long, help: "Forecast file to write (gzip when it ends in .gz).")
     var output: String
@@ -27,9 +27,6 @@ struct BacktestCommand: ParsableCommand {
 
     @Option(name: .long, help: "Comma-separated horizons in 5-minute steps.")
     var horizons: String = "1,3,6"
-
-    @Flag(name: .long, help: "Skip malformed rows and count them, instead of stopping at the first.")
-    var lenient = false
 
     @Option(name: .long, help: "Recurrent network beside the baselines: gru, lstm or none.")
     var network: String = "gru"
@@ -73,6 +70,12 @@ struct BacktestCommand: ParsableCommand {
     @Option(name: .long, help: "Half-life, in slots, of the errors that choose between the network and the baselines.")
     var choiceHalfLife = ForecastConfiguration().choiceHalfLife
 
+    @Option(name: .long, help: "Train the networks on the last N days before the cut-off only (default: all of them).")
+    var trainingDays: Int?
+
+    @Flag(name: .long, help: "Train the networks as the service does: its default training days, windows and epochs (overrides --samples, --epochs and --training-days).")
+    var serviceTraining = false
+
     @Flag(name: .long, help: "Train the networks on every other VM only (by id order), to measure accuracy on VMs they never saw.")
     var trainOnHalf = false
 
@@ -87,7 +90,15 @@ struct BacktestCommand: ParsableCommand {
             return step
         }
         let started = ContinuousClock.now
-        let (trace, _) = try BitbrainsTraceReader(lenient: lenient).read(folder: data)
+        let (trace, report) = try source.load()
+        if report.skippedRows > 0 || report.zeroCapacityRows > 0 {
+            FileHandle.standardError.write(Data("\(source.name): \(report.zeroCapacityRows) zero-capacity rows with their unknown values missing, \(report.skippedRows) malformed rows skipped\n".utf8))
+        }
+        // The resources the trace measures: cpu and memory, or the one it has.
+        let measured = [Resource.cpu, .memory].filter { resource in
+            trace.instances.contains { $0.used[resource.rawValue].contains { $0 > 0 } }
+        }
+        guard !measured.isEmpty else { throw ValidationError("\(source.name) has no cpu or memory usage to forecast") }
         var engine = ForecastConfiguration()
         engine.calibrationWindow = calibrationWindow
         engine.networkCalibrationWindow = networkCalibrationWindow
@@ -98,7 +109,8 @@ struct BacktestCommand: ParsableCommand {
               selectionHalfLife > 0, choiceHalfLife > 0 else {
             throw ValidationError("the calibration windows and half-lives must be positive and --adaptation-rate within 0..<1")
         }
-        let backtest = Backtest(cutoff: cutoffSeconds, originCount: origins, originEvery: Int64(originEvery), horizons: steps, configuration: engine)
+        let backtest = Backtest(cutoff: cutoffSeconds, originCount: origins, originEvery: Int64(originEvery), horizons: steps,
+                                resources: measured, configuration: engine)
         let networks = try trainedNetworks(backtest, trace)
         let writer = try CompressedFileWriter(path: output)
         try writer.write("series_id,target,origin,horizon_steps,point,lo80,hi80,lo90,hi90,lo95,hi95\n")
@@ -133,14 +145,21 @@ struct BacktestCommand: ParsableCommand {
     /// core), or loaded from `--checkpoints`.
     private func trainedNetworks(_ backtest: Backtest, _ trace: UsageTrace) throws -> [Resource: RecurrentNetwork] {
         guard network != "none" else { return [:] }
+        guard trace.interval == 300 else {
+            FileHandle.standardError.write(Data("the networks read 5-minute slots; with \(trace.interval)-second samples the baselines forecast alone\n".utf8))
+            return [:]
+        }
         guard let cell = RecurrentNetwork.Cell(rawValue: network) else {
             throw ValidationError("--network must be gru, lstm or none, not '\(network)'")
         }
+        let service = ServiceConfiguration()
         var settings = NetworkTrainer.Configuration()
         settings.cell = cell
         settings.hidden = hidden
-        settings.epochs = epochs
-        settings.samples = samples
+        settings.epochs = serviceTraining ? service.trainingEpochs : epochs
+        settings.samples = serviceTraining ? service.trainingSamples : samples
+        let days = serviceTraining ? service.trainingDays : trainingDays
+        if let days, days < 1 { throw ValidationError("--training-days must be at least 1") }
         settings.mlp = mlp
         settings.steps = steps
         settings.learningRate = learningRate
@@ -157,7 +176,7 @@ struct BacktestCommand: ParsableCommand {
             let settings = trainer.configuration
             let name = "\(resource).\(cell.rawValue).v\(Checkpoint.formatVersion).q\(settings.quantiles.count).h\(settings.hidden).m\(settings.mlp).t\(settings.steps)"
                 + ".n\(settings.samples)x\(settings.epochs).lr\(settings.learningRate).seed\(settings.seed)"
-                + ".until\(backtest.cutoff - Int64(backtest.networkWarmup * trace.interval))\(trainOnHalf ? ".half" : "").ckpt"
+                + ".until\(backtest.cutoff - Int64(backtest.networkWarmup * trace.interval))\(days.map { ".d\($0)" } ?? "")\(trainOnHalf ? ".half" : "").ckpt"
             let path = checkpoints.map { "\($0)/\(name)" }
             if let path, let bytes = FileManager.default.contents(atPath: path) {
                 do {
@@ -172,7 +191,18 @@ struct BacktestCommand: ParsableCommand {
             let started = ContinuousClock.now
             var (series, end) = backtest.trainingSeries(trace, resource)
             if trainOnHalf { series = series.enumerated().filter { $0.offset % 2 == 0 }.map(\.element) }
-            let (trained, losses) = trainer.train(series: series, startSlot: trace.origin / Int64(trace.interval), end: end)
+            var startSlot = trace.origin / Int64(trace.interval)
+            if let days {
+                // The last `days` before the training's end, as the service reads its store.
+                let from = max(0, end - days * 86_400 / trace.interval)
+                series = series.map { item in
+                    TrainingSeries(values: Array(item.values[from...]), other: item.other.map { Array($0[from...]) },
+                                   allocation: item.allocation.map { Array($0[from...]) })
+                }
+                startSlot += Int64(from)
+                end -= from
+            }
+            let (trained, losses) = trainer.train(series: series, startSlot: startSlot, end: end)
             if let bad = trained.parameters.values.first(where: { !$0.isFinite }) {
                 return .failure(NetworkFailure("\(resource): training diverged (a parameter became \(bad)); lower --learning-rate"))
             }

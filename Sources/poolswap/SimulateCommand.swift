@@ -58,12 +58,12 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(name: .long, inversion: .prefixedNo, help: "A progress bar for predictive on standard error (default: when standard error is a terminal).")
     var progress = isatty(STDERR_FILENO) != 0
 
-    @Option(name: .long, help: "Cores per node.")
-    var nodeCPU: Double = PoolShape().nodeCapacity.cpu
-    @Option(name: .long, help: "GiB of memory per node.")
-    var nodeMemory: Double = PoolShape().nodeCapacity.memory
-    @Option(name: .long, help: "GPU devices per node.")
-    var nodeGPU: Double = PoolShape().nodeCapacity.gpu
+    @Option(name: .long, help: "Cores per node (default: 64, or what the largest instance needs beside the reserve).")
+    var nodeCPU: Double?
+    @Option(name: .long, help: "GiB of memory per node (default: 512, or what the largest instance needs beside the reserve).")
+    var nodeMemory: Double?
+    @Option(name: .long, help: "GPU devices per node (default: 0, or what the largest instance needs).")
+    var nodeGPU: Double?
     @Option(name: .long, help: "Cores each node keeps for itself.")
     var reserveCPU: Double = PoolShape().nodeReserve.cpu
     @Option(name: .long, help: "GiB of memory each node keeps for itself.")
@@ -90,7 +90,7 @@ struct SimulateCommand: AsyncParsableCommand {
         guard percentileHeadroom.isFinite, percentileHeadroom >= 0 else { throw ValidationError("--percentile-headroom must be a finite number of cores ≥ 0, not \(percentileHeadroom)") }
         _ = try workingSets()
         if (trainingSamples ?? 1) < 1 || (trainingEpochs ?? 1) < 1 { throw ValidationError("--training-samples and --training-epochs must be at least 1") }
-        for (name, value) in [("--node-cpu", nodeCPU), ("--node-memory", nodeMemory), ("--node-gpu", nodeGPU),
+        for (name, value) in [("--node-cpu", nodeCPU ?? 0), ("--node-memory", nodeMemory ?? 0), ("--node-gpu", nodeGPU ?? 0),
                               ("--reserve-cpu", reserveCPU), ("--reserve-memory", reserveMemory)] where !(value.isFinite && value >= 0) {
             throw ValidationError("\(name) must be a finite amount of at least 0, not \(value)")
         }
@@ -194,10 +194,15 @@ struct SimulateCommand: AsyncParsableCommand {
         let (trace, report) = try source.load()
         let loaded = ContinuousClock.now
         guard !trace.instances.isEmpty else { throw ValidationError("\(source.name) holds no samples") }
+        let defaults = PoolShape().nodeCapacity
+        var given: Set<Resource> = []
+        if nodeCPU != nil { given.insert(.cpu) }
+        if nodeMemory != nil { given.insert(.memory) }
+        if nodeGPU != nil { given.insert(.gpu) }
         let shape = PoolShape(
-            nodeCapacity: ResourceVector(cpu: nodeCPU, memory: nodeMemory, gpu: nodeGPU),
+            nodeCapacity: ResourceVector(cpu: nodeCPU ?? defaults.cpu, memory: nodeMemory ?? defaults.memory, gpu: nodeGPU ?? defaults.gpu),
             nodeReserve: ResourceVector(cpu: reserveCPU, memory: reserveMemory),
-            minimumFraction: slaMinimum, tiers: try tierRule())
+            minimumFraction: slaMinimum, tiers: try tierRule()).fitted(to: trace, keeping: given)
         let pool = try shape.buildPool(for: trace)
         let simulator = Simulator(trace: trace, pool: pool)
         let window = try window(of: trace)

@@ -33,6 +33,7 @@ struct SimulationSummary {
                 + ", the trace before as history" } ?? ""))
         var notes = "  read \(report.rows) rows from \(report.files) files: \(report.duplicateTimestampRows) duplicate-timestamp rows dropped, "
             + "\(report.switchedOffRows) switched-off rows as gaps, \(report.mergedSamples) samples merged into an occupied slot"
+        if report.zeroCapacityRows > 0 { notes += ", \(report.zeroCapacityRows) zero-capacity rows with their unknown values missing" }
         if report.skippedRows > 0 { notes += ", \(report.skippedRows) malformed rows skipped" }
         lines.append(notes)
         for example in report.skippedExamples { lines.append("    skipped: \(example)") }

@@ -11,8 +11,8 @@ struct TraceSource: ParsableArguments {
     @Option(name: .long, help: "A file in Poolswap's CSV usage format (see README), instead of --data.")
     var csv: String?
 
-    @Option(name: .long, help: "Seconds between samples of a --csv file.")
-    var interval: Int = 300
+    @Option(name: .long, help: "Seconds between samples of a --csv file (default: the most common step between an instance's samples).")
+    var interval: Int?
 
     @Flag(name: .long, help: "Skip malformed rows and count them, instead of stopping at the first.")
     var lenient = false
@@ -23,7 +23,8 @@ struct TraceSource: ParsableArguments {
     func validate() throws {
         if data != nil && csv != nil { throw ValidationError("give --data or --csv, not both") }
         if let instances, instances < 1 { throw ValidationError("--instances must be at least 1, not \(instances)") }
-        if interval < 1 { throw ValidationError("--interval must be a positive number of seconds, not \(interval)") }
+        if let interval, interval < 1 { throw ValidationError("--interval must be a positive number of seconds, not \(interval)") }
+        if interval != nil && csv == nil { throw ValidationError("--interval applies to --csv; a Bitbrains folder has 300-second samples") }
     }
 
     /// A readable name of the source.

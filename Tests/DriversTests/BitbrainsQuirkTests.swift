@@ -97,6 +97,27 @@ import Testing
         #expect(trace.instances[0].allocated(at: 2).cpu == 2)
     }
 
+    /// PSF-1 rule 5: a zero capacity while the VM has cores leaves what it makes unknown
+    /// missing (cpu usage in cores; the memory allocation) and keeps the rest of the row.
+    @Test func aZeroCapacityWithCoresKeepsTheRowAndLeavesItsUnknownsMissing() throws {
+        let files = TraceFiles()
+        var noCPUCapacity = row(t0 + 300, memoryUsedKB: "2097152")
+        noCPUCapacity[2] = "0"
+        files.write("2013-7/1.csv.gz", bitbrains([row(t0), noCPUCapacity, row(t0 + 600, memoryKB: "0", memoryUsedKB: "3145728"), row(t0 + 900)]))
+        let (trace, report) = try read(files)
+        #expect(report.zeroCapacityRows == 2)
+        let series = trace.instances[0]
+        #expect(series.sampleCount == 4)
+        #expect(series.isPresent(at: 1) && series.isPresent(at: 2))
+        #expect(series.used(.cpu, at: 1).isNaN)
+        #expect(series.used(.memory, at: 1) == 2)
+        #expect(series.allocated(.cpu, at: 1) == 2)
+        #expect(series.used(.cpu, at: 2) == 0.5)
+        #expect(series.used(.memory, at: 2) == 3)
+        #expect(series.allocated(.memory, at: 2).isNaN)
+        #expect(series.allocated(.cpu, at: 2) == 2)
+    }
+
     @Test func quirk7_zeroUsageIsARealSampleOfZero() throws {
         let files = TraceFiles()
         files.write("2013-7/1.csv.gz", bitbrains([row(t0, cpuMHz: "0", memoryUsedKB: "0"), row(t0 + 300, cpuMHz: "0.0")]))

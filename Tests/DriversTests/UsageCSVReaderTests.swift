@@ -3,9 +3,41 @@ import PoolCore
 import Testing
 
 @Suite struct UsageCSVReaderTests {
-    func read(_ text: String, lenient: Bool = false) throws -> (UsageTrace, TraceLoadReport) {
+    func read(_ text: String, lenient: Bool = false, interval: Int? = 300) throws -> (UsageTrace, TraceLoadReport) {
         let files = TraceFiles()
-        return try UsageCSVReader(lenient: lenient).read(file: files.write("usage.csv", text))
+        return try UsageCSVReader(lenient: lenient, interval: interval).read(file: files.write("usage.csv", text))
+    }
+
+    @Test func aResourceLeftOutIsNotMeasuredAndAnEmptyFieldIsMissing() throws {
+        let (trace, _) = try read("instance,timestamp,cpu_used\na,0,1.5\na,60,\na,120,2\n", interval: 60)
+        let series = trace.instances[0]
+        #expect(series.span == 3)
+        #expect(series.used(at: 0) == ResourceVector(cpu: 1.5, memory: 0, gpu: 0))
+        #expect(series.allocated(.cpu, at: 0) == 0)
+        // A row whose only usage is empty is no sample.
+        #expect(!series.isPresent(at: 1))
+        #expect(series.used(.cpu, at: 2) == 2)
+        let (partial, _) = try read("instance,timestamp,cpu_used,memory_used,memory_allocated\na,0,,3,\n")
+        #expect(partial.instances[0].isPresent(at: 0))
+        #expect(partial.instances[0].used(.cpu, at: 0).isNaN)
+        #expect(partial.instances[0].used(.memory, at: 0) == 3)
+        #expect(partial.instances[0].allocated(.memory, at: 0).isNaN)
+    }
+
+    @Test(arguments: [(60, "0,60,120,180,240"), (10, "5,15,25,35,75"), (300, "0,300,900,1200")])
+    func theIntervalIsTheMostCommonStep(step: Int, times: String) throws {
+        let rows = times.split(separator: ",").map { "a,\($0),1\nb,\($0),2\n" }.joined()
+        let (trace, _) = try read("instance,timestamp,cpu_used\n" + rows, interval: nil)
+        #expect(trace.interval == step)
+        #expect(trace.instances[0].sampleCount == times.split(separator: ",").count)
+    }
+
+    @Test func anIntervalThatCannotBeInferredIsAskedFor() throws {
+        #expect {
+            _ = try read("instance,timestamp,cpu_used\na,0,1\nb,0,2\n", interval: nil)
+        } throws: { error in
+            (error as? TraceError)?.message.contains("--interval") == true
+        }
     }
 
     @Test func readsColumnsInAnyOrderWithGPUAndBothTimestampForms() throws {
@@ -37,7 +69,8 @@ import Testing
     }
 
     @Test(arguments: [
-        ("instance,timestamp,cpu_used,cpu_allocated,memory_used\n", nil as Int?, "memory_allocated", "lacks this required column"),
+        ("instance,cpu_used,cpu_allocated,memory_used\n", nil as Int?, "timestamp", "lacks this required column"),
+        ("instance,timestamp,cpu_allocated,memory_allocated\n", 1, "cpu_used", "no usage column"),
         ("instance,timestamp,cpu_used,cpu_allocated,memory_used,memory_allocated,disk\n", 1, "disk", "unknown column"),
         ("instance,timestamp,cpu_used,cpu_used,memory_used,memory_allocated\n", 1, "cpu_used", "appears twice"),
         ("instance,timestamp,cpu_used,cpu_allocated,memory_used,memory_allocated\na,yesterday,1,2,3,4\n", 2, "timestamp", "neither epoch seconds"),

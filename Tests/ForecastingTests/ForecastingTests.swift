@@ -1,3 +1,5 @@
+import Foundation
+import Drivers
 @testable import Forecasting
 import PoolCore
 import Testing
@@ -183,6 +185,45 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
         #expect(before == Array(changed.prefix(before.count)))
         // And the data after the cut does change later forecasts, so the check can fail.
         #expect(original.suffix(18) != changed.suffix(18))
+    }
+
+    /// A user's own export: one-minute samples, cpu only, read from the CSV format with its
+    /// interval inferred, backtested on cpu alone.
+    @Test func aBacktestRunsOnACPUOnlyCSVExportAt60Seconds() throws {
+        var random = SplitMix64(seed: 5)
+        var text = "instance,timestamp,cpu_used,cpu_allocated\n"
+        let start: Int64 = 1_714_521_600, minutes = 3 * 1_440
+        var truth: [String: [Double]] = [:]
+        for name in ["web", "db", "batch"] {
+            let phase = Double(truth.count)
+            for minute in 0..<minutes {
+                let value = max(0, 2 + 1.5 * sin(2 * Double.pi * Double(minute) / 1_440 + phase) + 0.1 * random.normal())
+                truth[name, default: []].append(value)
+                text += "\(name),\(start + Int64(minute) * 60),\(value),4\n"
+            }
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cpu-only-\(UInt64.random(in: 0...UInt64.max)).csv").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (data, _) = try UsageCSVReader(interval: nil).read(file: path)
+        #expect(data.interval == 60)
+        let cutoff = start + 2 * 86_400
+        let backtest = Backtest(cutoff: cutoff, originCount: 12, originEvery: 3_600, horizons: [1, 3, 6], resources: [.cpu])
+        var rows: [Backtest.Row] = []
+        try backtest.run(on: data) { rows.append($0) }
+        #expect(rows.count == 3 * 12 * 3)
+        var error = 0.0, scale = 0.0
+        for row in rows {
+            let f = row.forecast
+            #expect(f.point.isFinite && f.lower.allSatisfy(\.isFinite) && f.upper.allSatisfy(\.isFinite))
+            #expect(f.lower[2] <= f.lower[0] && f.lower[0] <= f.upper[0] && f.upper[0] <= f.upper[2] && f.lower[2] <= f.point && f.point <= f.upper[2])
+            let minute = Int((row.origin - start) / 60) + row.horizon - 1
+            let actual = truth[row.instance.rawValue]![minute]
+            error += abs(f.point - actual)
+            scale += actual
+        }
+        // The forecasts follow the series: far closer than its mean level.
+        #expect(error < 0.2 * scale, "mean absolute error \(error / Double(rows.count)) against a mean level \(scale / Double(rows.count))")
     }
 
     @Test func originsOffTheGridOrBeforeTheTraceAreRefused() {

@@ -52,6 +52,47 @@ func syntheticTrace(_ usage: [[Double]], allocatedCPU: Double) -> UsageTrace {
         #expect(result.usedPerSlot[1] == .zero)
     }
 
+    /// A sample lacking one value (a zero capacity in a real trace): the slot is present, the
+    /// missing resource is neither accounted nor resized, the others are.
+    @Test func aMissingValueLeavesItsResourceUnaccountedAndTheRestAccounted() throws {
+        var trace = syntheticTrace([[1, 1, 1, 1]], allocatedCPU: 2)
+        trace.instances[0].used[0][1] = .nan
+        trace.instances[0].allocated[1][2] = .nan
+        let simulator = Simulator(trace: trace, pool: try PoolShape().buildPool(for: trace))
+        for result in [simulator.run(StaticPolicy(trace: trace)), simulator.run(PercentilePolicy(trace: trace)), simulator.run(OraclePolicy(trace: trace))] {
+            #expect(result.instanceIntervals == 4, "\(result.policy)")
+            #expect(result.slackHours.cpu.isFinite && result.slackHours.memory.isFinite && result.shortfallHours.cpu.isFinite, "\(result.policy)")
+            #expect(result.usedPerSlot[1].cpu == 0 && result.usedPerSlot[1].memory == 1, "\(result.policy)")
+            #expect(result.allocatedPerSlot[1].cpu == 0 && result.allocatedPerSlot[1].memory > 0, "\(result.policy)")
+        }
+        let held = simulator.run(StaticPolicy(trace: trace))
+        #expect(held.allocatedPerSlot.map(\.memory) == [2, 2, 2, 2], "a missing allocation keeps the one held")
+        #expect(abs(held.slackHours.cpu - 3.0 / 12) < 1e-12, "three slots of one spare core")
+    }
+
+    /// A trace that measures cpu alone (a CSV without memory columns) simulates cpu alone.
+    @Test func aCPUOnlyTraceIsSimulatedOnCPU() throws {
+        let cpu: [Double] = (0..<600).map { 1 + Double($0 % 12) / 12 }
+        let trace = UsageTrace(origin: 0, interval: 60, instances: [InstanceSeries(
+            id: "a", firstSlot: 0, used: [cpu, cpu.map { _ in 0 }, cpu.map { _ in 0 }], allocated: [cpu.map { _ in 8 }, cpu.map { _ in 0 }, cpu.map { _ in 0 }])])
+        let simulator = Simulator(trace: trace, pool: try PoolShape().buildPool(for: trace))
+        #expect(simulator.resources == [.cpu])
+        let result = simulator.run(PercentilePolicy(trace: trace))
+        #expect(result.resizes > 0)
+        #expect(result.slackHours.cpu < simulator.run(StaticPolicy(trace: trace)).slackHours.cpu)
+    }
+
+    @Test func nodesDefaultToAShapeTheLargestInstanceFits() throws {
+        let trace = syntheticTrace([[1, 2], [3, 100]], allocatedCPU: 2)
+        #expect(throws: PoolBuildError.self) { try PoolShape().buildPool(for: trace) }
+        let fitted = PoolShape().fitted(to: trace)
+        #expect(fitted.nodeCapacity == ResourceVector(cpu: 102, memory: 512))
+        let pool = try fitted.buildPool(for: trace)
+        #expect(pool.instances.map(\.sla.maximum.cpu) == [2, 100])
+        // A shape the user gave is kept, and refused with the instance named.
+        #expect { try PoolShape().fitted(to: trace, keeping: [.cpu]).buildPool(for: trace) } throws: { "\($0)".contains("instance vm1") }
+    }
+
     /// Asks for `ask` cores for every instance, whatever they use.
     struct GreedyPolicy: AllocationPolicy {
         let name = "greedy"
