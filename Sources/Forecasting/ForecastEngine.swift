@@ -67,8 +67,10 @@ public struct ForecastEngine: Sendable {
         partner[b] = a
     }
 
-    /// Installs (or replaces) network number `index` and has it serve `servedSeries` from the
-    /// next slot on. It needs a median head and both ends of every interval level.
+    /// Installs (or replaces) network number `index` and has it serve `servedSeries`. A network
+    /// active already (`activeFrom` reached) forecasts at once from the history held, so that a
+    /// service that restarts or retrains forecasts with it before the next slot comes. It needs
+    /// a median head and both ends of every interval level.
     public mutating func install(_ network: NetworkForecaster, as index: Int, serving servedSeries: [Int]) throws(Unsuitable) {
         let quantiles = network.network.shape.quantiles
         guard network.network.shape.horizons >= configuration.maxHorizon else {
@@ -92,6 +94,9 @@ public struct ForecastEngine: Sendable {
             networkOf[i] = index
             series[i].networkName = network.name
         }
+        guard slotCount > 0, slotCount >= network.activeFrom else { return }
+        runNetwork(index)
+        for i in servedSeries { series[i].choose() }
     }
 
     /// Has network `index` (installed) serve series `i` as well: an instance that joined later.

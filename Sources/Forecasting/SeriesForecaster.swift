@@ -136,9 +136,8 @@ public struct SeriesForecaster: Sendable {
         // Forecast the coming slots now, to score them when they arrive.
         let next = slot + 1
         for model in models.indices {
-            var slice = forecasts[model * maxHorizon..<(model + 1) * maxHorizon]
-            models[model].forecast(history, into: &slice, scratch: &scratch)
-            forecasts[model * maxHorizon..<(model + 1) * maxHorizon] = slice
+            // In place: a slice copied out and back would allocate on every slot.
+            models[model].forecast(history, into: &forecasts[model * maxHorizon..<(model + 1) * maxHorizon], scratch: &scratch)
         }
         for horizon in 1...maxHorizon {
             let target = (next + horizon - 1) % ring

@@ -73,6 +73,52 @@ extension AllocationLedger {
             }
         }
 
+        do {
+            return try collapsedOrder(touched, lowest: lowestAllocation, final: finalAllocation, nodes: finalNode)
+        } catch {
+            // A move through a third node the plan itself makes is lost when each instance goes
+            // straight to its end; a short plan may still run in some order of its own steps.
+            if let own = ownStepOrder(plan, final: finalAllocation, nodes: finalNode) { return own }
+            throw error
+        }
+    }
+
+    /// Plans of at most this many steps are tried in every order of their own steps when the
+    /// direct order fails (5,040 orders at 7).
+    static let ownStepOrderingLimit = 7
+
+    /// An order of `plan`'s own steps that keeps every state valid and ends at `final` on
+    /// `nodes`, if one exists and the plan is short enough to try every order.
+    private func ownStepOrder(_ plan: SwapPlan, final finalAllocation: [ResourceVector], nodes finalNode: [Int]) -> SwapPlan? {
+        let steps = plan.steps
+        guard steps.count <= Self.ownStepOrderingLimit else { return nil }
+        var order = Array(steps.indices)
+        // Heap's algorithm: each next order swaps two positions.
+        var counters = [Int](repeating: 0, count: steps.count)
+        func works() -> Bool {
+            var working = self
+            for index in order where (try? working.apply(steps[index])) == nil { return false }
+            return working.nodeIndexOfInstance == finalNode && working.instances.map(\.allocation) == finalAllocation
+        }
+        if works() { return SwapPlan(order.map { steps[$0] }) }
+        var i = 1
+        while i < steps.count {
+            if counters[i] < i {
+                order.swapAt(i % 2 == 0 ? 0 : counters[i], i)
+                if works() { return SwapPlan(order.map { steps[$0] }) }
+                counters[i] += 1
+                i = 1
+            } else {
+                counters[i] = 0
+                i += 1
+            }
+        }
+        return nil
+    }
+
+    /// The direct order: every shrink, then each instance's migration to its end, then every grow.
+    private func collapsedOrder(_ touched: [Int], lowest lowestAllocation: [ResourceVector], final finalAllocation: [ResourceVector],
+                                nodes finalNode: [Int]) throws(LedgerError) -> SwapPlan {
         var working = self
         var ordered: [PlanStep] = []
         // 1. Shrinks.

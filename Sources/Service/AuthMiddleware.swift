@@ -16,7 +16,11 @@ struct AuthMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw APIFailure.unauthorized("a bearer token is required (Authorization: Bearer <token>)").httpError
         }
-        let hash = APIToken.hash(String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces))
+        // Trimmed by hand: Foundation's trimmingCharacters was 7% of a GET /prediction.
+        var token = header.dropFirst("Bearer ".count)
+        while let c = token.first, c == " " || c == "\t" { token.removeFirst() }
+        while let c = token.last, c == " " || c == "\t" { token.removeLast() }
+        let hash = APIToken.hash(String(token))
         var principal = cache.principals.withLock { $0[hash] }
         if principal == nil, let record = try await store.token(hash: hash) {
             principal = Principal(name: record.name, role: record.role, tenant: record.tenant)

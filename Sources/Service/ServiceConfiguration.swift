@@ -66,8 +66,9 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     public var changeCost: [Double] = [0.05, 0.01, 0.5]
     /// Seconds the solver may take per round.
     public var solverSeconds = 2.0
-    /// Days of 5-minute samples kept as they came; older ones are downsampled.
-    public var retentionFullDays = 14
+    /// Days of 5-minute samples kept as they came; older ones are downsampled. 28: what a
+    /// training reads.
+    public var retentionFullDays = 28
     /// Days of samples kept at all (downsampled to hourly means after `retentionFullDays`).
     public var retentionDays = 90
     /// Hours of pool time between trainings of the forecasting networks, run in the background
@@ -76,11 +77,13 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     /// Hours of samples the pool needs before its first training (a day gives every hour of the day).
     public var firstTrainingHours = 24
     /// Days of the most recent samples a training reads (at most `retentionFullDays` are 5-minute samples).
-    public var trainingDays = 14
+    public var trainingDays = 28
     /// Windows drawn per training epoch, and epochs: about 75 µs of one core per window and epoch
-    /// and resource in a release build (the backtest's networks take 500,000 × 8).
-    public var trainingSamples = 200_000
-    public var trainingEpochs = 2
+    /// and resource in a release build, so about 5 minutes of one core per resource. With 28
+    /// days, 500,000 × 8 is the least measured to meet every PSF-1 goal (BENCHMARKS.md); 14 days
+    /// or 200,000 × 2 miss some.
+    public var trainingSamples = 500_000
+    public var trainingEpochs = 8
     /// Hours at the end of a training's span (at most a fifth of it) the new network does not
     /// train on: it is scored there against the network in use and installed only when better.
     public var validationHours = 24

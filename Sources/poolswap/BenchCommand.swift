@@ -13,7 +13,7 @@ import Storage
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks of the execution path (see Benchmarks/execution.sh).",
-        subcommands: [CgroupRound.self, SimulatedRound.self, Risk.self])
+        subcommands: [CgroupRound.self, SimulatedRound.self, Risk.self, SeedPool.self])
 
     static func milliseconds(_ d: Duration) -> Double {
         Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15
@@ -92,16 +92,7 @@ struct BenchCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (base, _) = try BitbrainsTraceReader().read(folder: trace, instanceLimit: nil)
-            var tiled: [InstanceSeries] = []
-            for k in 0..<instances {
-                var series = base.instances[k % base.instances.count]
-                let shift = (k / base.instances.count) * 37 % max(1, series.span)
-                series.id = InstanceID("\(series.id.rawValue)-\(k / base.instances.count)")
-                series.used = series.used.map { Array($0[shift...] + $0[..<shift]) }
-                series.allocated = series.allocated.map { Array($0[shift...] + $0[..<shift]) }
-                tiled.append(series)
-            }
-            let replay = try TraceReplay(trace: UsageTrace(origin: base.origin, interval: base.interval, instances: tiled))
+            let replay = try TraceReplay(trace: tiled(base, instances))
             let path = NSTemporaryDirectory() + "poolswap-bench-\(UUID().uuidString).sqlite"
             defer { try? FileManager.default.removeItem(atPath: path) }
             let store = try SQLiteStore(path: path)
@@ -127,6 +118,75 @@ struct BenchCommand: AsyncParsableCommand {
             for name in ["ingest", "forecast", "verify", "formulate_solve", "execute"] {
                 print("  \(name): median \(String(format: "%.1f", median(steps[name] ?? []))) ms")
             }
+        }
+    }
+
+    /// `count` instances: the trace's VMs tiled, each copy rotated in time by its own shift.
+    static func tiled(_ base: UsageTrace, _ count: Int) -> UsageTrace {
+        var tiled: [InstanceSeries] = []
+        for k in 0..<count {
+            var series = base.instances[k % base.instances.count]
+            let shift = (k / base.instances.count) * 37 % max(1, series.span)
+            series.id = InstanceID("\(series.id.rawValue)-\(k / base.instances.count)")
+            series.used = series.used.map { Array($0[shift...] + $0[..<shift]) }
+            series.allocated = series.allocated.map { Array($0[shift...] + $0[..<shift]) }
+            tiled.append(series)
+        }
+        return UsageTrace(origin: base.origin, interval: base.interval, instances: tiled)
+    }
+
+    /// A store in the state a pool reaches after `days` of running: `instances` instances (the
+    /// bundled trace tiled) with their samples up to now, and the networks the service trains
+    /// on them, saved as the service saves them. `serve --database` on it warm-starts every
+    /// instance's forecasts from real history.
+    struct SeedPool: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "seed-pool")
+        @Option var database: String
+        @Option var instances = 10_000
+        @Option var days = 8
+        @Option var trace: String = BundledSample.folder
+
+        func run() async throws {
+            let (base, _) = try BitbrainsTraceReader().read(folder: trace, instanceLimit: nil)
+            let pool = tiled(base, instances)
+            let replay = try TraceReplay(trace: pool)
+            let store = try SQLiteStore(path: database)
+            for node in replay.nodes { try await store.upsert(node: node) }
+            for record in replay.instances { try await store.upsert(instance: record) }
+            let interval = Int64(pool.interval)
+            let now = Int64(Date().timeIntervalSince1970) / interval * interval
+            let slots = days * 86_400 / pool.interval
+            let clock = ContinuousClock()
+            var started = clock.now
+            var batch: [UsageSample] = [], stored = 0
+            batch.reserveCapacity(50_000)
+            for j in 0..<slots {
+                let time = now - Int64(slots - j) * interval
+                for series in pool.instances {
+                    // The trace's slots in turn, from each series' first one, wrapping around.
+                    let slot = series.firstSlot + j % series.span
+                    guard series.isPresent(at: slot) else { continue }
+                    let used = series.used(at: slot)
+                    guard !used.cpu.isNaN, !used.memory.isNaN, !used.gpu.isNaN else { continue }
+                    batch.append(UsageSample(instance: series.id.rawValue, time: time, used: [used.cpu, used.memory, used.gpu]))
+                }
+                if batch.count >= 50_000 || j == slots - 1 {
+                    stored += try await store.append(samples: batch)
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            print("stored \(replay.nodes.count) nodes, \(instances) instances and \(stored) samples (\(days) days) in \(String(format: "%.1f", milliseconds(clock.now - started) / 1000)) s")
+            var settings = ServiceConfiguration()
+            settings.demo = false
+            settings.autoSwap = false
+            // Training reads the store; the forecaster's warm start is the server's to do.
+            settings.warmStartSlots = 0
+            started = clock.now
+            let service = try await ServiceApplication(configuration: settings, store: store, logger: quiet(), now: now)
+            let problems = await service.loop.trainNetworks(until: now)
+            for problem in problems { print("training: \(problem)") }
+            print("trained the networks as the service does (\(settings.trainingSamples) windows × \(settings.trainingEpochs) epochs on up to \(settings.trainingDays) days) in \(String(format: "%.1f", milliseconds(clock.now - started) / 1000)) s")
+            guard problems.isEmpty else { throw ValidationError("the networks did not train") }
         }
     }
 

@@ -26,6 +26,19 @@ struct AuthTests {
         }
     }
 
+    @Test func aTokenIsReadWithoutTheBlanksAroundIt() async throws {
+        let harness = try await ServiceHarness()
+        try await harness.test { client in
+            let token = try #require(harness.tokens["reader"])
+            for header in ["Bearer \(token)", "Bearer   \(token)", "Bearer \t\(token) \t "] {
+                try await client.execute(uri: "/instances", method: .get, headers: [.authorization: header]) { #expect($0.status == .ok, "\(header)") }
+            }
+            for header in ["Bearer \(token)x", "Bearer \(token.dropLast())", "Bearer"] {
+                try await client.execute(uri: "/instances", method: .get, headers: [.authorization: header]) { #expect($0.status == .unauthorized, "\(header)") }
+            }
+        }
+    }
+
     /// The methods the 405 answer allows are the ones the OpenAPI document declares, path by path.
     @Test func theAllowedMethodsAreTheDocumentsOwn() throws {
         let document = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.text.utf8)) as? [String: Any])

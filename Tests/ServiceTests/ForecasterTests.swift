@@ -62,6 +62,9 @@ import Testing
         let cpu = prediction.predictions[0].cpu
         // a1 ran at 3.0–3.1 cores: a forecaster without its history would answer "none" and 0.
         #expect(cpu.model != "none")
+        // The loaded network forecasts at once from that history, before any live slot (not
+        // yet scored, it goes first).
+        #expect(cpu.model == "gru" && prediction.predictions[0].memory.model == "gru", "\(cpu.model)")
         #expect(abs(cpu.point - 3.05) < 0.3, "point \(cpu.point)")
         // The schedule goes on from the saved networks' training, not from this start.
         #expect(await restarted.runtime.trainingSchedule.lastTraining == ServiceHarness.start + Int64(rounds) * 300)
@@ -217,7 +220,7 @@ import Testing
         let read = try ServiceConfiguration.load(file: nil, environment: ["POOLSWAP_RETRAIN_HOURS": "6", "POOLSWAP_TRAINING_DAYS": "7"])
         #expect(read.retrainHours == 6 && read.trainingDays == 7)
         for (key, value, message) in [("POOLSWAP_RETRAIN_HOURS", "9999999999999", "at most 8760"),
-                                      ("POOLSWAP_TRAINING_DAYS", "30", "at most retentionFullDays (14)"),
+                                      ("POOLSWAP_TRAINING_DAYS", "40", "at most retentionFullDays (28)"),
                                       ("POOLSWAP_TRAINING_EPOCHS", "0", "must be ≥ 1"),
                                       ("POOLSWAP_TRAINING_SAMPLES", "many", "is not a valid Int")] {
             #expect {
