@@ -37,17 +37,26 @@ ids = [r[0] for r in con.execute("SELECT id FROM instance ORDER BY id")]
 open(out, "w").write("\n".join(ids) + "\n")
 # A live pool: every instance sends its sample of the current slot (its last stored values),
 # and the next round observes it, so that the networks forecast from an observed last slot.
+# Sent after the first round: until it runs, the pool's clock is where the warm start began,
+# and samples of the present are refused as "far future".
+def rounds():
+    text = urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=headers)).read().decode()
+    return int(float(next(l.split()[1] for l in text.splitlines() if l.startswith("poolswap_rounds_total"))))
+while rounds() < 1:
+    time.sleep(2)
 last = {}
 for i in ids:
     row = con.execute("SELECT cpu, memory FROM usage WHERE instance = ? ORDER BY time DESC LIMIT 1", (i,)).fetchone()
     if row: last[i] = row
 now = int(time.time())
+accepted = 0
 for k in range(0, len(ids), 1000):
-    call("/usage", {"samples": [{"instance": i, "time": now, "cpu": last[i][0], "memory": last[i][1]} for i in ids[k:k + 1000] if i in last]})
+    accepted += call("/usage", {"samples": [{"instance": i, "time": now, "cpu": last[i][0], "memory": last[i][1]} for i in ids[k:k + 1000] if i in last]})["accepted"]
+assert accepted == len(last), f"{accepted} of {len(last)} samples accepted"
 waited = time.time()
 probe = ids[0]
 while call(f"/prediction?instance={probe}")["lastObserved"] < now // 300 * 300:
-    assert time.time() - waited < 420, "no round observed the posted slot"
+    assert time.time() - waited < 660, "no round observed the posted slot"
     time.sleep(2)
 print(f"posted one live slot for {len(last)} instances; the round observed it {time.time() - waited:.0f} s later")
 # Every answer the benchmark asks for is a real forecast: check a spread of them.
@@ -65,7 +74,12 @@ print(f"{checked} instances checked, every forecast has a model behind it: " + "
 print("networks installed: " + ", ".join(f"{n['resource']} ({n.get('source', '')})" for n in net.get("networks", [])))
 assert models.get("gru", 0) > 0, "the networks forecast nothing"
 PY
-echo "--- GET /prediction (3 horizons, cpu and memory), random instance, 2 threads, 64 connections, 15 s"
-POOLSWAP_IDS="$dir/ids.txt" wrk -t2 -c64 -d15s --latency -H "Authorization: Bearer $token" -s Benchmarks/service/prediction.lua "http://127.0.0.1:$port" \
-    | grep -E "Requests/sec|Latency|50%|90%|99%|requests in|Non-2xx"
+# Answers are cached per round: the first run computes each instance's answer once (about
+# 10,000 of its requests), the second finds them all cached.
+for pass in "first 15 s (each instance's first answer computed)" "next 15 s (answers cached)"; do
+    echo "--- GET /prediction (3 horizons, cpu and memory), random instance, 2 threads, 64 connections: $pass"
+    POOLSWAP_IDS="$dir/ids.txt" wrk -t2 -c64 -d15s --latency -H "Authorization: Bearer $token" -s Benchmarks/service/prediction.lua "http://127.0.0.1:$port" \
+        | grep -E "Requests/sec|Latency  |50%|90%|99%|requests in|Non-2xx"
+done
+echo "server peak RSS: $(awk '/VmHWM/{print int($2 / 1024)}' /proc/$pid/status) MiB"
 echo "files: $dir"

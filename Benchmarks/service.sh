@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load on `poolswap serve` (release build) with 10,000 registered instances on 100 nodes:
-# GET /prediction with wrk (requests/s and latency percentiles), then POST /usage batches
-# of 1,000 samples (samples stored per second). Needs wrk (Debian).
+# registration, then POST /usage batches of 1,000 samples (samples stored per second). Needs
+# wrk (Debian). GET /prediction is measured by Benchmarks/prediction.sh, on instances with
+# history and networks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null; }
@@ -32,9 +33,6 @@ for i in range(10000):
                         "allocation": {"cpu": 2, "memory": 8, "gpu": 0}, "sla": {"maximum": {"cpu": 8, "memory": 32, "gpu": 0}}})
 print(f"registered 100 nodes and 10,000 instances in {time.time() - t:.1f} s (one request each, keep-alive)")
 PY
-echo "--- GET /prediction (3 horizons, cpu and memory), 2 threads, 64 connections, 15 s"
-wrk -t2 -c64 -d15s --latency -H "Authorization: Bearer $token" -s Benchmarks/service/prediction.lua "http://127.0.0.1:$port" \
-    | grep -E "Requests/sec|Latency|50%|90%|99%|requests in|Non-2xx"
 before=$(curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/metrics" | awk '/^poolswap_samples_accepted_total/{print $2}')
 echo "--- POST /usage, batches of 1,000 samples, 2 threads x 1 connection, 15 s"
 wrk -t2 -c2 -d15s --latency -H "Authorization: Bearer $token" -s Benchmarks/service/usage.lua "http://127.0.0.1:$port" \

@@ -7,9 +7,10 @@ import PoolCore
 ///
 /// One header line naming the columns (any order), then one row per instance and sample.
 /// `instance` and `timestamp` are required, and the usage of at least one resource; a
-/// resource whose columns are left out is not measured (0, as a machine without GPUs), an
-/// empty field is a missing value (that slot's value unknown, the rest of the row kept), and
-/// a row without any usage is a gap.
+/// resource whose columns are left out is not measured (0, as a machine without GPUs), a
+/// usage without its allocation column has an unknown allocation, an empty field is a missing
+/// value (that slot's value unknown, the rest of the row kept), and a row without any usage
+/// is a gap.
 /// `timestamp` is epoch seconds or UTC ISO 8601 (`YYYY-MM-DDTHH:MM:SSZ`). Units: cpu in
 /// cores, memory in GiB, gpu in whole devices; amounts are finite and at least 0. Rows may
 /// come in any order; an instance's samples are sorted by time and the first of equal
@@ -60,6 +61,8 @@ public struct UsageCSVReader: Sendable {
                 for resource in Resource.allCases {
                     used[resource] = try Self.amount("\(resource)_used", fields, columnIndex, text: text, file: file, line: line)
                     allocated[resource] = try Self.amount("\(resource)_allocated", fields, columnIndex, text: text, file: file, line: line)
+                    // Usage without its allocation column: the allocation is unknown, not 0.
+                    if columnIndex["\(resource)_allocated"] == nil, columnIndex["\(resource)_used"] != nil { allocated[resource] = .nan }
                 }
                 guard allocated.gpu.isNaN || allocated.gpu == allocated.gpu.rounded() else {
                     throw TraceError(file: file, line: line, field: "gpu_allocated", message: "\(formatAmount(allocated.gpu)) is not a whole number of devices")
@@ -103,9 +106,15 @@ public struct UsageCSVReader: Sendable {
         return (trace, report)
     }
 
-    /// The most common step between consecutive samples (the smaller on a tie), in seconds.
+    /// The sampling interval from the steps between consecutive samples: the mean of the
+    /// steps within 5% of the most common one, rounded, so that a second of jitter either
+    /// side (299, 300, 301) reads as 300.
     static func commonStep(_ steps: [Int64: Int]) -> Int? {
-        steps.max { ($0.value, -$0.key) < ($1.value, -$1.key) }.map { Int($0.key) }
+        guard let mode = steps.max(by: { ($0.value, -$0.key) < ($1.value, -$1.key) })?.key else { return nil }
+        let near = steps.filter { abs($0.key - mode) * 20 <= mode }
+        let count = near.reduce(0) { $0 + $1.value }
+        let sum = near.reduce(0.0) { $0 + Double($1.key) * Double($1.value) }
+        return max(1, Int((sum / Double(count)).rounded()))
     }
 
     private static func header(_ fields: [Range<Int>], text: DelimitedText, file: String, line: Int) throws(TraceError) -> [String: Int] {

@@ -2,7 +2,7 @@
 public struct NaiveForecaster: Forecaster {
     public let name = "naive"
     public init() {}
-    public func forecast(_ history: RecentHistory, into output: inout ArraySlice<Double>, scratch: inout [Double]) {
+    public func forecast(_ history: RecentHistory, into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
         output.fill(history.lastPresent)
     }
 }
@@ -16,7 +16,7 @@ public struct SeasonalNaiveForecaster: Forecaster {
         self.season = season
         name = "seasonal-naive-\(season)"
     }
-    public func forecast(_ history: RecentHistory, into output: inout ArraySlice<Double>, scratch: inout [Double]) {
+    public func forecast(_ history: RecentHistory, into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
         for (step, index) in output.indices.enumerated() {
             let value = history[lag: season - step]
             output[index] = value.isNaN ? history.lastPresent : value
@@ -38,7 +38,7 @@ public struct SeasonalMedianForecaster: Forecaster {
         name = "seasonal-median-\(season)x\(cycles)"
     }
 
-    public func forecast(_ history: RecentHistory, into output: inout ArraySlice<Double>, scratch: inout [Double]) {
+    public func forecast(_ history: RecentHistory, into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
         for (step, index) in output.indices.enumerated() {
             scratch.removeAll(keepingCapacity: true)
             // The target is `step + 1` slots ahead; the same phase k seasons back is at lag k·season − step.
@@ -64,7 +64,7 @@ public struct SeasonalDifferenceForecaster: Forecaster {
         self.season = season
         name = "seasonal-difference-\(season)"
     }
-    public func forecast(_ history: RecentHistory, into output: inout ArraySlice<Double>, scratch: inout [Double]) {
+    public func forecast(_ history: RecentHistory, into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
         let last = history[lag: 1]
         let then = history[lag: season + 1]
         for (step, index) in output.indices.enumerated() {
@@ -111,7 +111,7 @@ public struct WindowForecaster: Forecaster {
         if arrival.count == count && oldest == 0 { sum = arrival.reduce(0, +) } // shed rounding drift once per cycle
     }
 
-    public func forecast(_ history: RecentHistory, into output: inout ArraySlice<Double>, scratch: inout [Double]) {
+    public func forecast(_ history: RecentHistory, into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
         guard !sorted.isEmpty else { return output.fill(history.lastPresent) }
         switch statistic {
         case .mean:
@@ -140,7 +140,7 @@ public struct ExponentialSmoothingForecaster: Forecaster {
         level = level.isNaN ? value : level + alpha * (value - level)
     }
 
-    public func forecast(_ history: RecentHistory, into output: inout ArraySlice<Double>, scratch: inout [Double]) {
+    public func forecast(_ history: RecentHistory, into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
         output.fill(level)
     }
 }

@@ -7,16 +7,16 @@
 public protocol Forecaster: Sendable {
     var name: String { get }
     mutating func observe(_ value: Double, history: RecentHistory)
-    func forecast(_ history: RecentHistory, into output: inout ArraySlice<Double>, scratch: inout [Double])
+    /// `output` is the caller's storage, written in place (a slice copied in and out would
+    /// allocate on every slot).
+    func forecast(_ history: RecentHistory, into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double])
 }
 
 extension Forecaster {
     public mutating func observe(_ value: Double, history: RecentHistory) {}
 }
 
-extension ArraySlice where Element == Double {
+extension UnsafeMutableBufferPointer where Element == Double {
     /// Sets every element to `value`.
-    mutating func fill(_ value: Double) {
-        for index in indices { self[index] = value }
-    }
+    func fill(_ value: Double) { update(repeating: value) }
 }

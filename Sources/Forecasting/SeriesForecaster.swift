@@ -135,10 +135,17 @@ public struct SeriesForecaster: Sendable {
         for model in models.indices { models[model].observe(value, history: history) }
         // Forecast the coming slots now, to score them when they arrive.
         let next = slot + 1
-        for model in models.indices {
-            // In place: a slice copied out and back would allocate on every slot.
-            models[model].forecast(history, into: &forecasts[model * maxHorizon..<(model + 1) * maxHorizon], scratch: &scratch)
+        // Written in place: locals, so that the closure touches no other part of `self`.
+        let (models, history) = (self.models, self.history)
+        var scratch: [Double] = []
+        swap(&scratch, &self.scratch) // moved, not shared: no copy when it is written
+        forecasts.withUnsafeMutableBufferPointer { all in
+            for model in models.indices {
+                models[model].forecast(history, into: UnsafeMutableBufferPointer(rebasing: all[model * maxHorizon..<(model + 1) * maxHorizon]),
+                                       scratch: &scratch)
+            }
         }
+        self.scratch = scratch
         for horizon in 1...maxHorizon {
             let target = (next + horizon - 1) % ring
             for model in models.indices {

@@ -91,7 +91,10 @@ extension AllocationLedger {
     /// `nodes`, if one exists and the plan is short enough to try every order.
     private func ownStepOrder(_ plan: SwapPlan, final finalAllocation: [ResourceVector], nodes finalNode: [Int]) -> SwapPlan? {
         let steps = plan.steps
-        guard steps.count <= Self.ownStepOrderingLimit else { return nil }
+        // Only a plan that moves one instance more than once has a path the direct order loses.
+        var moved = Set<InstanceID>(), movedTwice = false
+        for case .migrate(let id, _) in steps where !moved.insert(id).inserted { movedTwice = true }
+        guard movedTwice, steps.count <= Self.ownStepOrderingLimit else { return nil }
         var order = Array(steps.indices)
         // Heap's algorithm: each next order swaps two positions.
         var counters = [Int](repeating: 0, count: steps.count)

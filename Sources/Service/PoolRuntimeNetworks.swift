@@ -113,8 +113,8 @@ extension PoolRuntime {
         return true
     }
 
-    /// Installs `network` for `resource`: it serves every instance's series of that resource
-    /// from the next slot on.
+    /// Installs `network` for `resource`: it serves every instance's series of that resource,
+    /// forecasting at once from the history the engine holds.
     /// `replacing`: the install count the caller's champion came with; refused when another
     /// network was installed since (it was not the one compared).
     func install(_ network: RecurrentNetwork, for resource: Resource, status: NetworkStatus, replacing installs: Int? = nil) throws {

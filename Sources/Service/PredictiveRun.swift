@@ -26,10 +26,8 @@ public struct PredictiveRun {
     /// What the networks of a run were.
     public var networksNote: String?
 
-    /// A sample that lacks a usage value (a zero capacity) is a gap here: the service stores
-    /// whole samples.
     public init(trace: UsageTrace, pool: AllocationLedger, window: Range<Int>?, settings: ServiceConfiguration) {
-        self.trace = trace.incompleteSamplesAsGaps()
+        self.trace = trace
         self.pool = pool
         self.window = window
         self.settings = settings
@@ -59,10 +57,13 @@ public struct PredictiveRun {
         // warm start's slots, at most); from then on the driver's samples.
         let historySlots = max(settings.trainingDays * 86_400 / trace.interval, settings.warmStartSlots)
         let historyFrom = max(firstSlot, loopFrom - historySlots)
+        // The store holds whole samples, as the replay's driver reports them; the accounting
+        // reads the trace as every other policy does.
+        let whole = replay.trace
         var batch: [UsageSample] = []
         batch.reserveCapacity(60_000)
         for slot in historyFrom..<loopFrom {
-            for series in trace.instances where series.isPresent(at: slot) {
+            for series in whole.instances where series.isPresent(at: slot) {
                 let used = series.used(at: slot)
                 batch.append(UsageSample(instance: series.id.rawValue, time: replay.time(ofSlot: slot), used: [used.cpu, used.memory, used.gpu]))
             }

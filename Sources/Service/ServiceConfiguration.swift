@@ -321,6 +321,9 @@ extension ServiceConfiguration {
         try read(.retentionFullDays, \.retentionFullDays); try read(.retentionDays, \.retentionDays)
         try read(.retrainHours, \.retrainHours); try read(.firstTrainingHours, \.firstTrainingHours)
         try read(.trainingDays, \.trainingDays); try read(.trainingSamples, \.trainingSamples)
+        // A file that keeps fewer full days than the default training reads (14 was the
+        // default) and does not name trainingDays trains on what it keeps.
+        if !c.contains(.trainingDays) { trainingDays = min(trainingDays, retentionFullDays) }
         try read(.trainingEpochs, \.trainingEpochs); try read(.warmStartSlots, \.warmStartSlots); try read(.validationHours, \.validationHours)
         driver = try c.decodeIfPresent(String.self, forKey: .driver)
         nodeName = try c.decodeIfPresent(String.self, forKey: .nodeName)

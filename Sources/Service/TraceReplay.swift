@@ -12,8 +12,10 @@ public struct TraceReplay: Sendable {
     public let nodes: [NodeRecord]
     public let instances: [InstanceRecord]
 
+    /// A sample that lacks a usage value (a zero capacity in a real trace) is a gap here: the
+    /// driver reports, and the service stores, whole samples.
     public init(trace: UsageTrace, pool: AllocationLedger? = nil) throws {
-        self.trace = trace
+        self.trace = trace.incompleteSamplesAsGaps()
         let pool = try pool ?? PoolShape().buildPool(for: trace)
         self.pool = pool
         nodes = pool.nodes.map { NodeRecord(id: $0.id.rawValue, capacity: values($0.capacity), reserve: values($0.reserve)) }

@@ -35,7 +35,9 @@ extension PoolShape {
         for resource in Resource.allCases where !fixed.contains(resource) {
             var largest = trace.instances.reduce(0) { max($0, $1.peak[resource]) }
             if resource == .gpu { largest = largest.rounded(.up) }
-            shape.nodeCapacity[resource] = max(nodeCapacity[resource], largest + nodeReserve[resource])
+            var capacity = max(nodeCapacity[resource], largest + nodeReserve[resource])
+            while capacity - nodeReserve[resource] < largest { capacity = capacity.nextUp } // rounding
+            shape.nodeCapacity[resource] = capacity
         }
         return shape
     }

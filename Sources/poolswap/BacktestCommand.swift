@@ -25,7 +25,7 @@ struct BacktestCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds between origins.")
     var originEvery: Int = 3600
 
-    @Option(name: .long, help: "Comma-separated horizons in 5-minute steps.")
+    @Option(name: .long, help: "Comma-separated horizons in steps of the trace's interval (5 minutes for Bitbrains).")
     var horizons: String = "1,3,6"
 
     @Option(name: .long, help: "Recurrent network beside the baselines: gru, lstm or none.")
@@ -94,6 +94,7 @@ struct BacktestCommand: ParsableCommand {
         if report.skippedRows > 0 || report.zeroCapacityRows > 0 {
             FileHandle.standardError.write(Data("\(source.name): \(report.zeroCapacityRows) zero-capacity rows with their unknown values missing, \(report.skippedRows) malformed rows skipped\n".utf8))
         }
+        FileHandle.standardError.write(Data("\(source.name): \(trace.instances.count) instances, \(trace.interval)-second samples\n".utf8))
         // The resources the trace measures: cpu and memory, or the one it has.
         let measured = [Resource.cpu, .memory].filter { resource in
             trace.instances.contains { $0.used[resource.rawValue].contains { $0 > 0 } }

@@ -13,7 +13,8 @@ import Testing
         let series = trace.instances[0]
         #expect(series.span == 3)
         #expect(series.used(at: 0) == ResourceVector(cpu: 1.5, memory: 0, gpu: 0))
-        #expect(series.allocated(.cpu, at: 0) == 0)
+        #expect(series.allocated(.cpu, at: 0).isNaN, "usage without its allocation column: unknown, not 0")
+        #expect(series.allocated(.memory, at: 0) == 0 && series.allocated(.gpu, at: 0) == 0, "not measured")
         // A row whose only usage is empty is no sample.
         #expect(!series.isPresent(at: 1))
         #expect(series.used(.cpu, at: 2) == 2)
@@ -24,7 +25,7 @@ import Testing
         #expect(partial.instances[0].allocated(.memory, at: 0).isNaN)
     }
 
-    @Test(arguments: [(60, "0,60,120,180,240"), (10, "5,15,25,35,75"), (300, "0,300,900,1200")])
+    @Test(arguments: [(60, "0,60,120,180,240"), (10, "5,15,25,35,75"), (300, "0,300,900,1200"), (300, "100,401,700,999,1300,1601,1900")])
     func theIntervalIsTheMostCommonStep(step: Int, times: String) throws {
         let rows = times.split(separator: ",").map { "a,\($0),1\nb,\($0),2\n" }.joined()
         let (trace, _) = try read("instance,timestamp,cpu_used\n" + rows, interval: nil)

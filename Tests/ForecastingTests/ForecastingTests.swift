@@ -30,10 +30,10 @@ func forecast(_ model: some Forecaster, _ values: [Double], horizons: Int = 3) -
         recent.append(value)
         model.observe(value, history: recent)
     }
-    var output = ArraySlice([Double](repeating: .nan, count: horizons))
+    var output = [Double](repeating: .nan, count: horizons)
     var scratch: [Double] = []
-    model.forecast(recent, into: &output, scratch: &scratch)
-    return Array(output)
+    output.withUnsafeMutableBufferPointer { model.forecast(recent, into: $0, scratch: &scratch) }
+    return output
 }
 
 @Suite struct BaselineTests {

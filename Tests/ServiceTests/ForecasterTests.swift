@@ -216,6 +216,16 @@ import Testing
         #expect { try bad.validate() } throws: { "\($0)".contains("headroom needs three finite amounts") }
     }
 
+    @Test func aFileKeepingFewerDaysThanTheDefaultTrainingTrainsOnWhatItKeeps() throws {
+        let path = NSTemporaryDirectory() + "poolswap-config-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try #"{"demo": false, "retentionFullDays": 14}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        let read = try ServiceConfiguration.load(file: path, environment: [:])
+        #expect(read.trainingDays == 14 && read.retentionFullDays == 14)
+        try #"{"demo": false, "retentionFullDays": 14, "trainingDays": 20}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect { _ = try ServiceConfiguration.load(file: path, environment: [:]) } throws: { "\($0)".contains("at most retentionFullDays (14)") }
+    }
+
     @Test func trainingSettingsAreReadFromTheEnvironmentAndBoundsRefused() throws {
         let read = try ServiceConfiguration.load(file: nil, environment: ["POOLSWAP_RETRAIN_HOURS": "6", "POOLSWAP_TRAINING_DAYS": "7"])
         #expect(read.retrainHours == 6 && read.trainingDays == 7)

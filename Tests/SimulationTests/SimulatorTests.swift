@@ -58,16 +58,31 @@ func syntheticTrace(_ usage: [[Double]], allocatedCPU: Double) -> UsageTrace {
         var trace = syntheticTrace([[1, 1, 1, 1]], allocatedCPU: 2)
         trace.instances[0].used[0][1] = .nan
         trace.instances[0].allocated[1][2] = .nan
+        trace.instances[0].used[1][3] = .nan
         let simulator = Simulator(trace: trace, pool: try PoolShape().buildPool(for: trace))
         for result in [simulator.run(StaticPolicy(trace: trace)), simulator.run(PercentilePolicy(trace: trace)), simulator.run(OraclePolicy(trace: trace))] {
             #expect(result.instanceIntervals == 4, "\(result.policy)")
             #expect(result.slackHours.cpu.isFinite && result.slackHours.memory.isFinite && result.shortfallHours.cpu.isFinite, "\(result.policy)")
             #expect(result.usedPerSlot[1].cpu == 0 && result.usedPerSlot[1].memory == 1, "\(result.policy)")
             #expect(result.allocatedPerSlot[1].cpu == 0 && result.allocatedPerSlot[1].memory > 0, "\(result.policy)")
+            #expect(result.usedPerSlot[3].cpu == 1 && result.usedPerSlot[3].memory == 0 && result.allocatedPerSlot[3].memory == 0, "\(result.policy)")
         }
         let held = simulator.run(StaticPolicy(trace: trace))
-        #expect(held.allocatedPerSlot.map(\.memory) == [2, 2, 2, 2], "a missing allocation keeps the one held")
+        #expect(held.allocatedPerSlot.map(\.memory) == [2, 2, 2, 0], "a missing allocation keeps the one held; a missing usage is not accounted")
         #expect(abs(held.slackHours.cpu - 3.0 / 12) < 1e-12, "three slots of one spare core")
+    }
+
+    /// Usage without any allocation (a CSV without the allocation column): each instance
+    /// starts at its peak, and the static policy keeps it.
+    @Test func aTraceWithoutAllocationsStartsAtThePeak() throws {
+        let cpu: [Double] = [1, 2, 3, 2]
+        let trace = UsageTrace(origin: 0, interval: 300, instances: [InstanceSeries(
+            id: "a", firstSlot: 0, used: [cpu, cpu.map { _ in 0 }, cpu.map { _ in 0 }], allocated: [cpu.map { _ in .nan }, cpu.map { _ in 0 }, cpu.map { _ in 0 }])])
+        let pool = try PoolShape().buildPool(for: trace)
+        #expect(pool.instances[0].allocation.cpu == 3)
+        let result = Simulator(trace: trace, pool: pool).run(StaticPolicy(trace: trace))
+        #expect(result.resizes == 0)
+        #expect(abs(result.slackHours.cpu - 4.0 / 12) < 1e-12)
     }
 
     /// A trace that measures cpu alone (a CSV without memory columns) simulates cpu alone.
