@@ -42,7 +42,9 @@ open(out, "w").write("\n".join(ids) + "\n")
 def rounds():
     text = urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=headers)).read().decode()
     return int(float(next(l.split()[1] for l in text.splitlines() if l.startswith("poolswap_rounds_total"))))
+began = time.time()
 while rounds() < 1:
+    assert time.time() - began < 660, "no round ran in 11 minutes"
     time.sleep(2)
 last = {}
 for i in ids:
