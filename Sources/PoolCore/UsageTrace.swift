@@ -35,9 +35,6 @@ public struct InstanceSeries: Sendable {
         !used[0][offset].isNaN || !used[1][offset].isNaN || !used[2][offset].isNaN
     }
 
-    /// The offset of the first slot with a sample, if any.
-    public var firstSampleOffset: Int? { (0..<span).first { hasSample(offset: $0) } }
-
     /// Usage of `resource` in `slot`; NaN when the slot has no sample or lies outside the series.
     public func used(_ resource: Resource, at slot: Int) -> Double {
         let offset = slot - firstSlot
