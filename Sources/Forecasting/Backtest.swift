@@ -8,15 +8,16 @@ public struct Backtest: Sendable {
     public var originCount: Int
     /// Seconds between origins.
     public var originEvery: Int64
-    /// Scored horizons, in slots (1 = the slot starting at the origin).
-    public var horizons: [Int]
+    /// Scored horizons, in slots (1 = the slot starting at the origin); nil: 5, 15 and 30
+    /// minutes in slots of the trace (1, 3, 6 at 300 s; 5, 16, 32 at 57 s).
+    public var horizons: [Int]?
     public var resources: [Resource]
     public var configuration: ForecastConfiguration
 
-    /// PSF-1's defaults: cut-off 2013-09-15T00:00:00Z, 336 hourly origins, horizons 1, 3, 6,
-    /// cpu and memory.
+    /// PSF-1's defaults: cut-off 2013-09-15T00:00:00Z, 336 hourly origins, horizons 5, 15 and
+    /// 30 minutes, cpu and memory.
     public init(
-        cutoff: Int64 = 1_379_203_200, originCount: Int = 336, originEvery: Int64 = 3_600, horizons: [Int] = [1, 3, 6],
+        cutoff: Int64 = 1_379_203_200, originCount: Int = 336, originEvery: Int64 = 3_600, horizons: [Int]? = nil,
         resources: [Resource] = [.cpu, .memory], configuration: ForecastConfiguration = ForecastConfiguration()
     ) {
         self.cutoff = cutoff
@@ -41,23 +42,36 @@ public struct Backtest: Sendable {
         public var description: String
     }
 
+    /// The scored horizons at `interval`-second slots.
+    public func scoredHorizons(interval: Int) -> [Int] {
+        horizons ?? [300, 900, 1_800].map(Cadence(interval: interval).slots)
+    }
+
     public var origins: [Int64] { (0..<originCount).map { cutoff + Int64($0) * originEvery } }
 
-    /// Slots before the first origin from which a network's forecasts are scored by the model
-    /// selection (576 = two days).
-    public var networkWarmup = 576
+    /// Time before the first origin from which a network's forecasts are scored by the model
+    /// selection (two days), at most half the trace before the first origin.
+    public var networkWarmupSeconds = 2 * 86_400
 
-    /// Slots before the first origin from which the engine is fed (4032 = 14 days; nil: from
-    /// the trace's start). Its baselines keep 8 days of history and weigh their errors with a
+    /// Time before the first origin from which the engine is fed (14 days; nil: from the
+    /// trace's start). Its baselines keep 8 days of history and weigh their errors with a
     /// 3-day half-life, so earlier slots hardly move what it forecasts at the origins.
-    public var engineWarmup: Int? = 4032
+    public var engineWarmupSeconds: Int? = 14 * 86_400
+
+    /// The network's warm-up on `trace`, in its slots: `networkWarmupSeconds`, at most half the
+    /// slots before the first origin, so that a short trace leaves the network the other half
+    /// to train on.
+    public func networkWarmup(_ trace: UsageTrace) -> Int {
+        let before = Int((cutoff - trace.origin) / Int64(trace.interval))
+        return min(Cadence(interval: trace.interval).slots(networkWarmupSeconds), max(0, before / 2))
+    }
 
     /// The series of `resource` as training input: one per instance on the trace's grid from
     /// slot 0, NaN where missing, with the instance's other resource (when the backtest has
     /// both) and the allocation, cut `networkWarmup` slots before the first origin, so that the
     /// slots on which the model selection first scores the network are ones it was not trained on.
     public func trainingSeries(_ trace: UsageTrace, _ resource: Resource) -> (series: [TrainingSeries], end: Int) {
-        let end = Int((cutoff - trace.origin) / Int64(trace.interval)) - networkWarmup
+        let end = Int((cutoff - trace.origin) / Int64(trace.interval)) - networkWarmup(trace)
         let other = resources.first { $0 != resource }
         let series = trace.instances.map { instance in
             TrainingSeries(values: (0..<max(0, end)).map { instance.used(resource, at: $0) },
@@ -81,8 +95,13 @@ public struct Backtest: Sendable {
         progress: (Double) -> Void = { _ in }, emit: (Row) -> Void
     ) throws(Problem) {
         let interval = Int64(trace.interval)
-        guard horizons.allSatisfy({ $0 >= 1 && $0 <= configuration.maxHorizon }) else {
-            throw Problem(description: "horizons \(horizons) must lie within 1...\(configuration.maxHorizon)")
+        var configuration = self.configuration
+        configuration.interval = trace.interval
+        if let problem = configuration.problem { throw Problem(description: problem) }
+        let engineHorizons = configuration.horizons
+        let horizons = scoredHorizons(interval: trace.interval)
+        guard horizons.allSatisfy(engineHorizons.contains) else {
+            throw Problem(description: "horizons \(horizons) must be among the engine's, \(engineHorizons) slots of \(interval) s")
         }
         guard originCount > 0, originEvery > 0 else { throw Problem(description: "there must be at least one origin, at a positive spacing") }
         for origin in origins where (origin - trace.origin) % interval != 0 {
@@ -96,8 +115,9 @@ public struct Backtest: Sendable {
             throw Problem(description: "the trace ends at \(UTCTime.iso8601(trace.origin + Int64(trace.slotCount) * interval)), before the first origin \(UTCTime.iso8601(cutoff))")
         }
         let resources = self.resources
-        let startSlot = max(0, first - (engineWarmup ?? first))
-        let activeFrom = max(0, first - networkWarmup - startSlot)
+        let cadence = configuration.cadence
+        let startSlot = max(0, first - (engineWarmupSeconds.map(cadence.slots) ?? first))
+        let activeFrom = max(0, first - networkWarmup(trace) - startSlot)
         var engine = ForecastEngine(seriesCount: trace.instances.count * resources.count, configuration: configuration,
                                     firstSlot: trace.origin / interval + Int64(startSlot))
         for instance in trace.instances.indices where resources.count == 2 {

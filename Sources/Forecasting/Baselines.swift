@@ -2,24 +2,25 @@
 public struct NaiveForecaster: Forecaster {
     public let name = "naive"
     public init() {}
-    public func forecast(_ history: RecentHistory, into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
+    public func forecast(_ history: RecentHistory, horizons: [Int], into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
         output.fill(history.lastPresent)
     }
 }
 
-/// The value one season (default a day of 5-minute slots) before the target slot; the last
-/// observed value when that slot is missing.
+/// The value one season (a day, say) before the target slot; the last observed value when
+/// that slot is missing.
 public struct SeasonalNaiveForecaster: Forecaster {
     public let name: String
     public let season: Int
-    public init(season: Int = 288) {
+    /// `label` names the season in the model's name (default its slots).
+    public init(season: Int, label: String? = nil) {
         self.season = season
-        name = "seasonal-naive-\(season)"
+        name = "seasonal-naive-\(label ?? "\(season)")"
     }
-    public func forecast(_ history: RecentHistory, into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
-        for (step, index) in output.indices.enumerated() {
-            let value = history[lag: season - step]
-            output[index] = value.isNaN ? history.lastPresent : value
+    public func forecast(_ history: RecentHistory, horizons: [Int], into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
+        for (k, horizon) in horizons.enumerated() {
+            let value = history[lag: season - horizon + 1]
+            output[k] = value.isNaN ? history.lastPresent : value
         }
     }
 }
@@ -31,26 +32,26 @@ public struct SeasonalMedianForecaster: Forecaster {
     public let season: Int
     public let cycles: Int
 
-    public init(season: Int, cycles: Int) {
+    public init(season: Int, cycles: Int, label: String? = nil) {
         precondition(season > 0 && cycles > 0)
         self.season = season
         self.cycles = cycles
-        name = "seasonal-median-\(season)x\(cycles)"
+        name = "seasonal-median-\(label ?? "\(season)")x\(cycles)"
     }
 
-    public func forecast(_ history: RecentHistory, into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
-        for (step, index) in output.indices.enumerated() {
+    public func forecast(_ history: RecentHistory, horizons: [Int], into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
+        for (k, horizon) in horizons.enumerated() {
             scratch.removeAll(keepingCapacity: true)
-            // The target is `step + 1` slots ahead; the same phase k seasons back is at lag k·season − step.
+            // The target is `horizon` slots ahead; the same phase c seasons back is at lag c·season − horizon + 1.
             for cycle in 1...cycles {
-                let lag = cycle * season - step
+                let lag = cycle * season - horizon + 1
                 guard lag >= 1 else { continue }
                 let value = history[lag: lag]
                 if !value.isNaN { scratch.append(value) }
             }
-            guard !scratch.isEmpty else { output[index] = history.lastPresent; continue }
+            guard !scratch.isEmpty else { output[k] = history.lastPresent; continue }
             scratch.sort()
-            output[index] = medianOfSorted(scratch)
+            output[k] = medianOfSorted(scratch)
         }
     }
 }
@@ -60,16 +61,16 @@ public struct SeasonalMedianForecaster: Forecaster {
 public struct SeasonalDifferenceForecaster: Forecaster {
     public let name: String
     public let season: Int
-    public init(season: Int = 288) {
+    public init(season: Int, label: String? = nil) {
         self.season = season
-        name = "seasonal-difference-\(season)"
+        name = "seasonal-difference-\(label ?? "\(season)")"
     }
-    public func forecast(_ history: RecentHistory, into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
+    public func forecast(_ history: RecentHistory, horizons: [Int], into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
         let last = history[lag: 1]
         let then = history[lag: season + 1]
-        for (step, index) in output.indices.enumerated() {
-            let target = history[lag: season - step]
-            output[index] = last.isNaN || then.isNaN || target.isNaN ? history.lastPresent : max(0, last + target - then)
+        for (k, horizon) in horizons.enumerated() {
+            let target = history[lag: season - horizon + 1]
+            output[k] = last.isNaN || then.isNaN || target.isNaN ? history.lastPresent : max(0, last + target - then)
         }
     }
 }
@@ -88,11 +89,11 @@ public struct WindowForecaster: Forecaster {
     private var sorted: [Double] = []
     private var sum = 0.0
 
-    public init(_ statistic: Statistic, of count: Int) {
+    public init(_ statistic: Statistic, of count: Int, label: String? = nil) {
         precondition(count > 0)
         self.statistic = statistic
         self.count = count
-        name = "\(statistic)-\(count)"
+        name = "\(statistic)-\(label ?? "\(count)")"
     }
 
     public mutating func observe(_ value: Double, history: RecentHistory) {
@@ -111,7 +112,7 @@ public struct WindowForecaster: Forecaster {
         if arrival.count == count && oldest == 0 { sum = arrival.reduce(0, +) } // shed rounding drift once per cycle
     }
 
-    public func forecast(_ history: RecentHistory, into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
+    public func forecast(_ history: RecentHistory, horizons: [Int], into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
         guard !sorted.isEmpty else { return output.fill(history.lastPresent) }
         switch statistic {
         case .mean:
@@ -129,10 +130,11 @@ public struct ExponentialSmoothingForecaster: Forecaster {
     public let alpha: Double
     private var level = Double.nan
 
-    public init(alpha: Double) {
+    /// `alpha` per slot; `label` names it in the model's name (default `alpha`).
+    public init(alpha: Double, label: String? = nil) {
         precondition(alpha > 0 && alpha <= 1)
         self.alpha = alpha
-        name = "ses-\(alpha)"
+        name = "ses-\(label ?? "\(alpha)")"
     }
 
     public mutating func observe(_ value: Double, history: RecentHistory) {
@@ -140,28 +142,37 @@ public struct ExponentialSmoothingForecaster: Forecaster {
         level = level.isNaN ? value : level + alpha * (value - level)
     }
 
-    public func forecast(_ history: RecentHistory, into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
+    public func forecast(_ history: RecentHistory, horizons: [Int], into output: UnsafeMutableBufferPointer<Double>, scratch: inout [Double]) {
         output.fill(level)
     }
 }
 
-/// The baselines every series starts with.
-public func standardBaselines() -> [any Forecaster] {
-    [
+/// The baselines every series starts with, their seasons and windows set in time and counted
+/// in slots of `cadence` (at 300 s: a day is 288 slots, 15 minutes 3).
+public func standardBaselines(_ cadence: Cadence = Cadence(interval: 300)) -> [any Forecaster] {
+    let day = 86_400, hour = 3_600
+    func window(_ statistic: WindowForecaster.Statistic, _ seconds: Int) -> WindowForecaster {
+        WindowForecaster(statistic, of: cadence.slots(seconds), label: Cadence.label(seconds))
+    }
+    // Smoothing factors are per 5 minutes: the same memory in time at any interval.
+    func smoothing(_ alpha: Double) -> ExponentialSmoothingForecaster {
+        ExponentialSmoothingForecaster(alpha: cadence.perSlot(alpha, per: 300), label: "\(alpha)")
+    }
+    return [
         NaiveForecaster(),
-        SeasonalNaiveForecaster(),
-        SeasonalDifferenceForecaster(),
-        SeasonalMedianForecaster(season: 12, cycles: 5),
-        SeasonalMedianForecaster(season: 288, cycles: 5),
-        WindowForecaster(.mean, of: 3),
-        WindowForecaster(.mean, of: 12),
-        WindowForecaster(.median, of: 5),
-        WindowForecaster(.median, of: 12),
-        WindowForecaster(.median, of: 36),
-        WindowForecaster(.median, of: 96),
-        WindowForecaster(.median, of: 288),
-        WindowForecaster(.mean, of: 36),
-        ExponentialSmoothingForecaster(alpha: 0.5),
-        ExponentialSmoothingForecaster(alpha: 0.2),
+        SeasonalNaiveForecaster(season: cadence.day, label: "1d"),
+        SeasonalDifferenceForecaster(season: cadence.day, label: "1d"),
+        SeasonalMedianForecaster(season: cadence.slots(hour), cycles: 5, label: "1h"),
+        SeasonalMedianForecaster(season: cadence.day, cycles: 5, label: "1d"),
+        window(.mean, 900),
+        window(.mean, hour),
+        window(.median, 1_500),
+        window(.median, hour),
+        window(.median, 3 * hour),
+        window(.median, 8 * hour),
+        window(.median, day),
+        window(.mean, 3 * hour),
+        smoothing(0.5),
+        smoothing(0.2),
     ]
 }

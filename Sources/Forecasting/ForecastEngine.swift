@@ -8,9 +8,11 @@
 /// as the service does, so what is measured is what runs.
 public struct ForecastEngine: Sendable {
     public let configuration: ForecastConfiguration
-    /// Absolute 5-minute slot (epoch seconds / 300) of the engine's first slot.
+    /// Absolute slot (epoch seconds / interval) of the engine's first slot.
     public let firstSlot: Int64
     public private(set) var series: [SeriesForecaster]
+    /// The forecast horizons in slots (`configuration.horizons`).
+    public let horizons: [Int]
     /// Slots observed so far (every series is fed every slot).
     public private(set) var slotCount = 0
     /// Per series: the series of the same instance's other resource, or -1.
@@ -33,15 +35,17 @@ public struct ForecastEngine: Sendable {
 
     /// `models(index)` gives series `index` its own baselines (default: the standard ones).
     public init(seriesCount: Int = 0, configuration: ForecastConfiguration = ForecastConfiguration(), firstSlot: Int64 = 0,
-                models: (Int) -> [any Forecaster] = { _ in standardBaselines() }) {
+                models: ((Int) -> [any Forecaster])? = nil) {
+        precondition(configuration.problem == nil, configuration.problem ?? "")
         self.configuration = configuration
         self.firstSlot = firstSlot
-        series = (0..<seriesCount).map { SeriesForecaster(configuration: configuration, models: models($0)) }
+        horizons = configuration.horizons
+        series = (0..<seriesCount).map { SeriesForecaster(configuration: configuration, models: models?($0)) }
         partner = Array(repeating: -1, count: seriesCount)
         networkOf = partner
         allocation = Array(repeating: .nan, count: seriesCount)
-        pooled = (0..<configuration.maxHorizon).map { _ in ResidualWindow(capacity: configuration.pooledWindow, keepsSorted: false) }
-        pooledBounds = Array(repeating: nil, count: configuration.maxHorizon)
+        pooled = horizons.map { _ in ResidualWindow(capacity: configuration.pooledWindow, keepsSorted: false) }
+        pooledBounds = Array(repeating: nil, count: horizons.count)
     }
 
     /// Why a network cannot be installed.
@@ -51,7 +55,7 @@ public struct ForecastEngine: Sendable {
 
     /// Adds a series (an instance that joined) and returns its index; it is fed from the next
     /// slot on.
-    public mutating func addSeries(models: [any Forecaster] = standardBaselines()) -> Int {
+    public mutating func addSeries(models: [any Forecaster]? = nil) -> Int {
         series.append(SeriesForecaster(configuration: configuration, models: models))
         partner.append(-1)
         networkOf.append(-1)
@@ -73,8 +77,10 @@ public struct ForecastEngine: Sendable {
     /// a median head and both ends of every interval level.
     public mutating func install(_ network: NetworkForecaster, as index: Int, serving servedSeries: [Int]) throws(Unsuitable) {
         let quantiles = network.network.shape.quantiles
-        guard network.network.shape.horizons >= configuration.maxHorizon else {
-            throw Unsuitable(description: "the network forecasts \(network.network.shape.horizons) horizons; the engine needs \(configuration.maxHorizon)")
+        let shape = network.network.shape
+        guard shape.interval == configuration.interval, shape.horizonSlots == horizons else {
+            throw Unsuitable(description: "the network reads \(shape.interval)-second slots and forecasts \(shape.horizonSlots) slots ahead; "
+                             + "the engine has \(configuration.interval)-second slots and forecasts \(horizons)")
         }
         var levels: [(lower: Int, upper: Int)] = []
         for level in IntervalForecast.levels {
@@ -135,7 +141,7 @@ public struct ForecastEngine: Sendable {
         networks[index] = nil // keep `network` uniquely referenced while it runs
         network.beginBatch()
         rows.removeAll(keepingCapacity: true)
-        let reach = NetworkFeatures.reach
+        let reach = network.features.reach
         let firstTarget = firstSlot + Int64(slotCount)
         for i in series.indices where networkOf[i] == index {
             let own = series[i].history
@@ -155,30 +161,41 @@ public struct ForecastEngine: Sendable {
         let (median, levels) = heads[index]
         let Q = network.network.shape.quantiles.count
         network.run { row, q in
-            series[rows[row]].receiveNetwork(median: { q[($0 - 1) * Q + median] },
-                                             lower: { level, horizon in q[(horizon - 1) * Q + levels[level].lower] },
-                                             upper: { level, horizon in q[(horizon - 1) * Q + levels[level].upper] })
+            series[rows[row]].receiveNetwork(median: { q[$0 * Q + median] },
+                                             lower: { level, k in q[k * Q + levels[level].lower] },
+                                             upper: { level, k in q[k * Q + levels[level].upper] })
         }
         networks[index] = network
     }
 
-    /// The forecast of series `index`, `horizon` slots (1...maxHorizon) after its last observed
-    /// slot, with intervals from the network's quantile heads conformalised on their recent
+    /// The position in `horizons` of the first horizon at least `slots` ahead (the last when
+    /// none is): the forecast that covers a span of `slots`.
+    public func horizonPosition(covering slots: Int) -> Int {
+        horizons.firstIndex { $0 >= slots } ?? horizons.count - 1
+    }
+
+    /// The forecast of series `index`, `horizon` slots after its last observed slot (one of
+    /// `horizons`), with intervals from the network's quantile heads conformalised on their recent
     /// scores when the network forecast this slot, else from the series' own recent residuals,
     /// else from the pool scaled to it, else (nothing known yet) wide ones around the point.
     /// Usage is never negative, so no bound is below 0.
     public mutating func forecast(series index: Int, horizon: Int) -> IntervalForecast {
-        precondition(horizon >= 1 && horizon <= configuration.maxHorizon, "horizon \(horizon) outside 1...\(configuration.maxHorizon)")
+        guard let k = horizons.firstIndex(of: horizon) else { preconditionFailure("horizon \(horizon) is not one of \(horizons)") }
+        return forecast(series: index, k: k)
+    }
+
+    /// The forecast of series `index` at the horizon at position `k` of `horizons`.
+    public mutating func forecast(series index: Int, k: Int) -> IntervalForecast {
         let forecaster = series[index]
-        var (point, model) = forecaster.point(horizon: horizon)
+        var (point, model) = forecaster.point(k: k)
         if point.isNaN { (point, model) = (0, "none") }
         point = max(0, point)
-        var bounds = forecaster.networkBounds(horizon: horizon, point: point, scratch: &scratch)
-            ?? forecaster.ownBounds(horizon: horizon, scratch: &scratch)
-        if bounds == nil, pooled[horizon - 1].count >= max(1, configuration.minimumOwnResiduals) {
+        var bounds = forecaster.networkBounds(k: k, point: point, scratch: &scratch)
+            ?? forecaster.ownBounds(k: k, scratch: &scratch)
+        if bounds == nil, pooled[k].count >= max(1, configuration.minimumOwnResiduals) {
             let scale = forecaster.scale ?? max(configuration.scaleFloor, point)
-            let unit = pooledBounds[horizon - 1] ?? pooled[horizon - 1].bounds(levels: IntervalForecast.levels, scratch: &scratch)
-            pooledBounds[horizon - 1] = unit
+            let unit = pooledBounds[k] ?? pooled[k].bounds(levels: IntervalForecast.levels, scratch: &scratch)
+            pooledBounds[k] = unit
             bounds = (unit.lower.map { $0 * scale }, unit.upper.map { $0 * scale })
         }
         let (lowerResidual, upperResidual) = bounds ?? Self.coldStartBounds(point: point, scale: forecaster.scale)

@@ -13,6 +13,8 @@ public struct NetworkForecaster: Sendable {
     public let activeFrom: Int
     public var name: String { network.shape.cell.rawValue }
     public let medianIndex: Int
+    /// The inputs it reads, at the interval and horizons it was trained for.
+    public let features: NetworkFeatures
 
     private var sequence: [Double] = []
     private var context: [Double] = []
@@ -35,15 +37,17 @@ public struct NetworkForecaster: Sendable {
         guard zip(shape.quantiles, shape.quantiles.dropFirst()).allSatisfy({ $0 < $1 }) else {
             throw Unsuitable(description: "the network's quantile heads \(shape.quantiles) are not in ascending order")
         }
-        guard shape.features == NetworkFeatures.stepCount, shape.context == NetworkFeatures.contextCount else {
+        let context = NetworkFeatures.contextCount(horizons: shape.horizons)
+        guard shape.features == NetworkFeatures.stepCount, shape.context == context else {
             throw Unsuitable(description: "the network reads \(shape.features) features per step and \(shape.context) of context; "
-                             + "the forecaster gives \(NetworkFeatures.stepCount) and \(NetworkFeatures.contextCount)")
+                             + "the forecaster gives \(NetworkFeatures.stepCount) and \(context)")
         }
     }
 
     public init(network: RecurrentNetwork, activeFrom: Int = 0) {
         guard let median = network.shape.quantiles.firstIndex(of: 0.5) else { preconditionFailure("check(_:) the network first") }
-        precondition(network.shape.features == NetworkFeatures.stepCount && network.shape.context == NetworkFeatures.contextCount,
+        features = NetworkFeatures(cadence: Cadence(interval: network.shape.interval), horizons: network.shape.horizonSlots)
+        precondition(network.shape.features == NetworkFeatures.stepCount && network.shape.context == features.contextCount,
                      "check(_:) the network first")
         self.network = network
         self.activeFrom = activeFrom
@@ -67,13 +71,13 @@ public struct NetworkForecaster: Sendable {
     /// windows whose last slot is observed.
     public mutating func add(series: NetworkFeatures.Window, other: NetworkFeatures.Window?, allocation: Double, firstTarget: Int64) -> Bool {
         guard !series[lag: 1].isNaN else { return false }
-        let (S, C, steps) = (self.steps * NetworkFeatures.stepCount, NetworkFeatures.contextCount, self.steps)
+        let (S, C, steps) = (self.steps * NetworkFeatures.stepCount, features.contextCount, self.steps)
         let row = anchors.count
         sequence.append(contentsOf: repeatElement(0, count: S))
         context.append(contentsOf: repeatElement(0, count: C))
         let anchor = sequence.withUnsafeMutableBufferPointer { s in
             context.withUnsafeMutableBufferPointer { c in
-                NetworkFeatures.fill(series: series, other: other, allocation: allocation, firstTarget: firstTarget, steps: steps,
+                features.fill(series: series, other: other, allocation: allocation, firstTarget: firstTarget, steps: steps,
                                      sequence: s.baseAddress! + row * S, context: c.baseAddress! + row * C, scratch: &scratch)
             }
         }

@@ -26,9 +26,12 @@ public struct NetworkTrainer: Sendable {
         public var hidden = 32
         /// Units of the head's ReLU layer.
         public var mlp = 64
-        /// Slots in each input window (12 = 1 hour); the context reaches a week back.
+        /// Strides in each input window (12 = 1 hour); the context reaches a week back.
         public var steps = 12
-        public var horizons = 6
+        /// Seconds per slot of the series, and the slots ahead the network forecasts: those of
+        /// the engine it will serve (`adopt`).
+        public var interval = 300
+        public var horizons = Array(1...6)
         /// The median for the point, and the ends of the 80, 90 and 95% intervals.
         public var quantiles = [0.025, 0.05, 0.1, 0.5, 0.9, 0.95, 0.975]
         /// Training windows drawn per epoch, and epochs (on the development set 8 epochs lowered
@@ -41,6 +44,15 @@ public struct NetworkTrainer: Sendable {
         public var seed: UInt64 = 1
         public var scaleFloor = 0.01
         public init() {}
+
+        /// Takes the interval and horizons of the engine the network will serve.
+        public mutating func adopt(_ engine: ForecastConfiguration) {
+            interval = engine.interval
+            horizons = engine.horizons
+        }
+
+        /// The inputs the network reads.
+        public var features: NetworkFeatures { NetworkFeatures(cadence: Cadence(interval: interval), horizons: horizons) }
     }
 
     public let configuration: Configuration
@@ -49,14 +61,16 @@ public struct NetworkTrainer: Sendable {
         self.configuration = configuration
     }
 
-    /// A network trained on `series` (slot 0 of every series is the absolute 5-minute slot
-    /// `startSlot`), using only slots before `end`. Returns it with the mean training loss of
+    /// A network trained on `series` (slot 0 of every series is the absolute slot `startSlot`
+    /// of the configuration's interval), using only slots before `end`. Returns it with the mean training loss of
     /// each epoch; no epochs when no window fits before `end`.
     public func train(series: [TrainingSeries], startSlot: Int64, end: Int) -> (network: RecurrentNetwork, losses: [Double]) {
         let c = configuration
+        let features = c.features
+        let H = c.horizons.count, last = c.horizons.last!
         var network = RecurrentNetwork(
-            shape: .init(cell: c.cell, features: NetworkFeatures.stepCount, context: NetworkFeatures.contextCount, hidden: c.hidden,
-                         mlp: c.mlp, horizons: c.horizons, quantiles: c.quantiles, steps: c.steps),
+            shape: .init(cell: c.cell, features: NetworkFeatures.stepCount, context: features.contextCount, hidden: c.hidden,
+                         mlp: c.mlp, horizons: H, quantiles: c.quantiles, steps: c.steps, interval: c.interval, horizonSlots: c.horizons),
             seed: c.seed)
         var random = SplitMix64(seed: c.seed &+ 1)
         let scales = series.map { Self.scale(of: $0.values, before: end, floor: c.scaleFloor) }
@@ -66,20 +80,20 @@ public struct NetworkTrainer: Sendable {
         var candidates: [(series: Int, last: Int)] = []
         for (index, item) in series.enumerated() {
             let values = item.values
-            let limit = min(values.count, end) - c.horizons
-            let first = limit > 2 * NetworkFeatures.reach ? NetworkFeatures.reach - 1 : c.steps - 1
+            let limit = min(values.count, end) - last
+            let first = limit > 2 * features.reach ? features.reach - 1 : (c.steps - 1) * features.stride
             guard limit > first else { continue }
-            for last in first..<limit where !values[last].isNaN && !values[last + 1].isNaN {
-                candidates.append((index, last))
+            for anchor in first..<limit where !values[anchor].isNaN && !values[anchor + c.horizons[0]].isNaN {
+                candidates.append((index, anchor))
             }
         }
         guard !candidates.isEmpty else { return (network, []) }
         var optimiser = AdamOptimizer(parameterCount: network.parameters.values.count, learningRate: c.learningRate)
         let loss = PinballLoss(quantiles: c.quantiles)
-        let (S, C) = (c.steps * NetworkFeatures.stepCount, NetworkFeatures.contextCount)
+        let (S, C) = (c.steps * NetworkFeatures.stepCount, features.contextCount)
         var x = [Double](repeating: 0, count: c.batch * S)
         var context = [Double](repeating: 0, count: c.batch * C)
-        var y = [Double](repeating: .nan, count: c.batch * c.horizons)
+        var y = [Double](repeating: .nan, count: c.batch * H)
         var pass = RecurrentNetwork.Pass(for: network)
         var gradients = network.parameters.zeros()
         var lossGradient: [Double] = []
@@ -95,11 +109,11 @@ public struct NetworkTrainer: Sendable {
                 for e in 0..<c.batch {
                     let (index, last) = candidates[Int.random(in: 0..<candidates.count, using: &random)]
                     let item = series[index]
-                    let anchor = Self.fill(item, last: last, scale: scales[index], otherScale: otherScales[index], startSlot: startSlot,
-                                           steps: c.steps, example: e, x: &x, context: &context, scratch: &scratch)!
-                    for horizon in 1...c.horizons {
+                    let anchor = Self.fill(item, last: last, features: features, scale: scales[index], otherScale: otherScales[index],
+                                           startSlot: startSlot, steps: c.steps, example: e, x: &x, context: &context, scratch: &scratch)!
+                    for (k, horizon) in c.horizons.enumerated() {
                         let target = item.values[last + horizon]
-                        y[e * c.horizons + horizon - 1] = (target - anchor) / scales[index]
+                        y[e * H + k] = (target - anchor) / scales[index]
                     }
                 }
                 network.forward(x, context: context, batch: c.batch, steps: c.steps, pass: &pass)
@@ -125,15 +139,15 @@ public struct NetworkTrainer: Sendable {
 
     /// Fills example `e` of `x` and `context` with the window of `item` that ends at slot
     /// `last`; returns its anchor (the value at `last`), nil when that is missing.
-    static func fill(_ item: TrainingSeries, last: Int, scale: Double, otherScale: Double, startSlot: Int64, steps: Int, example e: Int,
-                     x: inout [Double], context: inout [Double], scratch: inout [Double]) -> Double? {
-        let (S, C) = (steps * NetworkFeatures.stepCount, NetworkFeatures.contextCount)
-        let from = max(0, last + 1 - NetworkFeatures.reach)
+    static func fill(_ item: TrainingSeries, last: Int, features: NetworkFeatures, scale: Double, otherScale: Double, startSlot: Int64, steps: Int,
+                     example e: Int, x: inout [Double], context: inout [Double], scratch: inout [Double]) -> Double? {
+        let (S, C) = (steps * NetworkFeatures.stepCount, features.contextCount)
+        let from = max(0, last + 1 - features.reach)
         return item.values.withUnsafeBufferPointer { v in
             x.withUnsafeMutableBufferPointer { xp in
                 context.withUnsafeMutableBufferPointer { cp in
                     withOptionalWindow(item.other, from: from, through: last) { other in
-                        NetworkFeatures.fill(
+                        features.fill(
                             series: .init(values: UnsafeBufferPointer(rebasing: v[from...last]), scale: scale),
                             other: other.map { .init(values: $0, scale: otherScale) },
                             allocation: item.allocation?[last] ?? .nan, firstTarget: startSlot + Int64(last + 1), steps: steps,

@@ -13,14 +13,16 @@ public enum NetworkValidation {
                             maxWindows: Int = 100_000, scaleFloor: Double = NetworkTrainer.Configuration().scaleFloor,
                             batch: Int = 256) -> Double? {
         let shape = network.shape
-        let (S, C, H, Q) = (shape.steps * NetworkFeatures.stepCount, NetworkFeatures.contextCount, shape.horizons, shape.quantiles.count)
+        let features = NetworkFeatures(cadence: Cadence(interval: shape.interval), horizons: shape.horizonSlots)
+        let (S, C, H, Q) = (shape.steps * NetworkFeatures.stepCount, features.contextCount, shape.horizons, shape.quantiles.count)
         guard shape.features == NetworkFeatures.stepCount, shape.context == C, from > 0, to > from, maxWindows > 0 else { return nil }
+        let first = shape.horizonSlots[0]
         var windows: [(series: Int, last: Int)] = []
         for (index, item) in series.enumerated() where measured(item.values, before: from) {
-            let first = max(shape.steps - 1, from - 1)
-            let limit = min(item.values.count, to) - 1
-            guard limit >= first else { continue }
-            for last in first..<limit where !item.values[last].isNaN && !item.values[last + 1].isNaN { windows.append((index, last)) }
+            let earliest = max((shape.steps - 1) * features.stride, from - first)
+            let limit = min(item.values.count, to) - first
+            guard limit >= earliest else { continue }
+            for last in earliest..<limit where !item.values[last].isNaN && !item.values[last + first].isNaN { windows.append((index, last)) }
         }
         guard !windows.isEmpty else { return nil }
         if windows.count > maxWindows {
@@ -40,10 +42,10 @@ public enum NetworkValidation {
                 // A short last batch repeats its first window; only `count` are scored.
                 let (index, last) = windows[start + (e < count ? e : 0)]
                 let item = series[index]
-                let anchor = NetworkTrainer.fill(item, last: last, scale: scales[index], otherScale: otherScales[index], startSlot: startSlot,
-                                                 steps: shape.steps, example: e, x: &x, context: &context, scratch: &scratch) ?? .nan
+                let anchor = NetworkTrainer.fill(item, last: last, features: features, scale: scales[index], otherScale: otherScales[index],
+                                                 startSlot: startSlot, steps: shape.steps, example: e, x: &x, context: &context, scratch: &scratch) ?? .nan
                 for h in 0..<H {
-                    let target = last + 1 + h
+                    let target = last + shape.horizonSlots[h]
                     // Only targets inside the validation slots count.
                     y[e * H + h] = target < min(to, item.values.count) ? (item.values[target] - anchor) / scales[index] : .nan
                 }

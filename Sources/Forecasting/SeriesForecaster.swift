@@ -12,22 +12,29 @@ import Darwin
 /// made for this slot, feeds the baselines and combines their forecasts of the coming slots;
 /// `receiveNetwork` takes the network's forecasts of those slots, if it made any; `choose`
 /// picks, per horizon, the network or the combined baselines.
+///
+/// Horizons are the configuration's (`ForecastConfiguration.horizons`), in slots; arrays
+/// indexed "per horizon" are indexed by the horizon's position `k` in that list.
 public struct SeriesForecaster: Sendable {
     public let configuration: ForecastConfiguration
     public private(set) var history: RecentHistory
+    /// The forecast horizons in slots, ascending.
+    public let horizons: [Int]
     private var models: [any Forecaster]
-    /// Exponentially weighted mean absolute error, [model * maxHorizon + (horizon - 1)].
+    /// Exponentially weighted mean absolute error, [model * H + k].
     private var recentError: [Double]
-    /// Forecasts awaiting their slot: [(model * maxHorizon + horizon - 1) * ring + slot % ring].
+    /// Forecasts awaiting their slot: [(model * H + k) * ring + slot % ring].
     private var pending: [Double]
-    /// The latest forecast of every model: [model * maxHorizon + horizon - 1].
+    /// The latest forecast of every model: [model * H + k].
     private var forecasts: [Double]
     private var ranked: [(error: Double, model: Int)] = []
     private let ring: Int
+    /// Residuals and conformity scores are kept for one slot in `stride`.
+    private let stride: Int
     private let decay: Double
     private let choiceDecay: Double
     /// The baselines' combination awaiting its slot, and the best baseline behind it:
-    /// [(horizon - 1) * ring + slot % ring].
+    /// [k * ring + slot % ring].
     private var pendingCombined: [Double]
     private var pendingCombinedModel: [Int]
     /// The network's median awaiting its slot, laid out like `pendingCombined`.
@@ -45,7 +52,7 @@ public struct SeriesForecaster: Sendable {
     private var differenceSum = 0.0
     private var differenceCount = 0
     private var scratch: [Double] = []
-    /// The network's interval ends awaiting their slot: [(level * maxHorizon + horizon - 1) * ring + slot % ring].
+    /// The network's interval ends awaiting their slot: [(level * H + k) * ring + slot % ring].
     private var pendingNetworkLower: [Double]
     private var pendingNetworkUpper: [Double]
     /// Conformity scores max(lower - y, y - upper) of the network's intervals, per level and horizon.
@@ -57,35 +64,40 @@ public struct SeriesForecaster: Sendable {
     /// The name of the network, for `point(horizon:)`.
     public var networkName = "network"
 
-    public init(configuration: ForecastConfiguration = ForecastConfiguration(), models: [any Forecaster] = standardBaselines()) {
+    public init(configuration: ForecastConfiguration = ForecastConfiguration(), models: [any Forecaster]? = nil) {
+        let models = models ?? standardBaselines(configuration.cadence)
         precondition(!models.isEmpty)
-        let maxHorizon = configuration.maxHorizon, levels = IntervalForecast.levels.count
+        let horizons = configuration.horizons, levels = IntervalForecast.levels.count
+        let H = horizons.count
         self.configuration = configuration
+        self.horizons = horizons
         self.models = models
         history = RecentHistory(capacity: configuration.historySlots)
-        ring = maxHorizon + 1
-        recentError = [Double](repeating: .nan, count: models.count * maxHorizon)
-        pending = [Double](repeating: .nan, count: models.count * maxHorizon * ring)
-        forecasts = [Double](repeating: .nan, count: models.count * maxHorizon)
+        ring = horizons.last! + 1
+        stride = configuration.cadence.stride
+        recentError = [Double](repeating: .nan, count: models.count * H)
+        pending = [Double](repeating: .nan, count: models.count * H * ring)
+        forecasts = [Double](repeating: .nan, count: models.count * H)
         decay = exp2(-1 / configuration.selectionHalfLife)
         choiceDecay = exp2(-1 / configuration.choiceHalfLife)
-        pendingCombined = [Double](repeating: .nan, count: maxHorizon * ring)
-        pendingCombinedModel = [Int](repeating: -1, count: maxHorizon * ring)
+        pendingCombined = [Double](repeating: .nan, count: H * ring)
+        pendingCombinedModel = [Int](repeating: -1, count: H * ring)
         pendingNetwork = pendingCombined
-        combinedError = [Double](repeating: .nan, count: maxHorizon)
+        combinedError = [Double](repeating: .nan, count: H)
         networkError = combinedError
         pendingChosen = pendingCombined
         pendingChosenModel = pendingCombinedModel
-        residuals = (0..<maxHorizon).map { _ in ResidualWindow(capacity: configuration.calibrationWindow) }
+        residuals = (0..<H).map { _ in ResidualWindow(capacity: configuration.calibrationWindow) }
         scratch.reserveCapacity(configuration.historySlots)
-        pendingNetworkLower = [Double](repeating: .nan, count: levels * maxHorizon * ring)
+        pendingNetworkLower = [Double](repeating: .nan, count: levels * H * ring)
         pendingNetworkUpper = pendingNetworkLower
-        networkScores = (0..<(levels * maxHorizon)).map { _ in ResidualWindow(capacity: configuration.networkCalibrationWindow) }
-        networkLevel = IntervalForecast.levels.flatMap { Array(repeating: $0, count: maxHorizon) }
+        networkScores = (0..<(levels * H)).map { _ in ResidualWindow(capacity: configuration.networkCalibrationWindow) }
+        networkLevel = IntervalForecast.levels.flatMap { Array(repeating: $0, count: H) }
     }
 
     public var modelNames: [String] { models.map(\.name) }
-    public func residualCount(horizon: Int) -> Int { residuals[horizon - 1].count }
+    /// Residuals kept at the horizon at position `k`.
+    public func residualCount(k: Int) -> Int { residuals[k].count }
 
     /// The series' scale (mean absolute step), floored; nil before two consecutive samples.
     public var scale: Double? {
@@ -94,11 +106,11 @@ public struct SeriesForecaster: Sendable {
 
     /// Takes the next slot's value (NaN when missing): scores what was forecast for it, feeds
     /// the baselines and combines their forecasts of the coming slots. Writes into `settled`
-    /// the residuals (actual minus chosen point) this slot settled, per horizon, NaN where
-    /// none; returns whether there was any.
+    /// the residuals (actual minus chosen point) this slot settled and keeps, per horizon, NaN
+    /// where none; returns whether there was any.
     @discardableResult
     public mutating func observe(_ value: Double, settled: inout [Double]) -> Bool {
-        let maxHorizon = configuration.maxHorizon
+        let H = horizons.count
         let slot = history.count
         settled.removeAll(keepingCapacity: true)
         var anySettled = false
@@ -108,26 +120,27 @@ public struct SeriesForecaster: Sendable {
                 differenceSum += abs(value - previous)
                 differenceCount += 1
             }
-            scoreNetworkIntervals(value, slot: slot)
-            for horizon in 1...maxHorizon {
-                let key = (horizon - 1) * ring + slot % ring
+            let keeps = slot % stride == 0
+            if keeps { scoreNetworkIntervals(value, slot: slot) }
+            for k in 0..<H {
+                let key = k * ring + slot % ring
                 let chosen = pendingChosen[key]
-                if chosen.isNaN {
+                if chosen.isNaN || !keeps {
                     settled.append(.nan)
                 } else {
-                    residuals[horizon - 1].append(value - chosen)
+                    residuals[k].append(value - chosen)
                     settled.append(value - chosen)
                     anySettled = true
                 }
                 let combined = pendingCombined[key], network = pendingNetwork[key]
                 if !combined.isNaN && !network.isNaN {
-                    Self.smooth(&combinedError[horizon - 1], abs(value - combined), choiceDecay)
-                    Self.smooth(&networkError[horizon - 1], abs(value - network), choiceDecay)
+                    Self.smooth(&combinedError[k], abs(value - combined), choiceDecay)
+                    Self.smooth(&networkError[k], abs(value - network), choiceDecay)
                 }
                 for model in models.indices {
-                    let forecast = pending[(model * maxHorizon + horizon - 1) * ring + slot % ring]
+                    let forecast = pending[(model * H + k) * ring + slot % ring]
                     guard !forecast.isNaN else { continue }
-                    Self.smooth(&recentError[model * maxHorizon + horizon - 1], abs(value - forecast), decay)
+                    Self.smooth(&recentError[model * H + k], abs(value - forecast), decay)
                 }
             }
         }
@@ -136,28 +149,28 @@ public struct SeriesForecaster: Sendable {
         // Forecast the coming slots now, to score them when they arrive.
         let next = slot + 1
         // Written in place: locals, so that the closure touches no other part of `self`.
-        let (models, history) = (self.models, self.history)
+        let (models, history, horizons) = (self.models, self.history, self.horizons)
         var scratch: [Double] = []
         swap(&scratch, &self.scratch) // moved, not shared: no copy when it is written
         forecasts.withUnsafeMutableBufferPointer { all in
             for model in models.indices {
-                models[model].forecast(history, into: UnsafeMutableBufferPointer(rebasing: all[model * maxHorizon..<(model + 1) * maxHorizon]),
+                models[model].forecast(history, horizons: horizons, into: UnsafeMutableBufferPointer(rebasing: all[model * H..<(model + 1) * H]),
                                        scratch: &scratch)
             }
         }
         self.scratch = scratch
-        for horizon in 1...maxHorizon {
-            let target = (next + horizon - 1) % ring
+        for k in 0..<H {
+            let target = (next + horizons[k] - 1) % ring
             for model in models.indices {
-                let key = model * maxHorizon + horizon - 1
+                let key = model * H + k
                 pending[key * ring + target] = forecasts[key]
             }
-            let (combined, model) = combine(horizon: horizon)
-            pendingCombined[(horizon - 1) * ring + target] = combined
-            pendingCombinedModel[(horizon - 1) * ring + target] = model
-            pendingNetwork[(horizon - 1) * ring + target] = .nan
+            let (combined, model) = combine(k)
+            pendingCombined[k * ring + target] = combined
+            pendingCombinedModel[k * ring + target] = model
+            pendingNetwork[k * ring + target] = .nan
             for level in IntervalForecast.levels.indices {
-                let key = (level * maxHorizon + horizon - 1) * ring + target
+                let key = (level * H + k) * ring + target
                 pendingNetworkLower[key] = .nan
                 pendingNetworkUpper[key] = .nan
             }
@@ -171,7 +184,7 @@ public struct SeriesForecaster: Sendable {
 
     /// Scores the network's intervals for `slot` and moves each level by adaptive conformal inference.
     private mutating func scoreNetworkIntervals(_ value: Double, slot: Int) {
-        let maxHorizon = configuration.maxHorizon
+        let H = horizons.count
         for key in networkScores.indices {
             let lower = pendingNetworkLower[key * ring + slot % ring], upper = pendingNetworkUpper[key * ring + slot % ring]
             guard !lower.isNaN else { continue }
@@ -179,26 +192,26 @@ public struct SeriesForecaster: Sendable {
             if networkScores[key].count >= max(1, configuration.minimumOwnResiduals) {
                 let widen = networkScores[key].conformalQuantile(level: networkLevel[key], scratch: &scratch)
                 let miss = score > widen ? 1.0 : 0.0
-                let nominal = IntervalForecast.levels[key / maxHorizon]
+                let nominal = IntervalForecast.levels[key / H]
                 networkLevel[key] = min(0.999, max(0.5, networkLevel[key] + configuration.adaptationRate * (miss - (1 - nominal))))
             }
             networkScores[key].append(score)
         }
     }
 
-    /// The network's forecasts of the coming slots, per horizon 1...maxHorizon: its median and,
+    /// The network's forecasts of the coming slots, per horizon position k: its median and,
     /// per interval level, the ends of its central interval.
-    public mutating func receiveNetwork(median: (Int) -> Double, lower: (_ level: Int, _ horizon: Int) -> Double,
-                                        upper: (_ level: Int, _ horizon: Int) -> Double) {
-        let maxHorizon = configuration.maxHorizon
+    public mutating func receiveNetwork(median: (_ k: Int) -> Double, lower: (_ level: Int, _ k: Int) -> Double,
+                                        upper: (_ level: Int, _ k: Int) -> Double) {
+        let H = horizons.count
         let next = history.count
-        for horizon in 1...maxHorizon {
-            let target = (next + horizon - 1) % ring
-            pendingNetwork[(horizon - 1) * ring + target] = median(horizon)
+        for k in 0..<H {
+            let target = (next + horizons[k] - 1) % ring
+            pendingNetwork[k * ring + target] = median(k)
             for level in IntervalForecast.levels.indices {
-                let key = (level * maxHorizon + horizon - 1) * ring + target
-                pendingNetworkLower[key] = lower(level, horizon)
-                pendingNetworkUpper[key] = upper(level, horizon)
+                let key = (level * H + k) * ring + target
+                pendingNetworkLower[key] = lower(level, k)
+                pendingNetworkUpper[key] = upper(level, k)
             }
         }
     }
@@ -206,10 +219,9 @@ public struct SeriesForecaster: Sendable {
     /// Picks, per horizon, the point for the coming slots: the network's median where it
     /// forecast and its recent error is below the combined baselines', else the combination.
     public mutating func choose() {
-        let maxHorizon = configuration.maxHorizon
         let next = history.count
-        for horizon in 1...maxHorizon {
-            let key = (horizon - 1) * ring + (next + horizon - 1) % ring
+        for k in horizons.indices {
+            let key = k * ring + (next + horizons[k] - 1) % ring
             let network = pendingNetwork[key]
             let useNetwork: Bool
             if network.isNaN {
@@ -218,7 +230,7 @@ public struct SeriesForecaster: Sendable {
                 useNetwork = true
             } else {
                 // Both errors are scored on the same slots; before any, the network goes first.
-                let n = networkError[horizon - 1], c = combinedError[horizon - 1]
+                let n = networkError[k], c = combinedError[k]
                 useNetwork = (n.isNaN ? .infinity : n) <= (c.isNaN ? .infinity : c)
             }
             pendingChosen[key] = useNetwork ? network : pendingCombined[key]
@@ -226,16 +238,16 @@ public struct SeriesForecaster: Sendable {
         }
     }
 
-    /// Conformalised quantile regression: the network's interval ends at `horizon`, each widened
-    /// by the conformal quantile of its recent conformity scores, relative to `point`; nil when
-    /// the network has no interval for that slot or too few scores.
-    func networkBounds(horizon: Int, point: Double, scratch: inout [Double]) -> (lower: [Double], upper: [Double])? {
-        let maxHorizon = configuration.maxHorizon
+    /// Conformalised quantile regression: the network's interval ends at the horizon at
+    /// position `k`, each widened by the conformal quantile of its recent conformity scores,
+    /// relative to `point`; nil when the network has no interval for that slot or too few scores.
+    func networkBounds(k: Int, point: Double, scratch: inout [Double]) -> (lower: [Double], upper: [Double])? {
+        let H = horizons.count
         var lower: [Double] = [], upper: [Double] = []
         for level in IntervalForecast.levels.indices {
-            let key = level * maxHorizon + horizon - 1
+            let key = level * H + k
             let window = networkScores[key]
-            let slot = key * ring + (history.count + horizon - 1) % ring
+            let slot = key * ring + (history.count + horizons[k] - 1) % ring
             let low = pendingNetworkLower[slot], high = pendingNetworkUpper[slot]
             guard !low.isNaN, window.count >= max(1, configuration.minimumOwnResiduals) else { return nil }
             let widen = window.conformalQuantile(level: networkLevel[key], scratch: &scratch)
@@ -249,24 +261,24 @@ public struct SeriesForecaster: Sendable {
         return (lower, upper)
     }
 
-    /// The point forecast `horizon` slots after the last observed one and the model it comes
-    /// from (for the combined baselines, the best of them).
-    public func point(horizon: Int) -> (value: Double, model: String) {
-        let key = (horizon - 1) * ring + (history.count + horizon - 1) % ring
+    /// The point forecast at the horizon at position `k` after the last observed slot and the
+    /// model it comes from (for the combined baselines, the best of them).
+    public func point(k: Int) -> (value: Double, model: String) {
+        let key = k * ring + (history.count + horizons[k] - 1) % ring
         let model = pendingChosenModel[key]
         if model < 0 { return (.nan, "none") }
         return (pendingChosen[key], model == models.count ? networkName : models[model].name)
     }
 
     /// The median of the latest forecasts of the `combineBest` models with the lowest recent
-    /// error at `horizon` (models never scored rank last), and the best model's index.
-    private mutating func combine(horizon: Int) -> (value: Double, model: Int) {
-        let maxHorizon = configuration.maxHorizon
-        let wanted = max(1, configuration.combineBest.isEmpty ? 1 : configuration.combineBest[min(horizon, configuration.combineBest.count) - 1])
+    /// error at the horizon at position `k` (models never scored rank last), and the best model's index.
+    private mutating func combine(_ k: Int) -> (value: Double, model: Int) {
+        let H = horizons.count
+        let wanted = max(1, configuration.combineBest.isEmpty ? 1 : configuration.combineBest[min(k + 1, configuration.combineBest.count) - 1])
         // The `wanted` best by (error, index), kept in order by insertion: no sort of the whole bank.
         ranked.removeAll(keepingCapacity: true)
         for model in models.indices {
-            let key = model * maxHorizon + horizon - 1
+            let key = model * H + k
             guard !forecasts[key].isNaN else { continue }
             let error = recentError[key].isNaN ? Double.infinity : recentError[key]
             if ranked.count == wanted, !(error < ranked[wanted - 1].error) { continue }
@@ -277,14 +289,15 @@ public struct SeriesForecaster: Sendable {
         }
         guard !ranked.isEmpty else { return (.nan, -1) }
         scratch.removeAll(keepingCapacity: true)
-        for entry in ranked { scratch.append(forecasts[entry.model * maxHorizon + horizon - 1]) }
+        for entry in ranked { scratch.append(forecasts[entry.model * H + k]) }
         scratch.sort()
         return (medianOfSorted(scratch), ranked[0].model)
     }
 
-    /// Residual quantiles of this series at `horizon`, or nil with too few residuals of its own.
-    func ownBounds(horizon: Int, scratch: inout [Double]) -> (lower: [Double], upper: [Double])? {
-        let window = residuals[horizon - 1]
+    /// Residual quantiles of this series at the horizon at position `k`, or nil with too few
+    /// residuals of its own.
+    func ownBounds(k: Int, scratch: inout [Double]) -> (lower: [Double], upper: [Double])? {
+        let window = residuals[k]
         guard window.count >= max(1, configuration.minimumOwnResiduals) else { return nil }
         return window.bounds(levels: IntervalForecast.levels, scratch: &scratch)
     }

@@ -99,7 +99,6 @@ struct APIRoutes: Sendable {
         router.post("/forecaster/train") { _, context -> Response in
             let principal = try context.require(.administer)
             guard principal.tenant == nil else { throw APIFailure.forbidden("the networks are shared: a tenant's token cannot train them") }
-            if let problem = NetworkTraining.intervalProblem(runtime.configuration.interval) { throw APIFailure.unprocessable(problem) }
             guard await training.start(until: await runtime.poolTime) != nil else {
                 throw APIFailure.conflict("a training runs already; GET /forecaster tells when it is done")
             }

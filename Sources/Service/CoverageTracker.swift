@@ -1,7 +1,8 @@
 /// How often an instance's past intervals held what came, per resource,
 /// horizon and level: the coverage `GET /prediction` reports.
 struct CoverageTracker: Sendable {
-    static let horizons = [1, 3, 6]
+    /// 5, 15 and 30 minutes.
+    static let horizonSeconds = [300, 900, 1_800]
     private struct Pending: Sendable { var target: Int64; var lower: [Double]; var upper: [Double] }
     /// [resource][horizon] → forecasts waiting for their slot.
     private var pending = [[[Pending]]](repeating: [[Pending]](repeating: [], count: 3), count: 2)

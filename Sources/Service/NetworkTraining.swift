@@ -20,15 +20,10 @@ public struct NetworkTraining: Sendable {
     let runtime: PoolRuntime
     let logger: Logger
 
-    /// Seconds per slot the networks read (their time-of-day and weekly inputs count 288 a day).
-    static let slotSeconds: Int64 = 300
+    /// Seconds per slot: the pool's interval, which the networks read at.
+    var slotSeconds: Int64 { Int64(configuration.interval) }
 
-    /// Why the networks cannot run on a pool of `interval`-second slots; nil when they can.
-    static func intervalProblem(_ interval: Int) -> String? {
-        Int64(interval) == slotSeconds ? nil : "the networks read 5-minute slots; this pool's interval is \(interval) s"
-    }
-
-    public var isEnabled: Bool { configuration.retrainHours > 0 && Self.intervalProblem(configuration.interval) == nil }
+    public var isEnabled: Bool { configuration.retrainHours > 0 }
 
     /// Whether a training is due at pool time `now`: the first once the forecaster has held
     /// samples for `firstTrainingHours` (since `historySince`, the oldest it was fed), then
@@ -57,13 +52,13 @@ public struct NetworkTraining: Sendable {
     /// network runs that it can be compared with, holds out the last slots and installs and
     /// saves the new one only when it does better there. Returns what went wrong.
     public func run(until time: Int64) async -> [String] {
-        let end = time / Self.slotSeconds
-        let start = end - Int64(configuration.trainingDays) * 86_400 / Self.slotSeconds
+        let end = time / slotSeconds
+        let start = end - Int64(configuration.trainingDays) * 86_400 / slotSeconds
         let slots = Int(end - start)
         var cpu: [[Double]] = [], memory: [[Double]] = [], allocation: [[[Double]]] = []
         do {
             for record in await runtime.allInstances() {
-                let history = try await StoredHistory.read(record, startSlot: start, slots: slots, interval: Self.slotSeconds, from: store)
+                let history = try await StoredHistory.read(record, startSlot: start, slots: slots, interval: slotSeconds, from: store)
                 cpu.append(history.cpu)
                 memory.append(history.memory)
                 allocation.append(history.allocation)
@@ -74,6 +69,7 @@ public struct NetworkTraining: Sendable {
         var settings = NetworkTrainer.Configuration()
         settings.samples = configuration.trainingSamples
         settings.epochs = configuration.trainingEpochs
+        settings.adopt(configuration.forecastConfiguration)
         var problems: [String] = []
         let firstObserved = (cpu + memory).compactMap { $0.firstIndex { !$0.isNaN } }.min() ?? slots
         let held = Self.validationSlots(configuration, span: slots - firstObserved)
@@ -88,9 +84,10 @@ public struct NetworkTraining: Sendable {
             var validationFrom: Int?, why: String?
             if let champion {
                 // The first slot wholly after the champion's samples.
-                let championEnd = champion.trainedUntil.map { Int(($0 + Self.slotSeconds - 1) / Self.slotSeconds - start) } ?? slots
-                if champion.network.shape.horizons != settings.horizons || champion.network.shape.quantiles != settings.quantiles {
-                    why = "the network in use forecasts other horizons or quantiles: not compared"
+                let championEnd = champion.trainedUntil.map { Int(($0 + slotSeconds - 1) / slotSeconds - start) } ?? slots
+                if champion.network.shape.horizonSlots != settings.horizons || champion.network.shape.interval != settings.interval
+                    || champion.network.shape.quantiles != settings.quantiles {
+                    why = "the network in use forecasts other horizons or quantiles, or at another interval: not compared"
                 } else if max(slots - held, championEnd) >= slots - 1 || held == 0 {
                     why = "the network in use trained on the slots a comparison would use: not compared"
                 } else {
@@ -135,7 +132,7 @@ public struct NetworkTraining: Sendable {
                 }
             }
             // Installed first: a network the forecaster refuses never replaces the saved one.
-            let trainedUntil = time - Int64(slots - trainEnd) * Self.slotSeconds
+            let trainedUntil = time - Int64(slots - trainEnd) * slotSeconds
             do {
                 try await runtime.install(network, for: resource, status: NetworkStatus(
                     resource: "\(resource)", cell: network.shape.cell.rawValue, hidden: network.shape.hidden, steps: network.shape.steps,
@@ -168,7 +165,7 @@ public struct NetworkTraining: Sendable {
     /// Slots held out for validation at the end of a training span whose first sample is `span`
     /// slots before its end: `validationHours`, at most a fifth of them.
     static func validationSlots(_ configuration: ServiceConfiguration, span: Int) -> Int {
-        min(configuration.validationHours * 3600 / Int(slotSeconds), span / 5)
+        min(configuration.validationHours * 3600 / configuration.interval, span / 5)
     }
 
     /// The decision between a challenger and a champion scored on the same `slots`: the

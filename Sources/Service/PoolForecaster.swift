@@ -7,6 +7,8 @@ import Storage
 /// and the coverage each instance's intervals have measured. Its slot 0 is aligned with pool
 /// time; the networks are installed by the runtime (`PoolRuntimeNetworks`).
 struct PoolForecaster {
+    /// The engine's settings: the pool's interval (`ServiceConfiguration.forecastConfiguration`).
+    var configuration = ForecastConfiguration()
     var engine = ForecastEngine(seriesCount: 0)
     /// Instance ids in the order their series were added.
     var order: [String] = []
@@ -19,30 +21,41 @@ struct PoolForecaster {
     var slotInterval: Int64 = 300
     /// Pool time of the oldest sample the engine was fed.
     var historySince: Int64?
-    /// This slot's forecasts, `[series * maxHorizon + horizon - 1]`: they change only when a
-    /// slot is observed, and each costs a selection over its residuals.
+    /// This slot's forecasts, `[series * H + k]` for the engine's horizon at position k: they
+    /// change only when a slot is observed, and each costs a selection over its residuals.
     private var cache: [IntervalForecast?] = []
     /// The engine's slot count the cache holds forecasts of.
     private var cacheSlot = -1
 
-    /// The forecast of `series` `horizon` slots ahead, computed once per observed slot.
+    /// The forecast of `series` at the first of the engine's horizons at least `horizon` slots
+    /// ahead (the longest when none is), computed once per observed slot.
     mutating func forecast(_ series: Int, horizon: Int) -> IntervalForecast {
-        let width = engine.configuration.maxHorizon
-        guard horizon >= 1, horizon <= width else { return engine.forecast(series: series, horizon: horizon) }
+        forecast(series, k: engine.horizonPosition(covering: horizon))
+    }
+
+    /// The forecast of `series` at the engine's horizon at position `k`.
+    mutating func forecast(_ series: Int, k: Int) -> IntervalForecast {
+        let width = engine.horizons.count
         if cacheSlot != engine.slotCount || cache.count != engine.series.count * width {
             cache = Array(repeating: nil, count: engine.series.count * width)
             cacheSlot = engine.slotCount
         }
-        let k = series * width + horizon - 1
-        if let cached = cache[k] { return cached }
-        let made = engine.forecast(series: series, horizon: horizon)
-        cache[k] = made
+        let key = series * width + k
+        if let cached = cache[key] { return cached }
+        let made = engine.forecast(series: series, k: k)
+        cache[key] = made
         return made
     }
 
+    /// Forgets this slot's forecasts: a network installed since forecasts them anew.
+    mutating func forgetForecasts() { cacheSlot = -1 }
+
+    /// The horizons of `CoverageTracker` (5, 15 and 30 minutes) in slots.
+    var coverageHorizons: [Int] { CoverageTracker.horizonSeconds.map(configuration.cadence.slots) }
+
     /// A new, empty engine whose slot 0 is the absolute slot `firstSlot`.
     mutating func reset(firstSlot: Int64) {
-        engine = ForecastEngine(seriesCount: 0, firstSlot: firstSlot)
+        engine = ForecastEngine(seriesCount: 0, configuration: configuration, firstSlot: firstSlot)
         cacheSlot = -1
         seriesOf = [:]
         order = []
@@ -86,7 +99,7 @@ struct PoolForecaster {
             guard let series = seriesOf[id] else { continue }
             coverage[id]?.observe(resource: 0, slot: time, value: values[series.cpu])
             coverage[id]?.observe(resource: 1, slot: time, value: values[series.memory])
-            for (h, horizon) in CoverageTracker.horizons.enumerated() {
+            for (h, horizon) in coverageHorizons.enumerated() {
                 let target = time + Int64(horizon) * interval
                 for (r, index) in [series.cpu, series.memory].enumerated() {
                     let f = forecast(index, horizon: horizon)
@@ -121,9 +134,9 @@ struct PoolForecaster {
         guard let series = seriesOf[record.id], observed(record.id) else { return record.allocation }
         let chance = allowedExceedance(weight: record.weight)
         var cpu = 0.0, memory = 0.0
-        for h in 1...max(1, min(horizon, engine.configuration.maxHorizon)) {
-            cpu = max(cpu, forecast(series.cpu, horizon: h).upperQuantile(exceedance: chance))
-            memory = max(memory, forecast(series.memory, horizon: h).upperQuantile(exceedance: chance))
+        for k in 0...engine.horizonPosition(covering: horizon) {
+            cpu = max(cpu, forecast(series.cpu, k: k).upperQuantile(exceedance: chance))
+            memory = max(memory, forecast(series.memory, k: k).upperQuantile(exceedance: chance))
         }
         let gpu = max(lastUsed[record.id]?[2] ?? record.allocation[2], 0)
         return [cpu, memory, gpu.rounded(.up)]
@@ -148,15 +161,16 @@ struct PoolForecaster {
                 lastUsed[record.id]?[2] ?? 0]
     }
 
-    /// The forecast of each of the next `slots` slots as quantiles, per resource, for the risk
-    /// assessment; empty when `id` was never observed (no forecast: no shrink).
+    /// The forecast of the engine's horizons up to the one covering `slots` (every slot at 300 s)
+    /// as quantiles, per resource, for the risk assessment; empty when `id` was never observed
+    /// (no forecast: no shrink).
     mutating func quantiles(_ id: String, slots: Int) -> [Resource: ForecastQuantiles] {
         guard let series = seriesOf[id], recentlyObserved(id) else { return [:] }
         let levels = IntervalForecast.levels.reversed().map { (1 - $0) / 2 } + [0.5] + IntervalForecast.levels.map { (1 + $0) / 2 }
         var out: [Resource: ForecastQuantiles] = [:]
         for (resource, index) in [(Resource.cpu, series.cpu), (.memory, series.memory)] {
-            let rows = (1...max(1, min(slots, engine.configuration.maxHorizon))).map { h -> [Double] in
-                let f = forecast(index, horizon: h)
+            let rows = (0...engine.horizonPosition(covering: slots)).map { k -> [Double] in
+                let f = forecast(index, k: k)
                 return f.lower.reversed() + [f.point] + f.upper
             }
             out[resource] = ForecastQuantiles(levels: levels, slots: rows)

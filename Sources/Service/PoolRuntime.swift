@@ -83,6 +83,8 @@ public actor PoolRuntime {
         simulated = driver as? SimulatedDriver
         monitor = SwapMonitor(keep: configuration.verification.baselineRounds, memoryRounds: configuration.risk.workingSetRounds)
         forecaster.riskLevel = configuration.riskLevel
+        forecaster.configuration = configuration.forecastConfiguration
+        forecaster.reset(firstSlot: 0)
     }
 
     /// Performs driver actions, one run at a time.
@@ -296,11 +298,15 @@ public actor PoolRuntime {
     public func prediction(_ id: String, horizons: [Int]) -> PredictionView? {
         guard let series = forecaster.seriesOf[id] else { return nil }
         let base = poolTime
-        let predictions = horizons.map { horizon -> HorizonPrediction in
-            let h = CoverageTracker.horizons.firstIndex(of: horizon) ?? 0
+        let predictions = horizons.map { asked -> HorizonPrediction in
+            // The engine's horizon that covers the one asked for: every 5 minutes to 30.
+            let k = forecaster.engine.horizonPosition(covering: asked)
+            let horizon = forecaster.engine.horizons[k]
+            let h = forecaster.coverageHorizons.firstIndex(of: horizon)
             func view(_ index: Int, _ resource: Int) -> ResourcePrediction {
-                let f = forecaster.forecast(index, horizon: horizon)
-                let (shares, scored) = forecaster.coverage(id, resource: resource, horizon: h)
+                let f = forecaster.forecast(index, k: k)
+                var (shares, scored) = ([Double.nan, .nan, .nan], 0)
+                if let h { (shares, scored) = forecaster.coverage(id, resource: resource, horizon: h) }
                 var measured: [String: Double] = [:]
                 for (level, share) in zip(["80", "90", "95"], shares) where !share.isNaN { measured[level] = share }
                 return ResourcePrediction(
@@ -308,7 +314,8 @@ public actor PoolRuntime {
                     intervals: IntervalForecast.levels.indices.map { IntervalView(level: IntervalForecast.levels[$0], lower: f.lower[$0], upper: f.upper[$0]) },
                     model: f.model, coverage: measured, scored: scored)
             }
-            return HorizonPrediction(horizon: "\(horizon * configuration.interval / 60)m", minutes: horizon * configuration.interval / 60,
+            let minutes = (horizon * configuration.interval + 30) / 60
+            return HorizonPrediction(horizon: "\(minutes)m", minutes: minutes,
                                      target: base + Int64(horizon - 1) * interval,
                                      cpu: view(series.cpu, 0), memory: view(series.memory, 1))
         }

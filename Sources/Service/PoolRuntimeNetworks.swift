@@ -131,16 +131,13 @@ extension PoolRuntime {
         try NetworkForecaster.check(network)
         let served = forecaster.order.compactMap { forecaster.seriesOf[$0].map { resource == .cpu ? $0.cpu : $0.memory } }
         try forecaster.engine.install(NetworkForecaster(network: network, activeFrom: forecaster.engine.slotCount), as: resource.rawValue, serving: served)
+        forecaster.forgetForecasts()
     }
 
     /// Installs the networks saved in the store; a checkpoint that cannot be read is reported in
     /// `networkProblems` and left for the next training to replace. The next training is due
     /// `retrainHours` after the oldest of them was trained until.
     func loadNetworks() async {
-        if let problem = NetworkTraining.intervalProblem(configuration.interval) {
-            networkProblems.append("\(problem): the saved networks are not used")
-            return
-        }
         for resource in NetworkTraining.resources {
             let name = NetworkTraining.checkpointName(resource)
             do {

@@ -1,4 +1,5 @@
 import Execution
+import Forecasting
 import Foundation
 
 /// Every setting of `poolswap serve`, in one place. Precedence: flags, then
@@ -15,6 +16,13 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     public var postgres: String?
     /// Seconds of pool time between control-loop rounds: the usage grid. 300 s, the trace's interval.
     public var interval = 300
+
+    /// The forecasting engine's settings at this interval.
+    public var forecastConfiguration: ForecastConfiguration {
+        var engine = ForecastConfiguration()
+        engine.interval = interval
+        return engine
+    }
     /// Replay the bundled trace as a simulated pool (demo); off when you register your own pool.
     public var demo = true
     /// Demo only: wall-clock seconds per round, so a newcomer sees swaps within a minute.
@@ -72,7 +80,7 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     /// Days of samples kept at all (downsampled to hourly means after `retentionFullDays`).
     public var retentionDays = 90
     /// Hours of pool time between trainings of the forecasting networks, run in the background
-    /// (0: never train; forecasts then come from the baselines alone). Needs 300 s slots.
+    /// (0: never train; forecasts then come from the baselines alone).
     public var retrainHours = 24
     /// Hours of samples the pool needs before its first training (a day gives every hour of the day).
     public var firstTrainingHours = 24

@@ -25,8 +25,8 @@ struct BacktestCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds between origins.")
     var originEvery: Int = 3600
 
-    @Option(name: .long, help: "Comma-separated horizons in steps of the trace's interval (5 minutes for Bitbrains).")
-    var horizons: String = "1,3,6"
+    @Option(name: .long, help: "Comma-separated horizons in steps of the trace's interval, among the engine's (every 5 minutes to 30, rounded to steps). Default: 5, 15 and 30 minutes (1,3,6 at 5-minute samples; 5,16,32 at 57 s).")
+    var horizons: String?
 
     @Option(name: .long, help: "Recurrent network beside the baselines: gru, lstm or none.")
     var network: String = "gru"
@@ -37,7 +37,7 @@ struct BacktestCommand: ParsableCommand {
     @Option(name: .long, help: "Units of the network's dense hidden layer.")
     var mlp: Int = NetworkTrainer.Configuration().mlp
 
-    @Option(name: .long, help: "Slots in the network's input window.")
+    @Option(name: .long, help: "Steps in the network's input window (one step is 5 minutes, or one sample when samples are longer).")
     var steps: Int = NetworkTrainer.Configuration().steps
 
     @Option(name: .long, help: "Peak learning rate of training.")
@@ -55,20 +55,20 @@ struct BacktestCommand: ParsableCommand {
     @Option(name: .long, help: "Folder for trained networks: loaded from it when there, else trained and saved to it.")
     var checkpoints: String?
 
-    @Option(name: .long, help: "Residuals per horizon that calibrate intervals around the chosen point.")
-    var calibrationWindow = ForecastConfiguration().calibrationWindow
+    @Option(name: .long, help: "Seconds of residuals per horizon that calibrate intervals around the chosen point.")
+    var calibrationSeconds = ForecastConfiguration().calibrationSeconds
 
-    @Option(name: .long, help: "Conformity scores per level and horizon that calibrate the network's intervals.")
-    var networkCalibrationWindow = ForecastConfiguration().networkCalibrationWindow
+    @Option(name: .long, help: "Seconds of conformity scores per level and horizon that calibrate the network's intervals.")
+    var networkCalibrationSeconds = ForecastConfiguration().networkCalibrationSeconds
 
     @Option(name: .long, help: "Step of adaptive conformal inference on the network's intervals (0: off).")
     var adaptationRate = ForecastConfiguration().adaptationRate
 
-    @Option(name: .long, help: "Half-life, in slots, of the errors that rank the baselines.")
-    var selectionHalfLife = ForecastConfiguration().selectionHalfLife
+    @Option(name: .long, help: "Half-life, in seconds, of the errors that rank the baselines.")
+    var selectionHalfLife = ForecastConfiguration().selectionHalfLifeSeconds
 
-    @Option(name: .long, help: "Half-life, in slots, of the errors that choose between the network and the baselines.")
-    var choiceHalfLife = ForecastConfiguration().choiceHalfLife
+    @Option(name: .long, help: "Half-life, in seconds, of the errors that choose between the network and the baselines.")
+    var choiceHalfLife = ForecastConfiguration().choiceHalfLifeSeconds
 
     @Option(name: .long, help: "Train the networks on the last N days before the cut-off only (default: all of them).")
     var trainingDays: Int?
@@ -83,7 +83,7 @@ struct BacktestCommand: ParsableCommand {
         guard let cutoffSeconds = UTCTime.parseISO8601(cutoff) else {
             throw ValidationError("--cutoff '\(cutoff)' is not a UTC time like 2013-09-15T00:00:00Z")
         }
-        let steps = try horizons.split(separator: ",").map { text in
+        let asked = try horizons?.split(separator: ",").map { text in
             guard let step = Int(text.trimmingCharacters(in: .whitespaces)), step >= 1 else {
                 throw ValidationError("--horizons: '\(text)' is not a positive number of steps")
             }
@@ -101,14 +101,17 @@ struct BacktestCommand: ParsableCommand {
         }
         guard !measured.isEmpty else { throw ValidationError("\(source.name) has no cpu or memory usage to forecast") }
         var engine = ForecastConfiguration()
-        engine.calibrationWindow = calibrationWindow
-        engine.networkCalibrationWindow = networkCalibrationWindow
+        engine.interval = trace.interval
+        engine.calibrationSeconds = calibrationSeconds
+        engine.networkCalibrationSeconds = networkCalibrationSeconds
         engine.adaptationRate = adaptationRate
-        engine.selectionHalfLife = selectionHalfLife
-        engine.choiceHalfLife = choiceHalfLife
-        guard calibrationWindow > 0, networkCalibrationWindow > 0, adaptationRate >= 0, adaptationRate < 1,
-              selectionHalfLife > 0, choiceHalfLife > 0 else {
-            throw ValidationError("the calibration windows and half-lives must be positive and --adaptation-rate within 0..<1")
+        engine.selectionHalfLifeSeconds = selectionHalfLife
+        engine.choiceHalfLifeSeconds = choiceHalfLife
+        if let problem = engine.problem { throw ValidationError(problem) }
+        let steps = asked ?? [300, 900, 1_800].map(engine.cadence.slots)
+        let missing = steps.filter { !engine.horizons.contains($0) }
+        guard missing.isEmpty else {
+            throw ValidationError("--horizons \(horizons ?? ""): the engine forecasts \(engine.horizons.map(String.init).joined(separator: ",")) steps of \(trace.interval) s (every 5 minutes to 30), not \(missing.map(String.init).joined(separator: ","))")
         }
         let backtest = Backtest(cutoff: cutoffSeconds, originCount: origins, originEvery: Int64(originEvery), horizons: steps,
                                 resources: measured, configuration: engine)
@@ -146,10 +149,6 @@ struct BacktestCommand: ParsableCommand {
     /// core), or loaded from `--checkpoints`.
     private func trainedNetworks(_ backtest: Backtest, _ trace: UsageTrace) throws -> [Resource: RecurrentNetwork] {
         guard network != "none" else { return [:] }
-        guard trace.interval == 300 else {
-            FileHandle.standardError.write(Data("the networks read 5-minute slots; with \(trace.interval)-second samples the baselines forecast alone\n".utf8))
-            return [:]
-        }
         guard let cell = RecurrentNetwork.Cell(rawValue: network) else {
             throw ValidationError("--network must be gru, lstm or none, not '\(network)'")
         }
@@ -165,6 +164,7 @@ struct BacktestCommand: ParsableCommand {
         settings.steps = steps
         settings.learningRate = learningRate
         settings.seed = seed
+        settings.adopt(backtest.configuration)
         guard hidden > 0, mlp >= 0, steps > 0, samples > 0, epochs > 0, learningRate > 0, learningRate.isFinite else {
             throw ValidationError("--hidden, --steps, --samples, --epochs and --learning-rate must be positive and --mlp at least 0")
         }
@@ -177,7 +177,8 @@ struct BacktestCommand: ParsableCommand {
             let settings = trainer.configuration
             let name = "\(resource).\(cell.rawValue).v\(Checkpoint.formatVersion).q\(settings.quantiles.count).h\(settings.hidden).m\(settings.mlp).t\(settings.steps)"
                 + ".n\(settings.samples)x\(settings.epochs).lr\(settings.learningRate).seed\(settings.seed)"
-                + ".until\(backtest.cutoff - Int64(backtest.networkWarmup * trace.interval))\(days.map { ".d\($0)" } ?? "")\(trainOnHalf ? ".half" : "").ckpt"
+                + ".until\(backtest.cutoff - Int64(backtest.networkWarmup(trace) * trace.interval))\(days.map { ".d\($0)" } ?? "")\(trainOnHalf ? ".half" : "")"
+                + (settings.interval == 300 && settings.horizons == Array(1...6) ? "" : ".i\(settings.interval).at\(settings.horizons.map(String.init).joined(separator: "-"))") + ".ckpt"
             let path = checkpoints.map { "\($0)/\(name)" }
             if let path, let bytes = FileManager.default.contents(atPath: path) {
                 do {

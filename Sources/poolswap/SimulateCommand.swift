@@ -209,10 +209,7 @@ struct SimulateCommand: AsyncParsableCommand {
         let chosen = try policies()
         let (first, accountFrom, end) = simulator.slots(window: window)
         if chosen.contains(.predictive) {
-            guard trace.interval == 300 else {
-                throw ValidationError("predictive: the networks read 5-minute slots; this trace's interval is \(trace.interval) s")
-            }
-            guard accountFrom - first >= 2 * 288 else {
+            guard accountFrom - first >= 2 * 86_400 / trace.interval else {
                 throw ValidationError("predictive trains its networks on the trace before the window and runs a day before it: "
                                       + "give --from at least two days after the trace starts")
             }

@@ -70,13 +70,39 @@ import Testing
         #expect(await restarted.runtime.trainingSchedule.lastTraining == ServiceHarness.start + Int64(rounds) * 300)
         #expect(view.networks.map(\.trainedUntil) == [ServiceHarness.start + Int64(rounds) * 300, ServiceHarness.start + Int64(rounds) * 300])
 
-        // With another slot length the networks' time inputs would be wrong: not loaded, said so.
+        // Networks trained at 300 s would read the wrong spans at another slot length: not loaded, said so.
         configuration.interval = 60
         let minutely = try await ServiceApplication(configuration: configuration, store: harness.store, logger: Logger(label: "test"),
                                                     now: ServiceHarness.start + Int64(rounds) * 300)
         let other = await minutely.runtime.forecasterView()
         #expect(other.networks.isEmpty)
-        #expect(other.problems.contains { $0.contains("5-minute slots") }, "\(other.problems)")
+        #expect(other.problems.contains { $0.contains("300-second slots") }, "\(other.problems)")
+    }
+
+    @Test func aPoolOfOneMinuteSlotsTrainsItsNetworksAtThatIntervalAndForecastsWithThem() async throws {
+        let harness = try await ServiceHarness(configure: { c in
+            Self.configure(&c)
+            c.interval = 60
+        })
+        let rounds = 150
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            try await harness.feed(client, rounds: rounds)
+            let problems = await harness.service.training.run(until: ServiceHarness.start + Int64(rounds) * 60)
+            #expect(problems.isEmpty, "\(problems)")
+            let networks = try #require(try await forecaster(harness, client)["networks"] as? [[String: Any]])
+            #expect(networks.count == 2 && networks.allSatisfy { $0["source"] as? String == "trained" }, "\(networks)")
+            // 5, 15 and 30 minutes are 5, 15 and 30 slots; a newly installed network goes first.
+            let prediction = try #require(await harness.service.runtime.prediction("a1", horizons: [5, 15, 30]))
+            #expect(prediction.predictions.map(\.minutes) == [5, 15, 30])
+            #expect(prediction.predictions.allSatisfy { $0.cpu.model == "gru" && $0.memory.model == "gru" }, "\(prediction.predictions.map(\.cpu.model))")
+            #expect(prediction.predictions.allSatisfy { abs($0.cpu.point - 3.05) < 0.5 }, "\(prediction.predictions.map(\.cpu.point))")
+        }
+        for resource in NetworkTraining.resources {
+            let saved = try #require(try await harness.store.checkpoint(name: NetworkTraining.checkpointName(resource)))
+            let network = try Checkpoint.decode(saved.data)
+            #expect(network.shape.interval == 60 && network.shape.horizonSlots == [5, 10, 15, 20, 25, 30])
+        }
     }
 
     @Test func aNewNetworkIsInstalledOnlyWhenItBeatsTheOneInUseOnSlotsNeitherTrainedOn() async throws {
@@ -262,7 +288,7 @@ import Testing
         #expect(!t.isDue(now: 1_000 * day, historySince: 900 * day, lastTraining: 1_000 * day - day))
         configuration.interval = 60
         t = training(configuration)
-        #expect(!t.isDue(now: 1_000 * day, historySince: 0, lastTraining: nil), "the networks read 5-minute slots")
+        #expect(t.isDue(now: 1_000 * day, historySince: 0, lastTraining: nil), "the networks train at any interval")
         configuration.interval = 300
         configuration.retrainHours = 0
         t = training(configuration)

@@ -13,6 +13,8 @@ struct ServiceHarness: Sendable {
     let service: ServiceApplication
     let store: SQLiteStore
     let tokens: [String: String]
+    /// Seconds per round: the configuration's interval.
+    let interval: Int64
     static let start: Int64 = 1_700_000_000
 
     init(configure: (inout ServiceConfiguration) -> Void = { _ in }) async throws {
@@ -20,6 +22,7 @@ struct ServiceHarness: Sendable {
         configuration.demo = false
         configuration.warmupRounds = 1_000_000
         configure(&configuration)
+        interval = Int64(configuration.interval)
         store = try SQLiteStore(path: NSTemporaryDirectory() + "poolswap-service-\(UUID().uuidString).sqlite")
         service = try await ServiceApplication(configuration: configuration, store: store, logger: Logger(label: "test"), now: Self.start)
         var tokens: [String: String] = [:]
@@ -62,7 +65,7 @@ struct ServiceHarness: Sendable {
     /// Pushes `rounds` slots of usage (a1 busy near 3 cores, the rest light) and runs the loop after each.
     func feed(_ client: any TestClientProtocol, rounds: Int, from first: Int = 0) async throws {
         for k in first..<(first + rounds) {
-            let t = Self.start + Int64(k) * 300
+            let t = Self.start + Int64(k) * interval
             let wobble = Double(k % 3) * 0.05
             let samples = [("a1", 3.0 + wobble), ("a2", 0.5 + wobble), ("g1", 1.0 + wobble), ("g2", 0.4 + wobble)]
                 .map { #"{"instance":"\#($0.0)","time":\#(t + 10),"cpu":\#($0.1),"memory":2}"# }.joined(separator: ",")

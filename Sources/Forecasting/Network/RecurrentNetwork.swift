@@ -25,8 +25,15 @@ public struct RecurrentNetwork: Sendable, Equatable {
         public var quantiles: [Double]
         /// Time steps of the windows it was trained on (any length runs; this one is meant).
         public var steps: Int
-        public init(cell: Cell = .gru, features: Int, context: Int = 0, hidden: Int, mlp: Int = 0, horizons: Int, quantiles: [Double], steps: Int = 12) {
+        /// Seconds per slot of the series it reads, and the slots ahead its horizons are at.
+        public var interval: Int
+        public var horizonSlots: [Int]
+        public init(cell: Cell = .gru, features: Int, context: Int = 0, hidden: Int, mlp: Int = 0, horizons: Int, quantiles: [Double], steps: Int = 12,
+                    interval: Int = 300, horizonSlots: [Int]? = nil) {
+            precondition(horizonSlots == nil || horizonSlots!.count == horizons, "one slot count per horizon")
             self.cell = cell
+            self.interval = interval
+            self.horizonSlots = horizonSlots ?? Array(1...max(1, horizons))
             self.steps = steps
             self.features = features
             self.context = context
