@@ -29,8 +29,9 @@ public struct Backtest: Sendable {
     }
 
     public struct Row: Sendable, Equatable {
-        public var instance: InstanceID
-        public var resource: Resource
+        /// The member (instance, container) and the target (`cpu`, `gpu_util`, ...).
+        public var id: String
+        public var target: String
         /// Epoch seconds.
         public var origin: Int64
         public var horizon: Int
@@ -42,9 +43,11 @@ public struct Backtest: Sendable {
         public var description: String
     }
 
-    /// The scored horizons at `interval`-second slots.
+    /// The scored horizons at `interval`-second slots (at long intervals 5, 15 and 30 minutes
+    /// may round to the same slot: it is scored once).
     public func scoredHorizons(interval: Int) -> [Int] {
-        horizons ?? [300, 900, 1_800].map(Cadence(interval: interval).slots)
+        var seen = Set<Int>()
+        return (horizons ?? [300, 900, 1_800].map(Cadence(interval: interval).slots)).filter { seen.insert($0).inserted }
     }
 
     public var origins: [Int64] { (0..<originCount).map { cutoff + Int64($0) * originEvery } }
@@ -58,82 +61,98 @@ public struct Backtest: Sendable {
     /// 3-day half-life, so earlier slots hardly move what it forecasts at the origins.
     public var engineWarmupSeconds: Int? = 14 * 86_400
 
-    /// The network's warm-up on `trace`, in its slots: `networkWarmupSeconds`, at most half the
+    /// The network's warm-up on `panel`, in its slots: `networkWarmupSeconds`, at most half the
     /// slots before the first origin, so that a short trace leaves the network the other half
     /// to train on.
-    public func networkWarmup(_ trace: UsageTrace) -> Int {
-        let before = Int((cutoff - trace.origin) / Int64(trace.interval))
-        return min(Cadence(interval: trace.interval).slots(networkWarmupSeconds), max(0, before / 2))
+    public func networkWarmup(_ panel: ForecastPanel) -> Int {
+        let before = Int((cutoff - panel.origin) / Int64(panel.interval))
+        return min(Cadence(interval: panel.interval).slots(networkWarmupSeconds), max(0, before / 2))
     }
 
-    /// The series of `resource` as training input: one per instance on the trace's grid from
-    /// slot 0, NaN where missing, with the instance's other resource (when the backtest has
-    /// both) and the allocation, cut `networkWarmup` slots before the first origin, so that the
-    /// slots on which the model selection first scores the network are ones it was not trained on.
-    public func trainingSeries(_ trace: UsageTrace, _ resource: Resource) -> (series: [TrainingSeries], end: Int) {
-        let end = Int((cutoff - trace.origin) / Int64(trace.interval)) - networkWarmup(trace)
-        let other = resources.first { $0 != resource }
-        let series = trace.instances.map { instance in
-            TrainingSeries(values: (0..<max(0, end)).map { instance.used(resource, at: $0) },
-                           other: other.map { other in (0..<max(0, end)).map { instance.used(other, at: $0) } },
-                           allocation: (0..<max(0, end)).map { instance.allocated(resource, at: $0) })
+    /// The series of target `target` as training input: one per member on the grid from slot
+    /// 0, NaN where missing, with the member's other target (when there are two) and the
+    /// allocation, cut `networkWarmup` slots before the first origin, so that the slots on which
+    /// the model selection first scores the network are ones it was not trained on.
+    public func trainingSeries(_ panel: ForecastPanel, _ target: Int) -> (series: [TrainingSeries], end: Int) {
+        let end = Int((cutoff - panel.origin) / Int64(panel.interval)) - networkWarmup(panel)
+        let other = panel.targets.count == 2 ? 1 - target : nil
+        let series = panel.members.map { member in
+            TrainingSeries(values: (0..<max(0, end)).map { member.value(target, at: $0) },
+                           other: other.map { other in (0..<max(0, end)).map { member.value(other, at: $0) } },
+                           allocation: (0..<max(0, end)).map { member.allocation(target, at: $0) })
         }
         return (series, end)
     }
 
+    /// `trainingSeries` of `resource`, one of `resources`, on `trace`.
+    public func trainingSeries(_ trace: UsageTrace, _ resource: Resource) -> (series: [TrainingSeries], end: Int) {
+        trainingSeries(ForecastPanel(trace, resources: resources), resources.firstIndex(of: resource)!)
+    }
+
+    /// The backtest of `resources` of `trace` (see the other `run`).
+    public func run<C: Clock>(
+        on trace: UsageTrace, networks: [Resource: RecurrentNetwork] = [:],
+        clock: C = ContinuousClock(), originTime: (C.Duration) -> Void = { _ in },
+        progress: (Double) -> Void = { _ in }, emit: (Row) -> Void
+    ) throws(Problem) {
+        var byTarget: [String: RecurrentNetwork] = [:]
+        for (resource, network) in networks { byTarget["\(resource)"] = network }
+        try run(on: ForecastPanel(trace, resources: resources), networks: byTarget, clock: clock, originTime: originTime, progress: progress, emit: emit)
+    }
+
     /// Runs the backtest, handing every row to `emit` in origin order and the fraction done
     /// to `progress` after each origin. Reads no sample at or after the last origin. Each
-    /// resource with a network in `networks` (trained only on data before the cut-off) gets
+    /// target with a network in `networks` (trained only on data before the cut-off) gets
     /// it as one more model beside the baselines, scored from `networkWarmup` slots before
     /// the first origin on.
     /// `originTime` receives, for each origin, how long `clock` saw the forecasts of every
     /// series at it take: the engine taking the slot before the origin (which runs the
     /// networks) and the forecasts read at it (emitting rows excluded).
     public func run<C: Clock>(
-        on trace: UsageTrace, networks: [Resource: RecurrentNetwork] = [:],
+        on panel: ForecastPanel, networks: [String: RecurrentNetwork] = [:],
         clock: C = ContinuousClock(), originTime: (C.Duration) -> Void = { _ in },
         progress: (Double) -> Void = { _ in }, emit: (Row) -> Void
     ) throws(Problem) {
-        let interval = Int64(trace.interval)
+        let interval = Int64(panel.interval)
         var configuration = self.configuration
-        configuration.interval = trace.interval
+        configuration.interval = panel.interval
         if let problem = configuration.problem { throw Problem(description: problem) }
         let engineHorizons = configuration.horizons
-        let horizons = scoredHorizons(interval: trace.interval)
+        let horizons = scoredHorizons(interval: panel.interval)
         guard horizons.allSatisfy(engineHorizons.contains) else {
             throw Problem(description: "horizons \(horizons) must be among the engine's, \(engineHorizons) slots of \(interval) s")
         }
         guard originCount > 0, originEvery > 0 else { throw Problem(description: "there must be at least one origin, at a positive spacing") }
-        for origin in origins where (origin - trace.origin) % interval != 0 {
+        for origin in origins where (origin - panel.origin) % interval != 0 {
             throw Problem(description: "origin \(UTCTime.iso8601(origin)) is not on the trace's \(interval) s grid")
         }
-        let originSlots = origins.map { Int(($0 - trace.origin) / interval) }
+        let originSlots = origins.map { Int(($0 - panel.origin) / interval) }
         guard let first = originSlots.first, first >= 0 else {
-            throw Problem(description: "the first origin \(UTCTime.iso8601(cutoff)) is before the trace starts at \(UTCTime.iso8601(trace.origin))")
+            throw Problem(description: "the first origin \(UTCTime.iso8601(cutoff)) is before the trace starts at \(UTCTime.iso8601(panel.origin))")
         }
-        guard first < trace.slotCount else {
-            throw Problem(description: "the trace ends at \(UTCTime.iso8601(trace.origin + Int64(trace.slotCount) * interval)), before the first origin \(UTCTime.iso8601(cutoff))")
+        guard first < panel.slotCount else {
+            throw Problem(description: "the trace ends at \(UTCTime.iso8601(panel.origin + Int64(panel.slotCount) * interval)), before the first origin \(UTCTime.iso8601(cutoff))")
         }
-        let resources = self.resources
+        let targets = panel.targets, members = panel.members
         let cadence = configuration.cadence
         let startSlot = max(0, first - (engineWarmupSeconds.map(cadence.slots) ?? first))
-        let activeFrom = max(0, first - networkWarmup(trace) - startSlot)
-        var engine = ForecastEngine(seriesCount: trace.instances.count * resources.count, configuration: configuration,
-                                    firstSlot: trace.origin / interval + Int64(startSlot))
-        for instance in trace.instances.indices where resources.count == 2 {
-            engine.pair(instance * 2, instance * 2 + 1)
+        let activeFrom = max(0, first - networkWarmup(panel) - startSlot)
+        var engine = ForecastEngine(seriesCount: members.count * targets.count, configuration: configuration,
+                                    firstSlot: panel.origin / interval + Int64(startSlot))
+        for member in members.indices where targets.count == 2 {
+            engine.pair(member * 2, member * 2 + 1)
         }
-        for (index, resource) in resources.enumerated() {
-            guard let trained = networks[resource] else { continue }
+        for (index, target) in targets.enumerated() {
+            guard let trained = networks[target] else { continue }
             do {
                 try NetworkForecaster.check(trained)
                 try engine.install(NetworkForecaster(network: trained, activeFrom: activeFrom), as: index,
-                                   serving: trace.instances.indices.map { $0 * resources.count + index })
+                                   serving: members.indices.map { $0 * targets.count + index })
             } catch {
-                throw Problem(description: "the \(resource) network: \(error)")
+                throw Problem(description: "the \(target) network: \(error)")
             }
         }
-        var values = [Double](repeating: .nan, count: trace.instances.count * resources.count)
+        var values = [Double](repeating: .nan, count: members.count * targets.count)
         var allocations = values
         var nextOrigin = 0
         var slot = startSlot
@@ -141,13 +160,13 @@ public struct Backtest: Sendable {
         while nextOrigin < originSlots.count {
             if slot == originSlots[nextOrigin] {
                 var rows: [Row] = []
-                rows.reserveCapacity(trace.instances.count * resources.count * horizons.count)
+                rows.reserveCapacity(members.count * targets.count * horizons.count)
                 let started = clock.now
-                for (instanceIndex, series) in trace.instances.enumerated() {
-                    for (resourceIndex, resource) in resources.enumerated() {
+                for (memberIndex, member) in members.enumerated() {
+                    for (targetIndex, target) in targets.enumerated() {
                         for horizon in horizons {
-                            let forecast = engine.forecast(series: instanceIndex * resources.count + resourceIndex, horizon: horizon)
-                            rows.append(Row(instance: series.id, resource: resource, origin: origins[nextOrigin], horizon: horizon, forecast: forecast))
+                            let forecast = engine.forecast(series: memberIndex * targets.count + targetIndex, horizon: horizon)
+                            rows.append(Row(id: member.id, target: target, origin: origins[nextOrigin], horizon: horizon, forecast: forecast))
                         }
                     }
                 }
@@ -157,10 +176,10 @@ public struct Backtest: Sendable {
                 progress(Double(nextOrigin) / Double(originSlots.count))
                 if nextOrigin == originSlots.count { break }
             }
-            for (instanceIndex, series) in trace.instances.enumerated() {
-                for (resourceIndex, resource) in resources.enumerated() {
-                    values[instanceIndex * resources.count + resourceIndex] = series.used(resource, at: slot)
-                    allocations[instanceIndex * resources.count + resourceIndex] = series.allocated(resource, at: slot)
+            for (memberIndex, member) in members.enumerated() {
+                for targetIndex in targets.indices {
+                    values[memberIndex * targets.count + targetIndex] = member.value(targetIndex, at: slot)
+                    allocations[memberIndex * targets.count + targetIndex] = member.allocation(targetIndex, at: slot)
                 }
             }
             let observing = clock.now

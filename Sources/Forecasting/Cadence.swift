@@ -29,7 +29,7 @@ public struct Cadence: Sendable, Hashable {
 
     /// Slots between the values a network reads: 5 minutes, or every slot when slots are 5
     /// minutes or longer. Residuals that calibrate intervals are kept at the same spacing, so
-    /// that a day of them is 288 values at any interval.
+    /// that a day of them is about 288 values at any interval up to 5 minutes.
     public var stride: Int { slots(300) }
 
     /// A rate that applies once per `seconds` (a smoothing factor per 5 minutes), per slot.

@@ -5,7 +5,7 @@ public struct ForecastConfiguration: Sendable, Equatable {
     public var interval = 300
     /// How far ahead forecasts reach, each rounded to a whole number of slots (default every 5
     /// minutes to 30: slots 1...6 at 300 s, 5, 11, 16, 21, 26, 32 at 57 s). Only these are
-    /// forecast and scored, so a 10-second series costs no more per slot than a 5-minute one.
+    /// forecast and scored: a 10-second series keeps 6 horizons, not 180.
     public var horizonSeconds = [300, 600, 900, 1_200, 1_500, 1_800]
     /// History each series keeps (8 days): a week back for the network's context
     /// (`NetworkFeatures.reach`) and five days for the daily seasonal median.

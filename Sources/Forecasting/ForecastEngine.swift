@@ -32,6 +32,8 @@ public struct ForecastEngine: Sendable {
     private var settled: [Double] = []
     private var scratch: [Double] = []
     private var rows: [Int] = []
+    /// Pooled residuals needed before they calibrate (`configuration.minimumOwnResiduals`, at least 1).
+    private let minimumPooled: Int
 
     /// `models(index)` gives series `index` its own baselines (default: the standard ones).
     public init(seriesCount: Int = 0, configuration: ForecastConfiguration = ForecastConfiguration(), firstSlot: Int64 = 0,
@@ -40,6 +42,7 @@ public struct ForecastEngine: Sendable {
         self.configuration = configuration
         self.firstSlot = firstSlot
         horizons = configuration.horizons
+        minimumPooled = max(1, configuration.minimumOwnResiduals)
         series = (0..<seriesCount).map { SeriesForecaster(configuration: configuration, models: models?($0)) }
         partner = Array(repeating: -1, count: seriesCount)
         networkOf = partner
@@ -192,7 +195,7 @@ public struct ForecastEngine: Sendable {
         point = max(0, point)
         var bounds = forecaster.networkBounds(k: k, point: point, scratch: &scratch)
             ?? forecaster.ownBounds(k: k, scratch: &scratch)
-        if bounds == nil, pooled[k].count >= max(1, configuration.minimumOwnResiduals) {
+        if bounds == nil, pooled[k].count >= minimumPooled {
             let scale = forecaster.scale ?? max(configuration.scaleFloor, point)
             let unit = pooledBounds[k] ?? pooled[k].bounds(levels: IntervalForecast.levels, scratch: &scratch)
             pooledBounds[k] = unit

@@ -19,8 +19,9 @@ import Darwin
 ///
 /// Context (C = 90 + 3·H; 108 for 6 horizons), each passed through `sign(v)·log(1 + |v|)` and NaN → 0:
 /// - relative values at stride lags 1...36 (3 hours);
-/// - over the last 30 minutes, 1, 3 and 8 hours and a day (every slot): mean, standard
-///   deviation, minimum, maximum and the 10th, 50th and 90th percentiles of the relative values;
+/// - over the last 30 minutes, 1, 3 and 8 hours and a day (one value per stride): mean,
+///   standard deviation, minimum, maximum and the 10th, 50th and 90th percentiles of the
+///   relative values;
 /// - the relative values a day before the anchor and before each target, the same a week
 ///   before, and per target the median of its slot's values over the last 5 days;
 /// - anchor / scale, log(1 + anchor / scale), log(scale), anchor / allocation;
@@ -110,9 +111,12 @@ public struct NetworkFeatures: Sendable, Equatable {
         for window in windows {
             scratch.removeAll(keepingCapacity: true)
             var sum = 0.0
-            for lag in 1...window {
+            // One value per stride, as the lags: a day is 288 values at any interval.
+            var lag = 1
+            while lag <= window {
                 let v = relative(lag)
                 if !v.isNaN { scratch.append(v); sum += v }
+                lag += stride
             }
             guard !scratch.isEmpty else {
                 for _ in 0..<7 { put(.nan) }
@@ -136,7 +140,8 @@ public struct NetworkFeatures: Sendable, Equatable {
             put(selectQuantile(&scratch, 0.9))
         }
         // A day and a week back, from the anchor and from each target.
-        for season in [self.day, week] {
+        for season in 0..<2 {
+            let season = season == 0 ? self.day : week
             put(relative(season + 1))
             for horizon in horizons { put(relative(season - horizon + 1)) }
         }

@@ -31,6 +31,8 @@ public struct SeriesForecaster: Sendable {
     private let ring: Int
     /// Residuals and conformity scores are kept for one slot in `stride`.
     private let stride: Int
+    /// Residuals a window needs before it calibrates (`configuration.minimumOwnResiduals`, at least 1).
+    private let minimumOwn: Int
     private let decay: Double
     private let choiceDecay: Double
     /// The baselines' combination awaiting its slot, and the best baseline behind it:
@@ -75,6 +77,7 @@ public struct SeriesForecaster: Sendable {
         history = RecentHistory(capacity: configuration.historySlots)
         ring = horizons.last! + 1
         stride = configuration.cadence.stride
+        minimumOwn = max(1, configuration.minimumOwnResiduals)
         recentError = [Double](repeating: .nan, count: models.count * H)
         pending = [Double](repeating: .nan, count: models.count * H * ring)
         forecasts = [Double](repeating: .nan, count: models.count * H)
@@ -189,7 +192,7 @@ public struct SeriesForecaster: Sendable {
             let lower = pendingNetworkLower[key * ring + slot % ring], upper = pendingNetworkUpper[key * ring + slot % ring]
             guard !lower.isNaN else { continue }
             let score = max(lower - value, value - upper)
-            if networkScores[key].count >= max(1, configuration.minimumOwnResiduals) {
+            if networkScores[key].count >= minimumOwn {
                 let widen = networkScores[key].conformalQuantile(level: networkLevel[key], scratch: &scratch)
                 let miss = score > widen ? 1.0 : 0.0
                 let nominal = IntervalForecast.levels[key / H]
@@ -249,7 +252,7 @@ public struct SeriesForecaster: Sendable {
             let window = networkScores[key]
             let slot = key * ring + (history.count + horizons[k] - 1) % ring
             let low = pendingNetworkLower[slot], high = pendingNetworkUpper[slot]
-            guard !low.isNaN, window.count >= max(1, configuration.minimumOwnResiduals) else { return nil }
+            guard !low.isNaN, window.count >= minimumOwn else { return nil }
             let widen = window.conformalQuantile(level: networkLevel[key], scratch: &scratch)
             // A negative widening narrows the interval; past its middle it is a single point.
             var a = low - widen, b = high + widen
@@ -268,6 +271,12 @@ public struct SeriesForecaster: Sendable {
         let model = pendingChosenModel[key]
         if model < 0 { return (.nan, "none") }
         return (pendingChosen[key], model == models.count ? networkName : models[model].name)
+    }
+
+    /// The network's median at the horizon at position `k` after the last observed slot, chosen
+    /// or not; NaN when it made none.
+    public func networkPoint(k: Int) -> Double {
+        pendingNetwork[k * ring + (history.count + horizons[k] - 1) % ring]
     }
 
     /// The median of the latest forecasts of the `combineBest` models with the lowest recent
@@ -298,7 +307,7 @@ public struct SeriesForecaster: Sendable {
     /// residuals of its own.
     func ownBounds(k: Int, scratch: inout [Double]) -> (lower: [Double], upper: [Double])? {
         let window = residuals[k]
-        guard window.count >= max(1, configuration.minimumOwnResiduals) else { return nil }
+        guard window.count >= minimumOwn else { return nil }
         return window.bounds(levels: IntervalForecast.levels, scratch: &scratch)
     }
 }

@@ -100,6 +100,8 @@ public struct HorizonPrediction: Codable, Sendable {
     public var target: Int64
     public var cpu: ResourcePrediction
     public var memory: ResourcePrediction
+    /// GPU devices in use (a device holding a resident model counts, however idle).
+    public var gpu: ResourcePrediction
 }
 
 public struct PredictionView: Codable, Sendable, ResponseEncodable {

@@ -5,10 +5,10 @@ struct CoverageTracker: Sendable {
     static let horizonSeconds = [300, 900, 1_800]
     private struct Pending: Sendable { var target: Int64; var lower: [Double]; var upper: [Double] }
     /// [resource][horizon] → forecasts waiting for their slot.
-    private var pending = [[[Pending]]](repeating: [[Pending]](repeating: [], count: 3), count: 2)
+    private var pending = [[[Pending]]](repeating: [[Pending]](repeating: [], count: 3), count: 3)
     /// [resource][horizon][level]
-    private var hits = [[[Int]]](repeating: [[Int]](repeating: [0, 0, 0], count: 3), count: 2)
-    private var scored = [[Int]](repeating: [0, 0, 0], count: 2)
+    private var hits = [[[Int]]](repeating: [[Int]](repeating: [0, 0, 0], count: 3), count: 3)
+    private var scored = [[Int]](repeating: [0, 0, 0], count: 3)
 
     mutating func expect(resource: Int, horizon: Int, target: Int64, lower: [Double], upper: [Double]) {
         pending[resource][horizon].append(Pending(target: target, lower: lower, upper: upper))

@@ -49,7 +49,7 @@ struct PlanFormulation {
         guard let text else { return slots }
         let minutes = ["5m": 5, "15m": 15, "30m": 30]
         guard let m = minutes[text] else { throw APIFailure.badRequest("horizon: expected 5m, 15m or 30m, not \"\(text)\"") }
-        return max(1, min(6, m * 60 / interval))
+        return Cadence(interval: interval).slots(m * 60)
     }
 
     func formulate(_ request: SwapRequestBody, tenantScope: String?, horizon: Int, forecaster: inout PoolForecaster,

@@ -3,8 +3,9 @@ import Forecasting
 import PoolCore
 import Storage
 
-/// Forecast: the online engine fed every slot, with two series per instance (cpu, memory)
-/// and the coverage each instance's intervals have measured. Its slot 0 is aligned with pool
+/// Forecast: the online engine fed every slot, with three series per instance (cpu, memory,
+/// gpu; cpu and memory each other's partner) and the coverage each instance's intervals have
+/// measured. Its slot 0 is aligned with pool
 /// time; the networks are installed by the runtime (`PoolRuntimeNetworks`).
 struct PoolForecaster {
     /// The engine's settings: the pool's interval (`ServiceConfiguration.forecastConfiguration`).
@@ -12,7 +13,7 @@ struct PoolForecaster {
     var engine = ForecastEngine(seriesCount: 0)
     /// Instance ids in the order their series were added.
     var order: [String] = []
-    var seriesOf: [String: (cpu: Int, memory: Int)] = [:]
+    var seriesOf: [String: (cpu: Int, memory: Int, gpu: Int)] = [:]
     var coverage: [String: CoverageTracker] = [:]
     var lastUsed: [String: [Double]] = [:]
     var lastObservedSlot: [String: Int64] = [:]
@@ -50,12 +51,13 @@ struct PoolForecaster {
     /// Forgets this slot's forecasts: a network installed since forecasts them anew.
     mutating func forgetForecasts() { cacheSlot = -1 }
 
-    /// The horizons of `CoverageTracker` (5, 15 and 30 minutes) in slots.
-    var coverageHorizons: [Int] { CoverageTracker.horizonSeconds.map(configuration.cadence.slots) }
+    /// The horizons of `CoverageTracker` (5, 15 and 30 minutes) in slots of the engine.
+    private(set) var coverageHorizons = [1, 3, 6]
 
     /// A new, empty engine whose slot 0 is the absolute slot `firstSlot`.
     mutating func reset(firstSlot: Int64) {
         engine = ForecastEngine(seriesCount: 0, configuration: configuration, firstSlot: firstSlot)
+        coverageHorizons = CoverageTracker.horizonSeconds.map(configuration.cadence.slots)
         cacheSlot = -1
         seriesOf = [:]
         order = []
@@ -65,9 +67,9 @@ struct PoolForecaster {
     /// Gives `id` its series (once), served by the installed networks of `served` resources.
     mutating func admit(_ id: String, servedBy served: Set<Resource>) {
         guard seriesOf[id] == nil else { return }
-        let cpu = engine.addSeries(), memory = engine.addSeries()
+        let cpu = engine.addSeries(), memory = engine.addSeries(), gpu = engine.addSeries()
         engine.pair(cpu, memory)
-        seriesOf[id] = (cpu, memory)
+        seriesOf[id] = (cpu, memory, gpu)
         order.append(id)
         coverage[id] = CoverageTracker()
         for (resource, index) in [(Resource.cpu, cpu), (.memory, memory)] where served.contains(resource) {
@@ -87,21 +89,27 @@ struct PoolForecaster {
             if let sample = used[id] {
                 values[series.cpu] = sample[0]
                 values[series.memory] = sample[1]
+                values[series.gpu] = sample[2]
                 lastUsed[id] = sample
                 lastObservedSlot[id] = time
                 historySince = historySince ?? time
             }
             allocations[series.cpu] = held[0]
             allocations[series.memory] = held[1]
+            allocations[series.gpu] = held[2]
         }
         engine.observe(values, allocations: allocations)
+        // Intervals are scored for one slot in 5 minutes (every slot at 300 s or longer), as the
+        // engine keeps its residuals: finer samples add no pending forecasts.
+        let expects = engine.slotCount % configuration.cadence.stride == 0
         for id in order {
             guard let series = seriesOf[id] else { continue }
             coverage[id]?.observe(resource: 0, slot: time, value: values[series.cpu])
             coverage[id]?.observe(resource: 1, slot: time, value: values[series.memory])
-            for (h, horizon) in coverageHorizons.enumerated() {
+            coverage[id]?.observe(resource: 2, slot: time, value: values[series.gpu])
+            for (h, horizon) in coverageHorizons.enumerated() where expects {
                 let target = time + Int64(horizon) * interval
-                for (r, index) in [series.cpu, series.memory].enumerated() {
+                for (r, index) in [series.cpu, series.memory, series.gpu].enumerated() {
                     let f = forecast(index, horizon: horizon)
                     coverage[id]?.expect(resource: r, horizon: h, target: target, lower: f.lower, upper: f.upper)
                 }
@@ -129,17 +137,30 @@ struct PoolForecaster {
     /// The demand a plan should meet: the amount usage exceeds with the chance the SLA tier
     /// accepts, scaled by `riskLevel` (at 1: the upper end of the 80/90/95% interval for weight
     /// below 3, below 10, 10 or more), the highest over the slots of the horizon (the allocation
-    /// is held through all of them); the allocation before any sample.
+    /// is held through all of them); the allocation before any sample. GPUs in whole devices
+    /// (`gpuDevices`).
     mutating func demand(_ record: InstanceRecord, horizon: Int) -> [Double] {
         guard let series = seriesOf[record.id], observed(record.id) else { return record.allocation }
         let chance = allowedExceedance(weight: record.weight)
-        var cpu = 0.0, memory = 0.0
+        var cpu = 0.0, memory = 0.0, gpu = 0.0
         for k in 0...engine.horizonPosition(covering: horizon) {
             cpu = max(cpu, forecast(series.cpu, k: k).upperQuantile(exceedance: chance))
             memory = max(memory, forecast(series.memory, k: k).upperQuantile(exceedance: chance))
+            gpu = max(gpu, forecast(series.gpu, k: k).upperQuantile(exceedance: chance))
         }
-        let gpu = max(lastUsed[record.id]?[2] ?? record.allocation[2], 0)
-        return [cpu, memory, gpu.rounded(.up)]
+        return [cpu, memory, Self.gpuDevices(forecast: gpu, last: lastUsed[record.id]?[2])]
+    }
+
+    /// GPUs are whole devices and a device in use is not free: its utilisation may be 0 while
+    /// it holds a resident model, which the sample reports as a device used. So the demand is
+    /// the forecast's upper quantile rounded up to whole devices, and never below the devices
+    /// the last sample used (a forecast that a held device frees itself is not acted on: its
+    /// holder frees it, and the next sample says so). A 1e-6 tolerance keeps a forecast of
+    /// 2.0000000001 devices at 2.
+    static func gpuDevices(forecast: Double, last: Double?) -> Double {
+        let held = max(0, last ?? 0).rounded(.up)
+        let forecastDevices = forecast.isFinite ? max(0, forecast - 1e-6).rounded(.up) : 0
+        return max(held, forecastDevices)
     }
 
     /// The interval level (0, 1, 2 = 80, 90, 95%) an SLA weight asks for: its `SLATier`.
@@ -151,14 +172,14 @@ struct PoolForecaster {
 
     mutating func point(_ id: String, horizon: Int) -> [Double] {
         guard let series = seriesOf[id], observed(id) else { return lastUsed[id] ?? [0, 0, 0] }
-        return [forecast(series.cpu, horizon: horizon).point, forecast(series.memory, horizon: horizon).point, lastUsed[id]?[2] ?? 0]
+        return [forecast(series.cpu, horizon: horizon).point, forecast(series.memory, horizon: horizon).point, forecast(series.gpu, horizon: horizon).point]
     }
 
     /// Upper bounds at interval level `level` (0, 1, 2 = 80, 90, 95%); the allocation before any sample.
     mutating func upper(_ record: InstanceRecord, horizon: Int, level: Int) -> [Double] {
         guard let series = seriesOf[record.id], observed(record.id) else { return record.allocation }
         return [forecast(series.cpu, horizon: horizon).upper[level], forecast(series.memory, horizon: horizon).upper[level],
-                lastUsed[record.id]?[2] ?? 0]
+                forecast(series.gpu, horizon: horizon).upper[level]]
     }
 
     /// The forecast of the engine's horizons up to the one covering `slots` (every slot at 300 s)

@@ -53,7 +53,8 @@ extension PoolRuntime {
     /// keeps, and fewer for very large pools so that the replay holds at most 20 million
     /// instance-slots.
     func warmStartSlots(instances: Int) -> Int {
-        min(configuration.warmStartSlots, forecaster.engine.configuration.historySlots, 20_000_000 / max(1, instances))
+        let kept = forecaster.engine.configuration.historySlots
+        return min(configuration.warmStartSlots ?? kept, kept, 20_000_000 / max(1, instances))
     }
 
     /// Feeds the engine the stored samples of the `slots` slots before `end` (a pool time),
@@ -70,8 +71,10 @@ extension PoolRuntime {
             for k in 0..<slots {
                 grid[k][series.cpu] = history.cpu[k]
                 grid[k][series.memory] = history.memory[k]
+                grid[k][series.gpu] = history.gpu[k]
                 allocations[k][series.cpu] = history.allocation[0][k]
                 allocations[k][series.memory] = history.allocation[1][k]
+                allocations[k][series.gpu] = history.allocation[2][k]
             }
             monitor.seedMemory(history.memory, for: id)
             if let oldest = history.oldest { forecaster.historySince = min(forecaster.historySince ?? oldest, oldest) }

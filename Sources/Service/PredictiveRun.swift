@@ -55,7 +55,7 @@ public struct PredictiveRun {
 
         // History: what the store would hold when the loop starts (the training's days and the
         // warm start's slots, at most); from then on the driver's samples.
-        let historySlots = max(settings.trainingDays * 86_400 / trace.interval, settings.warmStartSlots)
+        let historySlots = max(settings.trainingDays * 86_400 / trace.interval, settings.warmStartSlots ?? settings.forecastConfiguration.historySlots)
         let historyFrom = max(firstSlot, loopFrom - historySlots)
         // The store holds whole samples, as the replay's driver reports them; the accounting
         // reads the trace as every other policy does.

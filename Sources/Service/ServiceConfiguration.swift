@@ -34,7 +34,8 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     public var warmupRounds = 12
     /// Swap automatically every round (otherwise only on `POST /swap_request`).
     public var autoSwap = true
-    /// Horizon the loop plans for, in slots (1, 3 or 6 = 5, 15, 30 minutes). 1: a loop that
+    /// Horizon the loop plans for, in slots (at 300 s: 1, 3 or 6 = 5, 15, 30 minutes; at most
+    /// 30 minutes), covered by the first forecast horizon at least as long. 1: a loop that
     /// plans every round needs its allocation to hold until the next one only (in the
     /// closed-loop evaluation, 3 held 27% more cpu slack for 44% fewer short intervals; the
     /// `headroom` buys short intervals far more cheaply).
@@ -96,8 +97,8 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     /// train on: it is scored there against the network in use and installed only when better.
     public var validationHours = 24
     /// Slots of stored samples replayed into the forecaster at start, so that it forecasts from
-    /// its history at once (2304 = 8 days, what it keeps).
-    public var warmStartSlots = 2304
+    /// its history at once (nil: what it keeps, 8 days: 2304 slots at 300 s, 11,520 at 60 s).
+    public var warmStartSlots: Int?
 
     /// What applies the swaps: `simulated` (the demo's trace replay, reacting to allocations),
     /// `cgroup` (child cgroups of `cgroupParent` on this host), `oci` (runc containers under
@@ -202,7 +203,10 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         try value("TRAINING_SAMPLES", \.trainingSamples)
         try value("TRAINING_EPOCHS", \.trainingEpochs)
         try value("VALIDATION_HOURS", \.validationHours)
-        try value("WARM_START_SLOTS", \.warmStartSlots)
+        if let text = environment[Self.environmentPrefix + "WARM_START_SLOTS"] {
+            guard let slots = Int(text) else { throw ConfigurationError("\(Self.environmentPrefix)WARM_START_SLOTS=\(text) is not a valid Int") }
+            warmStartSlots = slots
+        }
         if let trace = environment[Self.environmentPrefix + "DEMO_TRACE"] { demoTrace = trace }
         if let driver = environment[Self.environmentPrefix + "DRIVER"] { self.driver = driver }
         if let name = environment[Self.environmentPrefix + "NODE_NAME"] { nodeName = name }
@@ -270,7 +274,10 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         }
         guard (1...65535).contains(port) else { throw ConfigurationError("port must be 1...65535, not \(port)") }
         guard interval >= 1 else { throw ConfigurationError("interval must be at least 1 second, not \(interval)") }
-        guard [1, 3, 6].contains(horizonSlots) else { throw ConfigurationError("horizonSlots must be 1, 3 or 6, not \(horizonSlots)") }
+        let longest = forecastConfiguration.maxHorizon
+        guard (1...longest).contains(horizonSlots) else {
+            throw ConfigurationError("horizonSlots must be 1...\(longest) (30 minutes of \(interval)-second slots), not \(horizonSlots)")
+        }
         guard riskLevel.isFinite, riskLevel > 0, riskLevel <= 2.5 else {
             throw ConfigurationError("riskLevel must be in (0, 2.5] (1 reads each tier's 10%, 5%, 2.5% chance; above 2.5 the gate's holdBelow rejects), not \(riskLevel)")
         }
@@ -290,7 +297,7 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
         guard retentionDays >= retentionFullDays, retentionFullDays >= 1 else {
             throw ConfigurationError("retentionDays must be ≥ retentionFullDays ≥ 1")
         }
-        guard retrainHours >= 0, firstTrainingHours >= 0, warmStartSlots >= 0 else {
+        guard retrainHours >= 0, firstTrainingHours >= 0, (warmStartSlots ?? 0) >= 0 else {
             throw ConfigurationError("retrainHours, firstTrainingHours and warmStartSlots must be ≥ 0")
         }
         guard retrainHours <= 8760, firstTrainingHours <= 8760 else {

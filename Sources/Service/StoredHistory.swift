@@ -1,13 +1,14 @@
 import Storage
 
 /// One instance's stored past on a grid of slots, as the live forecaster would have been fed
-/// it: per slot the newest sample's cpu and memory (NaN where none) and the allocation the
+/// it: per slot the newest sample's cpu, memory and gpu (NaN where none) and the allocation the
 /// slot had, rebuilt backwards from the allocation now through the executed swaps. The warm
 /// start and the networks' training read it.
 struct StoredHistory {
     var cpu: [Double]
     var memory: [Double]
-    /// Per resource (cpu, memory), the allocation in each slot.
+    var gpu: [Double]
+    /// Per resource (cpu, memory, gpu), the allocation in each slot.
     var allocation: [[Double]]
     /// Time of the oldest sample read, and the newest sample.
     var oldest: Int64?
@@ -17,20 +18,21 @@ struct StoredHistory {
     static func read(_ record: InstanceRecord, startSlot: Int64, slots: Int, interval: Int64,
                      from store: any PoolStore) async throws -> StoredHistory {
         let start = startSlot * interval
-        var history = StoredHistory(cpu: [Double](repeating: .nan, count: slots), memory: [Double](repeating: .nan, count: slots),
-                                    allocation: [], oldest: nil, newest: nil)
+        let missing = [Double](repeating: .nan, count: slots)
+        var history = StoredHistory(cpu: missing, memory: missing, gpu: missing, allocation: [], oldest: nil, newest: nil)
         // Samples come in time order: the newest of a slot stays, as live.
         for sample in try await store.samples(instance: record.id, from: start, to: start + Int64(slots) * interval) {
             let k = Int((sample.time - start) / interval)
             guard k >= 0, k < slots else { continue }
             history.cpu[k] = sample.used[0]
             history.memory[k] = sample.used[1]
+            history.gpu[k] = sample.used[2]
             history.oldest = history.oldest ?? sample.time
             history.newest = sample
         }
         let swaps = try await store.swapHistory(SwapHistoryQuery(instance: record.id, limit: 1_000_000))
             .filter { $0.tookEffect && ($0.time >= start || ($0.endedAt ?? .max) >= start) }
-        history.allocation = (0..<2).map { resource in
+        history.allocation = (0..<3).map { resource in
             allocations(now: record.allocation[resource], resource: resource, swaps: swaps, startSlot: startSlot, slots: slots, interval: interval)
         }
         return history

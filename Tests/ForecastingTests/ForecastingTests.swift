@@ -223,7 +223,7 @@ func forecast(_ model: some Forecaster, _ values: [Double], at horizons: [Int]) 
             #expect(f.point.isFinite && f.lower.allSatisfy(\.isFinite) && f.upper.allSatisfy(\.isFinite))
             #expect(f.lower[2] <= f.lower[0] && f.lower[0] <= f.upper[0] && f.upper[0] <= f.upper[2] && f.lower[2] <= f.point && f.point <= f.upper[2])
             let minute = Int((row.origin - start) / 60) + row.horizon - 1
-            let actual = truth[row.instance.rawValue]![minute]
+            let actual = truth[row.id]![minute]
             error += abs(f.point - actual)
             scale += actual
         }
@@ -315,7 +315,7 @@ func forecast(_ model: some Forecaster, _ values: [Double], at horizons: [Int]) 
         let settings = Self.small(samples: 500, epochs: 1)
         let (series, end) = backtest.trainingSeries(data, .cpu)
         // Training stops the warm-up before the first origin: the selection scores the network out of sample.
-        #expect(backtest.networkWarmup(data) == 576 && end == 1_200 - 576)
+        #expect(backtest.networkWarmup(ForecastPanel(data, resources: [.cpu, .memory])) == 576 && end == 1_200 - 576)
         #expect(series[0].values.count == end && series[0].other?.count == end && series[0].allocation?.count == end)
         let cpu = NetworkTrainer(configuration: settings).train(series: series, startSlot: 0, end: end).network
         let memory = NetworkTrainer(configuration: settings).train(series: backtest.trainingSeries(data, .memory).series, startSlot: 0, end: end).network

@@ -98,16 +98,77 @@ import Glibc
         try NetworkForecaster.check(network)
         var engine = ForecastEngine(seriesCount: 1, configuration: configuration)
         try engine.install(NetworkForecaster(network: network), as: 0, serving: [0])
-        var networkPoints = 0
-        for value in values {
+        // The network's 5-minute forecasts over the last day, against what came: the series
+        // moves 0.3 a minute at random, so a network reading the wrong spans would miss by far more.
+        var pending: [Int: Double] = [:], error = 0.0, scored = 0
+        for (slot, value) in values.enumerated() {
+            if let forecast = pending.removeValue(forKey: slot) { error += abs(forecast - value); scored += 1 }
             engine.observe([value])
-            for k in engine.horizons.indices where engine.series[0].point(k: k).model == "gru" { networkPoints += 1 }
+            let point = engine.series[0].networkPoint(k: 0)
+            if slot >= 3 * 1_440, !point.isNaN { pending[slot + 5] = point }
         }
-        // The network forecasts every slot; the model choice picks it at some horizons at least.
-        #expect(networkPoints > 0)
-        for k in engine.horizons.indices { #expect(engine.forecast(series: 0, k: k).point.isFinite) }
+        #expect(scored > 1_400, "the network forecast \(scored) of the last day's slots")
+        #expect(error / Double(max(1, scored)) < 1.0, "mean error \(error / Double(max(1, scored)))")
         // At 300 s the same network would read the wrong spans: it is refused.
         var other = ForecastEngine(seriesCount: 1)
         #expect(throws: ForecastEngine.Unsuitable.self) { try other.install(NetworkForecaster(network: network), as: 0, serving: [0]) }
+    }
+
+    @Test func aCheckpointRecordsItsIntervalAndHorizonsAndReadsOldHeadersAsFiveMinutes() throws {
+        let old = RecurrentNetwork(shape: .init(features: 4, context: 108, hidden: 3, horizons: 6, quantiles: [0.5]), seed: 2)
+        let bytes = Checkpoint.encode(old)
+        // The header of a 5-minute network is the one written before intervals existed: 8 fields.
+        let header = String(decoding: bytes[16..<(16 + Int(bytes[12]))], as: UTF8.self)
+        #expect(header == "gru 4 108 3 0 6 12 0.5")
+        let read = try Checkpoint.decode(bytes)
+        #expect(read.shape.interval == 300 && read.shape.horizonSlots == [1, 2, 3, 4, 5, 6])
+        let gpu = RecurrentNetwork(shape: .init(features: 4, context: 99, hidden: 3, horizons: 3, quantiles: [0.5], interval: 57, horizonSlots: [5, 16, 32]), seed: 2)
+        let back = try Checkpoint.decode(Checkpoint.encode(gpu))
+        #expect(back == gpu && back.shape.interval == 57 && back.shape.horizonSlots == [5, 16, 32])
+    }
+
+    @Test func theNetworkReadsOneValuePerFiveMinutesAtFinerIntervals() {
+        let features = NetworkFeatures(cadence: Cadence(interval: 60), horizons: [5, 10, 15, 20, 25, 30])
+        #expect(features.stride == 5 && features.contextCount == 108 && features.reach == 10_081)
+        // The value at lag L is L: relative to the anchor (lag 1), lag L reads L − 1.
+        let count = 12_000
+        let values = (0..<count).map { Double(count - $0) }
+        var sequence = [Double](repeating: .nan, count: 12 * NetworkFeatures.stepCount)
+        var context = [Double](repeating: .nan, count: features.contextCount)
+        var scratch: [Double] = []
+        let anchor = values.withUnsafeBufferPointer { v in
+            sequence.withUnsafeMutableBufferPointer { s in
+                context.withUnsafeMutableBufferPointer { c in
+                    features.fill(series: .init(values: v, scale: 1), other: nil, allocation: .nan, firstTarget: 1_000_000, steps: 12,
+                                  sequence: s.baseAddress!, context: c.baseAddress!, scratch: &scratch)
+                }
+            }
+        }
+        #expect(anchor == 1)
+        // Steps, oldest first: lags 56, 51, ..., 6, 1 (clipped at 20).
+        let steps: [Double] = (0..<12).map { sequence[$0 * 4] }
+        let expected: [Double] = (0..<12).map { (step: Int) -> Double in min(20, Double((11 - step) * 5)) }
+        #expect(steps == expected)
+        // Lags 1, 6, 11, ... in the context (log-compressed).
+        #expect((0..<36).allSatisfy { abs(context[$0] - log1p(Double($0 * 5))) < 1e-12 })
+        // A day and a week back from the anchor: lags 1441 and 10081.
+        #expect(abs(context[36 + 35] - log1p(1_440)) < 1e-12 && abs(context[36 + 35 + 7] - log1p(10_080)) < 1e-12)
+    }
+
+    @Test func slotsLongerThanTheHorizonsForecastOneSlotAheadOnce() throws {
+        var configuration = ForecastConfiguration()
+        configuration.interval = 3_600
+        #expect(configuration.horizons == [1] && configuration.calibrationWindow == 24)
+        let hours = 24 * 20
+        let data = UsageTrace(origin: 0, interval: 3_600, instances: [
+            InstanceSeries(id: "h", firstSlot: 0, used: [(0..<hours).map { 2 + sin(Double($0) * 2 * .pi / 24) }, Array(repeating: 1, count: hours), Array(repeating: 0, count: hours)],
+                           allocated: [Array(repeating: 4, count: hours), Array(repeating: 8, count: hours), Array(repeating: 0, count: hours)]),
+        ])
+        var rows: [Backtest.Row] = []
+        try Backtest(cutoff: 3_600 * 24 * 18, originCount: 24, originEvery: 3_600, resources: [.cpu]).run(on: data) { rows.append($0) }
+        // 5, 15 and 30 minutes all round to the next hour: one row per origin, not three.
+        #expect(rows.count == 24 && rows.allSatisfy { $0.horizon == 1 })
+        let error = rows.map { abs($0.forecast.point - (2 + sin(Double(($0.origin / 3_600)) * 2 * .pi / 24))) }.reduce(0, +) / 24
+        #expect(error < 0.1, "a daily wave at hourly slots, mean error \(error)")
     }
 }

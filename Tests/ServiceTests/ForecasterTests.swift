@@ -93,10 +93,16 @@ import Testing
             let networks = try #require(try await forecaster(harness, client)["networks"] as? [[String: Any]])
             #expect(networks.count == 2 && networks.allSatisfy { $0["source"] as? String == "trained" }, "\(networks)")
             // 5, 15 and 30 minutes are 5, 15 and 30 slots; a newly installed network goes first.
-            let prediction = try #require(await harness.service.runtime.prediction("a1", horizons: [5, 15, 30]))
-            #expect(prediction.predictions.map(\.minutes) == [5, 15, 30])
-            #expect(prediction.predictions.allSatisfy { $0.cpu.model == "gru" && $0.memory.model == "gru" }, "\(prediction.predictions.map(\.cpu.model))")
-            #expect(prediction.predictions.allSatisfy { abs($0.cpu.point - 3.05) < 0.5 }, "\(prediction.predictions.map(\.cpu.point))")
+            try await client.execute(uri: "/prediction?instance=a1&horizon=5m&horizon=15m&horizon=30m", method: .get,
+                                     headers: harness.headers("reader")) { response in
+                #expect(response.status == .ok)
+                let predictions = try #require(try json(response.body)["predictions"] as? [[String: Any]])
+                #expect(predictions.compactMap { $0["horizon"] as? String } == ["5m", "15m", "30m"])
+                #expect(predictions.compactMap { $0["target"] as? Int } == [4, 14, 29].map { Int(ServiceHarness.start) + (rounds + $0) * 60 })
+                let cpu = predictions.compactMap { $0["cpu"] as? [String: Any] }, memory = predictions.compactMap { $0["memory"] as? [String: Any] }
+                #expect(cpu.count == 3 && (cpu + memory).allSatisfy { $0["model"] as? String == "gru" }, "\(cpu.map { $0["model"] ?? "" })")
+                #expect(cpu.allSatisfy { abs(($0["point"] as? Double ?? .nan) - 3.05) < 0.5 }, "\(cpu.map { $0["point"] ?? "" })")
+            }
         }
         for resource in NetworkTraining.resources {
             let saved = try #require(try await harness.store.checkpoint(name: NetworkTraining.checkpointName(resource)))

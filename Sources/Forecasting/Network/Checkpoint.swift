@@ -18,12 +18,19 @@ public enum Checkpoint {
         var bytes = magic
         append(formatVersion, to: &bytes)
         let shape = network.shape
-        let header = Array("\(shape.cell.rawValue) \(shape.features) \(shape.context) \(shape.hidden) \(shape.mlp) \(shape.horizons) \(shape.steps) \(shape.quantiles.map { "\($0)" }.joined(separator: ",")) \(shape.interval) \(shape.horizonSlots.map(String.init).joined(separator: ","))".utf8)
+        let header = Array("\(shape.cell.rawValue) \(shape.features) \(shape.context) \(shape.hidden) \(shape.mlp) \(shape.horizons) \(shape.steps) \(shape.quantiles.map { "\($0)" }.joined(separator: ","))\(cadence(shape))".utf8)
         append(UInt32(header.count), to: &bytes)
         bytes += header
         append(UInt64(network.parameters.values.count), to: &bytes)
         for value in network.parameters.values { append(value.bitPattern, to: &bytes) }
         return bytes
+    }
+
+    /// The header's interval and horizon slots; left out at 300 s and horizons 1, 2, …, as
+    /// before they existed, so that those checkpoints stay byte for byte what they were.
+    private static func cadence(_ shape: RecurrentNetwork.Shape) -> String {
+        shape.interval == 300 && shape.horizonSlots == Array(1...shape.horizons) ? ""
+            : " \(shape.interval) \(shape.horizonSlots.map(String.init).joined(separator: ","))"
     }
 
     public static func decode(_ bytes: [UInt8]) throws(LoadError) -> RecurrentNetwork {
