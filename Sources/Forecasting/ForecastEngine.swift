@@ -24,11 +24,15 @@ public struct ForecastEngine: Sendable {
     private var networks: [NetworkForecaster?] = []
     /// Per network: the quantile heads of the median and of each level's ends.
     private var heads: [(median: Int, levels: [(lower: Int, upper: Int)])] = []
-    /// Residuals of all series divided by their scale, per horizon.
-    private var pooled: [ResidualWindow]
-    /// The pool's bounds per horizon for the slot observed last (the same for every series
+    /// Residuals of the series of each pool divided by their scale, `[pool][k]`: series of a
+    /// kind (usage of cpu and memory, say) share one; another kind (GPUs, idle for most
+    /// instances) keeps its own so that its errors do not narrow theirs.
+    private var pooled: [[ResidualWindow]] = []
+    /// Per series: its pool.
+    private var poolOf: [Int]
+    /// Each pool's bounds per horizon for the slot observed last (the same for every series
     /// before its scale): each is a selection over up to `pooledWindow` residuals.
-    private var pooledBounds: [(lower: [Double], upper: [Double])?]
+    private var pooledBounds: [[(lower: [Double], upper: [Double])?]] = []
     private var settled: [Double] = []
     private var scratch: [Double] = []
     private var rows: [Int] = []
@@ -47,8 +51,16 @@ public struct ForecastEngine: Sendable {
         partner = Array(repeating: -1, count: seriesCount)
         networkOf = partner
         allocation = Array(repeating: .nan, count: seriesCount)
-        pooled = horizons.map { _ in ResidualWindow(capacity: configuration.pooledWindow, keepsSorted: false) }
-        pooledBounds = Array(repeating: nil, count: horizons.count)
+        poolOf = Array(repeating: 0, count: seriesCount)
+        addPool(0)
+    }
+
+    /// Makes pools up to `index` exist.
+    private mutating func addPool(_ index: Int) {
+        while pooled.count <= index {
+            pooled.append(horizons.map { _ in ResidualWindow(capacity: configuration.pooledWindow, keepsSorted: false) })
+            pooledBounds.append(Array(repeating: nil, count: horizons.count))
+        }
     }
 
     /// Why a network cannot be installed.
@@ -57,12 +69,14 @@ public struct ForecastEngine: Sendable {
     }
 
     /// Adds a series (an instance that joined) and returns its index; it is fed from the next
-    /// slot on.
-    public mutating func addSeries(models: [any Forecaster]? = nil) -> Int {
+    /// slot on. `pool` is the pool of residuals it shares with series of its kind.
+    public mutating func addSeries(models: [any Forecaster]? = nil, pool: Int = 0) -> Int {
         series.append(SeriesForecaster(configuration: configuration, models: models))
         partner.append(-1)
         networkOf.append(-1)
         allocation.append(.nan)
+        poolOf.append(pool)
+        addPool(pool)
         return series.count - 1
     }
 
@@ -129,11 +143,13 @@ public struct ForecastEngine: Sendable {
             if let allocations { allocation[index] = allocations[index] }
             guard settledAny, let scale = series[index].scale else { continue }
             for (offset, residual) in settled.enumerated() where !residual.isNaN {
-                pooled[offset].append(residual / scale)
+                pooled[poolOf[index]][offset].append(residual / scale)
             }
         }
         slotCount += 1
-        for k in pooledBounds.indices { pooledBounds[k] = nil }
+        for pool in pooledBounds.indices {
+            for k in pooledBounds[pool].indices { pooledBounds[pool][k] = nil }
+        }
         for index in networks.indices { runNetwork(index) }
         for index in series.indices { series[index].choose() }
     }
@@ -195,10 +211,11 @@ public struct ForecastEngine: Sendable {
         point = max(0, point)
         var bounds = forecaster.networkBounds(k: k, point: point, scratch: &scratch)
             ?? forecaster.ownBounds(k: k, scratch: &scratch)
-        if bounds == nil, pooled[k].count >= minimumPooled {
+        let pool = poolOf[index]
+        if bounds == nil, pooled[pool][k].count >= minimumPooled {
             let scale = forecaster.scale ?? max(configuration.scaleFloor, point)
-            let unit = pooledBounds[k] ?? pooled[k].bounds(levels: IntervalForecast.levels, scratch: &scratch)
-            pooledBounds[k] = unit
+            let unit = pooledBounds[pool][k] ?? pooled[pool][k].bounds(levels: IntervalForecast.levels, scratch: &scratch)
+            pooledBounds[pool][k] = unit
             bounds = (unit.lower.map { $0 * scale }, unit.upper.map { $0 * scale })
         }
         let (lowerResidual, upperResidual) = bounds ?? Self.coldStartBounds(point: point, scale: forecaster.scale)

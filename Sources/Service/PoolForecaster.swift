@@ -3,9 +3,10 @@ import Forecasting
 import PoolCore
 import Storage
 
-/// Forecast: the online engine fed every slot, with three series per instance (cpu, memory,
-/// gpu; cpu and memory each other's partner) and the coverage each instance's intervals have
-/// measured. Its slot 0 is aligned with pool
+/// Forecast: the online engine fed every slot, with two series per instance (cpu and memory,
+/// each other's partner) and a third for an instance that may use GPUs (a GPU allocation or
+/// maximum, or a sample using one), in its own pool of residuals; and the coverage each
+/// instance's intervals have measured. Its slot 0 is aligned with pool
 /// time; the networks are installed by the runtime (`PoolRuntimeNetworks`).
 struct PoolForecaster {
     /// The engine's settings: the pool's interval (`ServiceConfiguration.forecastConfiguration`).
@@ -13,7 +14,12 @@ struct PoolForecaster {
     var engine = ForecastEngine(seriesCount: 0)
     /// Instance ids in the order their series were added.
     var order: [String] = []
+    /// Each instance's series; `gpu` is -1 for an instance without GPUs.
     var seriesOf: [String: (cpu: Int, memory: Int, gpu: Int)] = [:]
+    /// The most GPU devices each instance used in the samples the forecaster was fed.
+    var gpuPeak: [String: Double] = [:]
+    /// The engine's pool of residuals for GPU series.
+    static let gpuPool = 1
     var coverage: [String: CoverageTracker] = [:]
     var lastUsed: [String: [Double]] = [:]
     var lastObservedSlot: [String: Int64] = [:]
@@ -64,12 +70,13 @@ struct PoolForecaster {
         coverage = [:]
     }
 
-    /// Gives `id` its series (once), served by the installed networks of `served` resources.
-    mutating func admit(_ id: String, servedBy served: Set<Resource>) {
+    /// Gives `id` its series (once), served by the installed networks of `served` resources;
+    /// a GPU series when `gpu`.
+    mutating func admit(_ id: String, servedBy served: Set<Resource>, gpu: Bool) {
         guard seriesOf[id] == nil else { return }
-        let cpu = engine.addSeries(), memory = engine.addSeries(), gpu = engine.addSeries()
+        let cpu = engine.addSeries(), memory = engine.addSeries()
         engine.pair(cpu, memory)
-        seriesOf[id] = (cpu, memory, gpu)
+        seriesOf[id] = (cpu, memory, gpu ? engine.addSeries(pool: Self.gpuPool) : -1)
         order.append(id)
         coverage[id] = CoverageTracker()
         for (resource, index) in [(Resource.cpu, cpu), (.memory, memory)] where served.contains(resource) {
@@ -82,6 +89,10 @@ struct PoolForecaster {
     mutating func observe(slot time: Int64, interval: Int64, used: [String: [Double]], allocation: (String) -> [Double]?) {
         lastSlot = time
         slotInterval = interval
+        // An instance without a GPU series that reports a GPU in use gets one from now on.
+        for (id, sample) in used where sample[2] > 0 && seriesOf[id]?.gpu == -1 {
+            seriesOf[id]!.gpu = engine.addSeries(pool: Self.gpuPool)
+        }
         var values = [Double](repeating: .nan, count: engine.series.count)
         var allocations = values
         for id in order {
@@ -89,14 +100,15 @@ struct PoolForecaster {
             if let sample = used[id] {
                 values[series.cpu] = sample[0]
                 values[series.memory] = sample[1]
-                values[series.gpu] = sample[2]
+                if series.gpu >= 0 { values[series.gpu] = sample[2] }
+                gpuPeak[id] = max(gpuPeak[id] ?? 0, sample[2])
                 lastUsed[id] = sample
                 lastObservedSlot[id] = time
                 historySince = historySince ?? time
             }
             allocations[series.cpu] = held[0]
             allocations[series.memory] = held[1]
-            allocations[series.gpu] = held[2]
+            if series.gpu >= 0 { allocations[series.gpu] = held[2] }
         }
         engine.observe(values, allocations: allocations)
         // Intervals are scored for one slot in 5 minutes (every slot at 300 s or longer), as the
@@ -106,10 +118,10 @@ struct PoolForecaster {
             guard let series = seriesOf[id] else { continue }
             coverage[id]?.observe(resource: 0, slot: time, value: values[series.cpu])
             coverage[id]?.observe(resource: 1, slot: time, value: values[series.memory])
-            coverage[id]?.observe(resource: 2, slot: time, value: values[series.gpu])
+            if series.gpu >= 0 { coverage[id]?.observe(resource: 2, slot: time, value: values[series.gpu]) }
             for (h, horizon) in coverageHorizons.enumerated() where expects {
                 let target = time + Int64(horizon) * interval
-                for (r, index) in [series.cpu, series.memory, series.gpu].enumerated() {
+                for (r, index) in [series.cpu, series.memory, series.gpu].enumerated() where index >= 0 {
                     let f = forecast(index, horizon: horizon)
                     coverage[id]?.expect(resource: r, horizon: h, target: target, lower: f.lower, upper: f.upper)
                 }
@@ -146,21 +158,27 @@ struct PoolForecaster {
         for k in 0...engine.horizonPosition(covering: horizon) {
             cpu = max(cpu, forecast(series.cpu, k: k).upperQuantile(exceedance: chance))
             memory = max(memory, forecast(series.memory, k: k).upperQuantile(exceedance: chance))
-            gpu = max(gpu, forecast(series.gpu, k: k).upperQuantile(exceedance: chance))
+            if series.gpu >= 0 { gpu = max(gpu, forecast(series.gpu, k: k).upperQuantile(exceedance: chance)) }
         }
-        return [cpu, memory, Self.gpuDevices(forecast: gpu, last: lastUsed[record.id]?[2])]
+        return [cpu, memory, Self.gpuDevices(forecast: gpu, last: lastUsed[record.id]?[2], peak: gpuPeak[record.id])]
     }
 
     /// GPUs are whole devices and a device in use is not free: its utilisation may be 0 while
     /// it holds a resident model, which the sample reports as a device used. So the demand is
-    /// the forecast's upper quantile rounded up to whole devices, and never below the devices
-    /// the last sample used (a forecast that a held device frees itself is not acted on: its
-    /// holder frees it, and the next sample says so). A 1e-6 tolerance keeps a forecast of
-    /// 2.0000000001 devices at 2.
-    static func gpuDevices(forecast: Double, last: Double?) -> Double {
+    /// the forecast's upper quantile rounded up to whole devices (a 1e-6 tolerance keeps
+    /// 2.0000000001 at 2), at most the most devices the instance used (`peak`: an interval
+    /// still wide, before a day of the instance's own errors calibrates it, asks for no device
+    /// it never used), and never below the devices the last sample used (a forecast that a
+    /// held device frees itself is not acted on: its holder frees it, and a sample says so).
+    static func gpuDevices(forecast: Double, last: Double?, peak: Double?) -> Double {
         let held = max(0, last ?? 0).rounded(.up)
         let forecastDevices = forecast.isFinite ? max(0, forecast - 1e-6).rounded(.up) : 0
-        return max(held, forecastDevices)
+        return max(held, min(forecastDevices, max(0, peak ?? 0).rounded(.up)))
+    }
+
+    /// The forecast of series `series` at horizon position `k`; none (0) when it is -1 (no GPU series).
+    mutating func forecastOrNone(_ series: Int, k: Int) -> IntervalForecast {
+        series >= 0 ? forecast(series, k: k) : IntervalForecast(point: 0, lower: [0, 0, 0], upper: [0, 0, 0], model: "none")
     }
 
     /// The interval level (0, 1, 2 = 80, 90, 95%) an SLA weight asks for: its `SLATier`.
@@ -172,14 +190,15 @@ struct PoolForecaster {
 
     mutating func point(_ id: String, horizon: Int) -> [Double] {
         guard let series = seriesOf[id], observed(id) else { return lastUsed[id] ?? [0, 0, 0] }
-        return [forecast(series.cpu, horizon: horizon).point, forecast(series.memory, horizon: horizon).point, forecast(series.gpu, horizon: horizon).point]
+        let k = engine.horizonPosition(covering: horizon)
+        return [forecast(series.cpu, k: k).point, forecast(series.memory, k: k).point, forecastOrNone(series.gpu, k: k).point]
     }
 
     /// Upper bounds at interval level `level` (0, 1, 2 = 80, 90, 95%); the allocation before any sample.
     mutating func upper(_ record: InstanceRecord, horizon: Int, level: Int) -> [Double] {
         guard let series = seriesOf[record.id], observed(record.id) else { return record.allocation }
-        return [forecast(series.cpu, horizon: horizon).upper[level], forecast(series.memory, horizon: horizon).upper[level],
-                forecast(series.gpu, horizon: horizon).upper[level]]
+        let k = engine.horizonPosition(covering: horizon)
+        return [forecast(series.cpu, k: k).upper[level], forecast(series.memory, k: k).upper[level], forecastOrNone(series.gpu, k: k).upper[level]]
     }
 
     /// The forecast of the engine's horizons up to the one covering `slots` (every slot at 300 s)

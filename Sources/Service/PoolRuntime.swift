@@ -135,7 +135,8 @@ public actor PoolRuntime {
     }
 
     func admit(_ id: String) {
-        forecaster.admit(id, servedBy: Set(networks.keys))
+        let record = registry.records[id]
+        forecaster.admit(id, servedBy: Set(networks.keys), gpu: (record?.allocation[2] ?? 0) > 0 || (record?.maximum[2] ?? 0) > 0)
     }
 
     // MARK: Registration
@@ -304,7 +305,7 @@ public actor PoolRuntime {
             let horizon = forecaster.engine.horizons[k]
             let h = forecaster.coverageHorizons.firstIndex(of: horizon)
             func view(_ index: Int, _ resource: Int) -> ResourcePrediction {
-                let f = forecaster.forecast(index, k: k)
+                let f = forecaster.forecastOrNone(index, k: k)
                 var (shares, scored) = ([Double.nan, .nan, .nan], 0)
                 if let h { (shares, scored) = forecaster.coverage(id, resource: resource, horizon: h) }
                 var measured: [String: Double] = [:]

@@ -71,12 +71,13 @@ extension PoolRuntime {
             for k in 0..<slots {
                 grid[k][series.cpu] = history.cpu[k]
                 grid[k][series.memory] = history.memory[k]
-                grid[k][series.gpu] = history.gpu[k]
+                if series.gpu >= 0 { grid[k][series.gpu] = history.gpu[k] }
                 allocations[k][series.cpu] = history.allocation[0][k]
                 allocations[k][series.memory] = history.allocation[1][k]
-                allocations[k][series.gpu] = history.allocation[2][k]
+                if series.gpu >= 0 { allocations[k][series.gpu] = history.allocation[2][k] }
             }
             monitor.seedMemory(history.memory, for: id)
+            if let peak = history.gpu.filter({ !$0.isNaN }).max() { forecaster.gpuPeak[id] = max(forecaster.gpuPeak[id] ?? 0, peak) }
             if let oldest = history.oldest { forecaster.historySince = min(forecaster.historySince ?? oldest, oldest) }
             if let newest = history.newest {
                 forecaster.lastUsed[id] = newest.used
