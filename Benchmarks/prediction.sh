@@ -6,6 +6,7 @@
 # measures requests/s and latency percentiles. Needs wrk (Debian).
 #
 # usage: Benchmarks/prediction.sh [INSTANCES] [DAYS]
+#        SEEDED=/tmp/…/pool.sqlite Benchmarks/prediction.sh   # reuse an earlier run's seeded store
 set -euo pipefail
 cd "$(dirname "$0")/.."
 instances=${1:-10000}
@@ -16,7 +17,13 @@ bin=.build/release/poolswap
 dir=$(mktemp -d)
 port=18510
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); server and load generator share them"
-"$bin" bench seed-pool --database "$dir/pool.sqlite" --instances "$instances" --days "$days"
+if [ -n "${SEEDED:-}" ]; then
+    # A store seeded by an earlier run (its pool.sqlite): the seeding and training skipped.
+    cp "$SEEDED" "$dir/pool.sqlite"
+    echo "reusing the seeded store $SEEDED"
+else
+    "$bin" bench seed-pool --database "$dir/pool.sqlite" --instances "$instances" --days "$days"
+fi
 echo '{"demo": false, "autoSwap": false}' > "$dir/config.json"
 started=$(date +%s.%N)
 "$bin" serve --config "$dir/config.json" --database "$dir/pool.sqlite" --port $port > "$dir/serve.log" 2>&1 &

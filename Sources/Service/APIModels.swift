@@ -100,8 +100,9 @@ public struct HorizonPrediction: Codable, Sendable {
     public var target: Int64
     public var cpu: ResourcePrediction
     public var memory: ResourcePrediction
-    /// GPU devices in use (a device holding a resident model counts, however idle).
-    public var gpu: ResourcePrediction
+    /// GPU devices in use (a device holding a resident model counts, however idle); absent
+    /// for an instance without GPUs.
+    public var gpu: ResourcePrediction?
 }
 
 public struct PredictionView: Codable, Sendable, ResponseEncodable {

@@ -318,7 +318,7 @@ public actor PoolRuntime {
             let minutes = (horizon * configuration.interval + 30) / 60
             return HorizonPrediction(horizon: "\(minutes)m", minutes: minutes,
                                      target: base + Int64(horizon - 1) * interval,
-                                     cpu: view(series.cpu, 0), memory: view(series.memory, 1), gpu: view(series.gpu, 2))
+                                     cpu: view(series.cpu, 0), memory: view(series.memory, 1), gpu: series.gpu >= 0 ? view(series.gpu, 2) : nil)
         }
         return PredictionView(instance: id, trainedSince: startedAt, lastObserved: forecaster.lastObservedSlot[id], predictions: predictions)
     }

@@ -68,6 +68,7 @@ struct APITests {
                 let view = try json(response.body)
                 let predictions = try #require(view["predictions"] as? [[String: Any]])
                 #expect(predictions.compactMap { $0["horizon"] as? String } == ["5m", "30m"])
+                #expect(predictions.allSatisfy { $0["gpu"] == nil }, "a1 has no GPUs: no gpu forecast")
                 let cpu = try #require(predictions[0]["cpu"] as? [String: Any])
                 let point = try #require(cpu["point"] as? Double)
                 #expect(point > 2.8 && point < 3.3, "a1 runs near 3 cores: \(point)")
