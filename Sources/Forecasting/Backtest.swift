@@ -50,6 +50,16 @@ public struct Backtest: Sendable {
         return (horizons ?? [300, 900, 1_800].map(Cadence(interval: interval).slots)).filter { seen.insert($0).inserted }
     }
 
+    /// Why the scored horizons cannot be forecast at `interval`-second slots, if they cannot:
+    /// each must be one of the engine's.
+    public func horizonProblem(interval: Int) -> String? {
+        var configuration = self.configuration
+        configuration.interval = interval
+        let engine = configuration.horizons, missing = scoredHorizons(interval: interval).filter { !engine.contains($0) }
+        guard !missing.isEmpty else { return nil }
+        return "horizons \(missing) are not among the engine's \(engine) steps of \(interval) s (every 5 minutes to 30)"
+    }
+
     public var origins: [Int64] { (0..<originCount).map { cutoff + Int64($0) * originEvery } }
 
     /// Time before the first origin from which a network's forecasts are scored by the model
@@ -117,11 +127,8 @@ public struct Backtest: Sendable {
         var configuration = self.configuration
         configuration.interval = panel.interval
         if let problem = configuration.problem { throw Problem(description: problem) }
-        let engineHorizons = configuration.horizons
+        if let problem = horizonProblem(interval: panel.interval) { throw Problem(description: problem) }
         let horizons = scoredHorizons(interval: panel.interval)
-        guard horizons.allSatisfy(engineHorizons.contains) else {
-            throw Problem(description: "horizons \(horizons) must be among the engine's, \(engineHorizons) slots of \(interval) s")
-        }
         guard originCount > 0, originEvery > 0 else { throw Problem(description: "there must be at least one origin, at a positive spacing") }
         for origin in origins where (origin - panel.origin) % interval != 0 {
             throw Problem(description: "origin \(UTCTime.iso8601(origin)) is not on the trace's \(interval) s grid")

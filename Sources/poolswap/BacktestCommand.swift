@@ -113,14 +113,11 @@ struct BacktestCommand: ParsableCommand {
         engine.selectionHalfLifeSeconds = selectionHalfLifeSeconds
         engine.choiceHalfLifeSeconds = choiceHalfLifeSeconds
         if let problem = engine.problem { throw ValidationError(problem) }
-        var seen = Set<Int>()
-        let steps = (asked ?? [300, 900, 1_800].map(engine.cadence.slots)).filter { seen.insert($0).inserted }
-        let missing = steps.filter { !engine.horizons.contains($0) }
-        guard missing.isEmpty else {
-            throw ValidationError("--horizons \(horizons ?? ""): the engine forecasts \(engine.horizons.map(String.init).joined(separator: ",")) steps of \(panel.interval) s (every 5 minutes to 30), not \(missing.map(String.init).joined(separator: ","))")
-        }
-        let backtest = Backtest(cutoff: cutoffSeconds, originCount: origins, originEvery: Int64(originEvery), horizons: steps,
+        let backtest = Backtest(cutoff: cutoffSeconds, originCount: origins, originEvery: Int64(originEvery), horizons: asked,
                                 configuration: engine)
+        // Checked before the networks train, which takes minutes.
+        if let problem = backtest.horizonProblem(interval: panel.interval) { throw ValidationError("--horizons: \(problem)") }
+        let steps = backtest.scoredHorizons(interval: panel.interval)
         let networks = try trainedNetworks(backtest, panel)
         let writer = try CompressedFileWriter(path: output)
         try writer.write("series_id,target,origin,horizon_steps,point,lo80,hi80,lo90,hi90,lo95,hi95\n")
