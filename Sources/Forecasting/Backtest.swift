@@ -47,7 +47,7 @@ public struct Backtest: Sendable {
     /// may round to the same slot: it is scored once).
     public func scoredHorizons(interval: Int) -> [Int] {
         var seen = Set<Int>()
-        return (horizons ?? [300, 900, 1_800].map(Cadence(interval: interval).slots)).filter { seen.insert($0).inserted }
+        return (horizons ?? ForecastConfiguration.reportedHorizonSeconds.map(Cadence(interval: interval).slots)).filter { seen.insert($0).inserted }
     }
 
     /// Why the scored horizons cannot be forecast at `interval`-second slots, if they cannot:

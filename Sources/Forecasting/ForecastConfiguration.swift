@@ -7,6 +7,9 @@ public struct ForecastConfiguration: Sendable, Equatable {
     /// minutes to 30: slots 1...6 at 300 s, 5, 11, 16, 21, 26, 32 at 57 s). Only these are
     /// forecast and scored: a 10-second series keeps 6 horizons, not 180.
     public var horizonSeconds = [300, 600, 900, 1_200, 1_500, 1_800]
+    /// The horizons forecasts are reported and scored at: 5, 15 and 30 minutes (PSF-1's and
+    /// PSF-G's, and `GET /prediction`'s default).
+    public static let reportedHorizonSeconds = [300, 900, 1_800]
     /// History each series keeps (8 days): a week back for the network's context
     /// (`NetworkFeatures.reach`) and five days for the daily seasonal median.
     public var historySeconds = 8 * 86_400

@@ -1,8 +1,10 @@
+import Forecasting
+
 /// How often an instance's past intervals held what came, per resource,
 /// horizon and level: the coverage `GET /prediction` reports.
 struct CoverageTracker: Sendable {
     /// 5, 15 and 30 minutes.
-    static let horizonSeconds = [300, 900, 1_800]
+    static let horizonSeconds = ForecastConfiguration.reportedHorizonSeconds
     private struct Pending: Sendable { var target: Int64; var lower: [Double]; var upper: [Double] }
     /// [resource][horizon] → forecasts waiting for their slot.
     private var pending = [[[Pending]]](repeating: [[Pending]](repeating: [], count: 3), count: 3)
