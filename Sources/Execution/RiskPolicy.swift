@@ -26,12 +26,18 @@ public struct RiskPolicy: Sendable, Equatable, Codable {
     public var memoryMarginFraction = 0.1
     /// ... plus this many GiB (64 MiB: a process's allocator slack).
     public var memoryMarginGiB = 0.0625
-    /// Rounds of samples whose peak is the observed working set: 2016, a week of 5-minute
-    /// rounds. Memory in real pools spikes to many times its usual level a few times a week;
-    /// a day's peak (288) OOM-killed three times as often as a VPA in the closed-loop
+    /// Rounds of samples whose peak is the observed working set; nil (the default) is a week
+    /// at the pool's interval (`workingSetRounds(interval:)`: 2016 at 5 minutes, 10,080 at one).
+    /// Memory in real pools spikes to many times its usual level a few times a week; a day's
+    /// peak (288 five-minute rounds) OOM-killed three times as often as a VPA in the closed-loop
     /// evaluation, a week's fewer. Beyond 288 rounds the peak is kept per bucket of rounds
     /// (288 values an instance, whatever the window), so it covers up to two buckets more.
-    public var workingSetRounds = 2016
+    public var workingSetRounds: Int?
+
+    /// The rounds of the working set at `interval` seconds a round.
+    public func workingSetRounds(interval: Int) -> Int {
+        workingSetRounds ?? max(1, (7 * 86_400 + interval / 2) / interval)
+    }
     /// Blast radius: most instances, tenants and nodes one plan touches without an operator.
     public var maxInstances = 200
     public var maxTenants = 20
@@ -49,7 +55,7 @@ public struct RiskPolicy: Sendable, Equatable, Codable {
             ("holdBelow", holdBelow, holdBelow >= 0 && holdBelow <= 1, "in 0...1"),
             ("memoryMarginFraction", memoryMarginFraction, memoryMarginFraction >= 0 && memoryMarginFraction.isFinite, "finite and ≥ 0"),
             ("memoryMarginGiB", memoryMarginGiB, memoryMarginGiB >= 0 && memoryMarginGiB.isFinite, "finite and ≥ 0"),
-            ("workingSetRounds", Double(workingSetRounds), workingSetRounds >= 1, "≥ 1"),
+            ("workingSetRounds", Double(workingSetRounds ?? 1), (workingSetRounds ?? 1) >= 1, "≥ 1"),
             ("maxInstances", Double(maxInstances), maxInstances >= 1, "≥ 1"),
             ("maxTenants", Double(maxTenants), maxTenants >= 1, "≥ 1"),
             ("maxNodes", Double(maxNodes), maxNodes >= 1, "≥ 1"),

@@ -113,45 +113,34 @@ struct APIRoutes: Sendable {
         }
         router.get("/prediction") { request, context -> Response in
             let principal = try context.require(.read)
-            guard let id = request.uri.queryParameters.get("instance"), !id.isEmpty else {
+            let query = request.uri.queryParameters
+            guard let id = query.get("instance"), !id.isEmpty else {
                 throw APIFailure.badRequest("instance: query parameter required")
             }
-            let texts = request.uri.queryParameters.getAll("horizon").flatMap { $0.split(separator: ",").map(String.init) }
+            let texts = query.getAll("horizon").flatMap { $0.split(separator: ",").map(String.init) }
             let interval = runtime.configuration.interval
-            let horizons = try (texts.isEmpty ? ["5m", "15m", "30m"] : texts).map {
+            let horizons = try texts.isEmpty ? PredictionCache.defaultHorizons(interval: interval) : texts.map {
                 try PlanFormulation.horizonSlots($0, default: 0, interval: interval)
             }
-            let key = "\(principal.tenant ?? "")\u{0}\(id)\u{0}\(horizons)"
+            let key = PredictionCache.key(id, horizons)
             if let cached = runtime.predictionCache.get(key) {
-                return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: cached))
+                guard principal.sees(tenant: cached.tenant) else { throw APIFailure.notFound("instance \(id) not found") }
+                return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: cached.body))
             }
+            let generation = runtime.predictionCache.generation
             guard let record = await runtime.instance(id), principal.sees(tenant: record.tenant),
                   let view = await runtime.prediction(id, horizons: horizons) else {
                 throw APIFailure.notFound("instance \(id) not found")
             }
             let body = ByteBuffer(bytes: try JSONEncoder().encode(view))
-            runtime.predictionCache.set(key, body)
+            runtime.predictionCache.set([(key, .init(tenant: record.tenant, body: body))], computedIn: generation)
             return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
         }
         router.post("/swap_request") { request, context -> Response in
             let principal = try context.require(.operate)
             let body = try await request.decode(as: SwapRequestBody.self, context: context)
-            if let tenant = body.tenant, !principal.sees(tenant: tenant) { throw APIFailure.notFound("tenant \(tenant) not found") }
-            if let m = body.maxMigrations, m < 0 || m > 1000 { throw APIFailure.badRequest("maxMigrations must be 0...1000, not \(m)") }
-            if let m = body.maxChanges, m < 0 { throw APIFailure.badRequest("maxChanges must be ≥ 0, not \(m)") }
-            for (id, amounts) in body.allocations ?? [:] { try Validate.amounts(amounts, "allocations.\(id)") }
-            var view = try await runtime.plan(body, tenantScope: principal.tenant, solverSeconds: runtime.configuration.solverSeconds)
-            let dryRun = body.dryRun ?? true
-            let requestText = String(decoding: try JSONEncoder().encode(body), as: UTF8.self)
-            if dryRun {
-                view.status = "dryRun"
-                try await store.save(plan: PlanRecord(id: view.id, created: view.created, status: .dryRun, tenant: principal.tenant,
-                                                      request: requestText, answer: String(decoding: try JSONEncoder().encode(view), as: UTF8.self)))
-                return try Self.json(view, status: .ok)
-            }
-            view.status = "queued"
-            try await store.save(plan: PlanRecord(id: view.id, created: view.created, status: .queued, tenant: principal.tenant,
-                                                  request: requestText, answer: String(decoding: try JSONEncoder().encode(view), as: UTF8.self)))
+            let view = try await Self.submit(body, principal: principal, runtime: runtime, store: store)
+            guard view.status == "queued" else { return try Self.json(view, status: .ok) }
             var response = try Self.json(view, status: .accepted)
             response.headers[.location] = view.statusURL
             return response
@@ -239,6 +228,22 @@ struct APIRoutes: Sendable {
         InstanceView(id: record.id, tenant: record.tenant, node: record.node, allocation: Amounts(record.allocation),
                      sla: SLABody(minimum: Amounts(record.minimum), maximum: Amounts(record.maximum), weight: record.weight),
                      used: await runtime.used(record.id).map(Amounts.init))
+    }
+
+    /// Plans a swap request and stores the plan: a dry run (the default) to look at, or queued
+    /// for the next round. `POST /swap_request` and the dashboard's plan form.
+    static func submit(_ body: SwapRequestBody, principal: Principal, runtime: PoolRuntime, store: any PoolStore) async throws -> PlanView {
+        if let tenant = body.tenant, !principal.sees(tenant: tenant) { throw APIFailure.notFound("tenant \(tenant) not found") }
+        if let m = body.maxMigrations, m < 0 || m > 1000 { throw APIFailure.badRequest("maxMigrations must be 0...1000, not \(m)") }
+        if let m = body.maxChanges, m < 0 { throw APIFailure.badRequest("maxChanges must be ≥ 0, not \(m)") }
+        for (id, amounts) in body.allocations ?? [:] { try Validate.amounts(amounts, "allocations.\(id)") }
+        var view = try await runtime.plan(body, tenantScope: principal.tenant, solverSeconds: runtime.configuration.solverSeconds)
+        let dryRun = body.dryRun ?? true
+        let requestText = String(decoding: try JSONEncoder().encode(body), as: UTF8.self)
+        view.status = dryRun ? "dryRun" : "queued"
+        try await store.save(plan: PlanRecord(id: view.id, created: view.created, status: dryRun ? .dryRun : .queued, tenant: principal.tenant,
+                                              request: requestText, answer: String(decoding: try JSONEncoder().encode(view), as: UTF8.self)))
+        return view
     }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status) throws -> Response {

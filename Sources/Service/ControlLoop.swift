@@ -50,6 +50,13 @@ public struct ControlLoop: Sendable {
         await runtime.observeSlot(time)
         report.steps["forecast"] = clock.now - started
         metrics.record(step: "forecast", clock.now - started)
+        let servesHTTP = await runtime.servesHTTP
+        if servesHTTP {
+            started = clock.now
+            await runtime.refreshPredictions()
+            report.steps["predictions"] = clock.now - started
+            metrics.record(step: "predictions", clock.now - started)
+        }
 
         started = clock.now
         let verified = try await runtime.verifyRound(time: time)
@@ -111,6 +118,8 @@ public struct ControlLoop: Sendable {
                 metrics.record(step: "execute", clock.now - started)
             }
         }
+        if servesHTTP { await runtime.recordTimeline() }
+
         // Once a day of pool time: drop samples past retention, downsample old ones to hourly means.
         if report.round % max(1, 86_400 / configuration.interval) == 0, report.round > 0 {
             try await store.compactSamples(deleteBefore: time - Int64(configuration.retentionDays) * 86_400,

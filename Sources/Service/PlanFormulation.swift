@@ -45,10 +45,11 @@ struct PlanFormulation {
         var objectiveBefore: Double
     }
 
+    private static let horizonMinutes = ["5m": 5, "15m": 15, "30m": 30]
+
     static func horizonSlots(_ text: String?, default slots: Int, interval: Int) throws -> Int {
         guard let text else { return slots }
-        let minutes = ["5m": 5, "15m": 15, "30m": 30]
-        guard let m = minutes[text] else { throw APIFailure.badRequest("horizon: expected 5m, 15m or 30m, not \"\(text)\"") }
+        guard let m = Self.horizonMinutes[text] else { throw APIFailure.badRequest("horizon: expected 5m, 15m or 30m, not \"\(text)\"") }
         return Cadence(interval: interval).slots(m * 60)
     }
 

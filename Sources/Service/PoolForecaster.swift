@@ -132,14 +132,15 @@ struct PoolForecaster {
     /// Whether `id` has been observed at all: without it there is no forecast.
     func observed(_ id: String) -> Bool { lastObservedSlot[id] != nil }
 
-    /// Slots without a sample after which an instance's forecast no longer backs a shrink.
-    static let staleAfterSlots: Int64 = 3
+    /// Time without a sample after which an instance's forecast no longer backs a shrink: 15
+    /// minutes, and at least 3 slots.
+    static let staleAfterSeconds: Int64 = 900, staleAfterSlots: Int64 = 3
 
-    /// Whether `id` was observed in one of the last `staleAfterSlots` slots: a forecast of an
-    /// instance not seen for longer does not back a risk assessment.
+    /// Whether `id` was observed in the last 15 minutes (3 slots when they are longer): a
+    /// forecast of an instance not seen for longer does not back a risk assessment.
     func recentlyObserved(_ id: String) -> Bool {
         guard let seen = lastObservedSlot[id], let lastSlot else { return false }
-        return lastSlot - seen < Self.staleAfterSlots * slotInterval
+        return lastSlot - seen < max(Self.staleAfterSlots * slotInterval, Self.staleAfterSeconds)
     }
 
     /// Scales the chance of usage above its allocation every SLA tier accepts (`SLATier.exceedance`):

@@ -51,10 +51,24 @@ public actor PoolRuntime {
     var roundDeltas: [String: SignalDelta] = [:]
     /// Start of the next slot the loop will take; nil before the first round.
     public private(set) var slot: Int64?
+    /// The pool over the last 2016 rounds and each node over the last 288, for the dashboard.
+    var timeline = PoolTimeline(keep: 2016, keepPerNode: 288)
+    /// Whether the rounds keep what the HTTP API and the dashboard show: every instance's
+    /// `GET /prediction` answer and the timeline (not in `simulate`, which serves nothing).
+    public internal(set) var servesHTTP = true
+    /// Usage above allocation in the slot last observed, summed over the instances, taken
+    /// before the round's swaps change the allocations.
+    var lastShortfall = [0.0, 0, 0]
     public private(set) var round = 0
     public private(set) var startedAt: Int64 = 0
     /// Pool time now: the start of the next slot, or the start time before the first round.
     public var poolTime: Int64 { slot ?? startedAt }
+    /// The wall clock of a live pool (nil in demo mode and in tests that drive the rounds):
+    /// samples of the present are accepted even while the pool's clock lags behind it, as it
+    /// does after a long warm start until the first round.
+    private var wallClock: (@Sendable () -> Int64)?
+    func useWallClock(_ clock: @escaping @Sendable () -> Int64) { wallClock = clock }
+    func serveHTTP(_ serves: Bool) { servesHTTP = serves }
     var planSerial = 0
     private var executorBox: SwapExecutor?
     /// Runs the executor performs now, by id.
@@ -81,7 +95,7 @@ public actor PoolRuntime {
         self.store = store
         self.driver = driver
         simulated = driver as? SimulatedDriver
-        monitor = SwapMonitor(keep: configuration.verification.baselineRounds, memoryRounds: configuration.risk.workingSetRounds)
+        monitor = SwapMonitor(keep: configuration.verification.baselineRounds, memoryRounds: configuration.risk.workingSetRounds(interval: configuration.interval))
         forecaster.riskLevel = configuration.riskLevel
         forecaster.configuration = configuration.forecastConfiguration
         forecaster.reset(firstSlot: 0)
@@ -228,7 +242,8 @@ public actor PoolRuntime {
     /// Validates and stores a batch of samples. Bad samples are counted by reason and skipped;
     /// the rest are stored before this returns.
     public func accept(_ batch: [UsageSampleBody], allowed: (String) -> Bool) async throws -> UsageReceipt {
-        let now = (slot ?? batch.map(\.time).max() ?? 0) + interval
+        var now = (slot ?? batch.map(\.time).max() ?? 0) + interval
+        if let wallClock { now = max(now, wallClock()) }
         let (good, receipt, said) = intake.check(batch, now: now, interval: interval, known: { registry.records[$0] != nil && allowed($0) },
                                            limit: { registry.records[$0]?.allocation[1] })
         _ = try await store.append(samples: good)
@@ -291,7 +306,14 @@ public actor PoolRuntime {
         }
         intake.drop(before: time + interval)
         slot = time + interval
-        predictionCache.clear()
+        // Served answers stay until the round replaces them; anything else forgets them now.
+        if servesHTTP { predictionCache.invalidate() } else { predictionCache.clear() }
+        var shortfall = [0.0, 0, 0]
+        for (id, sample) in used {
+            guard let allocation = registry.records[id]?.allocation else { continue }
+            for r in 0..<3 { shortfall[r] += max(0, sample[r] - allocation[r]) }
+        }
+        lastShortfall = shortfall
     }
 
     // MARK: Forecasts

@@ -77,7 +77,7 @@ public struct PredictiveRun {
         logger.logLevel = .error
         let driver = try replay.driver(stateFile: nil)
         let service = try await ServiceApplication(configuration: settings, store: store, logger: logger,
-                                                   now: replay.time(ofSlot: loopFrom), driver: driver)
+                                                   now: replay.time(ofSlot: loopFrom), driver: driver, servesHTTP: false)
         var result = SimulationResult(policy: "predictive", resources: simulator.resources, interval: trace.interval, firstSlot: accountFrom)
         if !networks.isEmpty {
             result.networks = networksNote ?? "trained by an earlier run"

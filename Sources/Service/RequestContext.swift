@@ -4,10 +4,13 @@ import Hummingbird
 public struct PoolRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var principal: Principal?
+    /// On the dashboard's paths: the session's cross-site request token (`DashboardSession.csrf`).
+    public var csrf: String?
 
     public init(source: Source) {
         coreContext = .init(source: source)
         principal = nil
+        csrf = nil
     }
 
     public var maxUploadSize: Int { 64 << 20 }

@@ -17,9 +17,12 @@ public struct ServiceApplication: Sendable {
     public let metrics: ServiceMetrics
     let firstSlot: Int64
 
-    /// `driver` replaces the one the configuration names (tests, benchmarks).
+    /// `driver` replaces the one the configuration names (tests, benchmarks). `wallClock`, for
+    /// a live pool, lets samples of the present in while the pool's clock lags behind it.
+    /// `servesHTTP` false (`simulate`) spares the rounds what only the HTTP API shows.
     public init(configuration: ServiceConfiguration, store: any PoolStore, logger: Logger, now: Int64,
-                driver override: (any InstanceDriver)? = nil) async throws {
+                driver override: (any InstanceDriver)? = nil, wallClock: (@Sendable () -> Int64)? = nil,
+                servesHTTP: Bool = true) async throws {
         self.configuration = configuration
         self.store = store
         metrics = ServiceMetrics()
@@ -65,6 +68,8 @@ public struct ServiceApplication: Sendable {
             try await Self.backfill(from: source!, into: store, configuration: configuration, now: now, logger: logger)
         }
         runtime = PoolRuntime(configuration: configuration, store: store, driver: driver)
+        if let wallClock { await runtime.useWallClock(wallClock) }
+        await runtime.serveHTTP(servesHTTP)
         try await runtime.restore(startingAt: start)
         for problem in await runtime.forecasterView().problems { logger.warning("forecaster: \(problem)") }
         training = NetworkTraining(configuration: configuration, store: store, runtime: runtime, logger: logger)
@@ -117,8 +122,10 @@ public struct ServiceApplication: Sendable {
     public func router() -> Router<PoolRequestContext> {
         let router = Router(context: PoolRequestContext.self)
         router.middlewares.add(ErrorBodyMiddleware())
-        router.middlewares.add(AuthMiddleware(store: store))
+        let sessions = DashboardSessions()
+        router.middlewares.add(AuthMiddleware(store: store, sessions: sessions))
         APIRoutes(runtime: runtime, store: store, metrics: metrics, loop: loop, training: training, openAPI: OpenAPIDocument.text).add(to: router)
+        DashboardRoutes(runtime: runtime, store: store, sessions: sessions).add(to: router)
         return router
     }
 }

@@ -155,6 +155,9 @@ public struct ServiceConfiguration: Codable, Sendable, Equatable {
     /// cgroup and oci: read the instances' usage from the driver each round (the default), or
     /// take it only from `POST /usage` (node agents) or Prometheus, the driver applying swaps.
     public var driverSamples = true
+    /// The dashboard's evaluation page: the JSON of a `poolswap simulate --json` run, read
+    /// when the page is asked for (so a newer run shows without a restart). None by default.
+    public var evaluationFile: String?
 
     public init() {}
 
@@ -354,6 +357,7 @@ extension ServiceConfiguration {
         prometheus = try c.decodeIfPresent(PrometheusSettings.self, forKey: .prometheus)
         roundDelaySeconds = try c.decodeIfPresent(Double.self, forKey: .roundDelaySeconds)
         try read(.driverSamples, \.driverSamples)
+        evaluationFile = try c.decodeIfPresent(String.self, forKey: .evaluationFile)
     }
 }
 

@@ -13,7 +13,7 @@ public final class ServiceMetrics: Sendable {
     let instances: Gauge
     let objective: Gauge
     private let steps: [String: DurationHistogram]
-    static let stepNames = ["ingest", "forecast", "verify", "formulate_solve", "execute"]
+    static let stepNames = ["ingest", "forecast", "verify", "formulate_solve", "execute", "predictions"]
 
     public init() {
         rounds = registry.makeCounter(descriptor: .init(namespace: "poolswap", metricName: "rounds", unitName: "total", helpText: "Control-loop rounds run"))

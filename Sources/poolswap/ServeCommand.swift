@@ -56,9 +56,23 @@ struct ServeCommand: AsyncParsableCommand {
         try settings.validate()
         var logger = Logger(label: "poolswap")
         logger.logLevel = .info
+        if settings.demo, settings.evaluationFile == nil, !settings.database.contains("://") {
+            // The dashboard's evaluation page on the embedded defaults: the replayed policies on
+            // the bundled trace (about a second), once per database.
+            let file = settings.database + ".evaluation.json"
+            if !FileManager.default.fileExists(atPath: file) {
+                let (summary, _, _) = try await SimulateCommand.parse([]).evaluate()
+                try summary.json().write(toFile: file, atomically: true, encoding: .utf8)
+                logger.info("poolswap: demo: simulate's replayed policies on the bundled trace written to \(file) for the dashboard")
+            }
+            settings.evaluationFile = file
+        }
         let store = try ServiceApplication.store(try await openStore(settings), environment: ProcessInfo.processInfo.environment)
+        // A live pool takes samples of the present even while its clock lags behind.
+        let present: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+        let wallClock = settings.demo ? nil : present
         let service = try await ServiceApplication(configuration: settings, store: store, logger: logger,
-                                                   now: Int64(Date().timeIntervalSince1970))
+                                                   now: Int64(Date().timeIntervalSince1970), wallClock: wallClock)
         let instances = await service.runtime.allInstances().count
         let nodes = await service.runtime.allNodes().count
         logger.info("poolswap: \(instances) instances on \(nodes) nodes, database \(settings.database), driver \(settings.driverName), \(settings.demo ? "demo: replaying the trace sample, a round every \(settings.demoRoundSeconds) s" : "live: a round every \(settings.interval) s\(settings.prometheus.map { ", usage pulled from Prometheus at \($0.url) (\($0.queries) queries)" } ?? "")")")

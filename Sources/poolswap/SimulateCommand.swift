@@ -190,6 +190,32 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let (summary, results, origin) = try await evaluate()
+        if json {
+            print(try summary.json())
+        } else {
+            print(summary.table())
+        }
+        if let tradeoffSvg {
+            let chart = TradeoffChart(results: results).svg()
+            do {
+                try chart.write(toFile: tradeoffSvg, atomically: true, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot write the chart to \(tradeoffSvg): \(error.localizedDescription)")
+            }
+        }
+        if let svg {
+            let chart = SimulationChart(results: results, origin: origin).svg()
+            do {
+                try chart.write(toFile: svg, atomically: true, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot write the chart to \(svg): \(error.localizedDescription)")
+            }
+        }
+    }
+
+    /// Runs the policies: the summary, every result, and the trace's origin.
+    func evaluate() async throws -> (SimulationSummary, [SimulationResult], Int64) {
         let started = ContinuousClock.now
         let (trace, report) = try source.load()
         let loaded = ContinuousClock.now
@@ -262,27 +288,7 @@ struct SimulateCommand: AsyncParsableCommand {
         let summary = SimulationSummary(
             source: source.name, trace: trace, report: report, pool: pool, shape: shape, results: results,
             readTime: loaded - started, simulateTime: finished - loaded, window: window.map { _ in accountFrom..<end })
-        if json {
-            print(try summary.json())
-        } else {
-            print(summary.table())
-        }
-        if let tradeoffSvg {
-            let chart = TradeoffChart(results: results).svg()
-            do {
-                try chart.write(toFile: tradeoffSvg, atomically: true, encoding: .utf8)
-            } catch {
-                throw ValidationError("cannot write the chart to \(tradeoffSvg): \(error.localizedDescription)")
-            }
-        }
-        if let svg {
-            let chart = SimulationChart(results: results, origin: trace.origin).svg()
-            do {
-                try chart.write(toFile: svg, atomically: true, encoding: .utf8)
-            } catch {
-                throw ValidationError("cannot write the chart to \(svg): \(error.localizedDescription)")
-            }
-        }
+        return (summary, results, trace.origin)
     }
 }
 

@@ -32,6 +32,24 @@ struct APITests {
         }
     }
 
+    @Test func aLivePoolAcceptsSamplesOfThePresentWhileItsClockLagsBehind() async throws {
+        // The pool's clock stays where the rounds left it (as after a long warm start); the wall
+        // clock is two hours on. A fixed clock stands in for the wall clock, so the test does not
+        // depend on when it runs.
+        let now = ServiceHarness.start + 7_200
+        let harness = try await ServiceHarness(wallClock: { now })
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            try await harness.feed(client, rounds: 2)
+            let batch = #"{"samples":[{"instance":"a1","time":\#(now - 5),"cpu":1,"memory":1},{"instance":"a2","time":\#(now + 2 * 300),"cpu":1,"memory":1}]}"#
+            try await client.execute(uri: "/usage", method: .post, headers: harness.headers("operator"), body: ByteBuffer(string: batch)) { response in
+                let receipt = try json(response.body)
+                #expect(receipt["accepted"] as? Int == 1, "a sample of the present is in")
+                #expect(receipt["reasons"] as? [String: Int] == ["far future": 1], "one ahead of the wall clock is not")
+            }
+        }
+    }
+
     @Test func registrationKeepsThePoolValid() async throws {
         let harness = try await ServiceHarness()
         try await harness.test { client in
@@ -84,6 +102,45 @@ struct APITests {
                 #expect(response.status == .badRequest)
                 #expect(errorMessage(response.body)?.contains("horizon") == true)
             }
+        }
+    }
+
+    @Test func aRoundStoresEveryAnswerAndATenantStillSeesOnlyItsOwn() async throws {
+        let harness = try await ServiceHarness()
+        let runtime = harness.service.runtime
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            try await harness.feed(client, rounds: 12)
+            #expect(runtime.predictionCache.count == 4, "the round stored the answers of all four instances")
+            // The stored answer is the one a request computes: cleared, it is computed again alike.
+            var stored: [String: NSDictionary] = [:]
+            for id in ["a1", "g1"] {
+                try await client.execute(uri: "/prediction?instance=\(id)", method: .get, headers: harness.headers("reader")) { response in
+                    #expect(response.status == .ok)
+                    stored[id] = try json(response.body) as NSDictionary
+                }
+            }
+            runtime.predictionCache.clear()
+            for id in ["a1", "g1"] {
+                try await client.execute(uri: "/prediction?instance=\(id)&horizon=5m,15m,30m", method: .get, headers: harness.headers("reader")) { response in
+                    let again = try json(response.body) as NSDictionary
+                    #expect(again == stored[id], "\(id): computed on request as the round stored it")
+                }
+            }
+            #expect(runtime.predictionCache.count == 2)
+            // Answers stored without the asker's tenant are still shown only to those who see theirs.
+            await runtime.refreshPredictions()
+            #expect(runtime.predictionCache.count == 4)
+            try await client.execute(uri: "/prediction?instance=g1", method: .get, headers: harness.headers("acme-reader")) { response in
+                #expect(response.status == .notFound)
+                #expect(errorMessage(response.body) == "instance g1 not found")
+            }
+            try await client.execute(uri: "/prediction?instance=a1", method: .get, headers: harness.headers("acme-reader")) { #expect($0.status == .ok) }
+            // An answer computed before the cache was cleared is not stored after it.
+            let before = runtime.predictionCache.generation
+            runtime.predictionCache.clear()
+            runtime.predictionCache.set([("late", .init(tenant: nil, body: ByteBuffer(string: "{}")))], computedIn: before)
+            #expect(runtime.predictionCache.get("late") == nil && runtime.predictionCache.count == 0)
         }
     }
 

@@ -17,14 +17,14 @@ struct ServiceHarness: Sendable {
     let interval: Int64
     static let start: Int64 = 1_700_000_000
 
-    init(configure: (inout ServiceConfiguration) -> Void = { _ in }) async throws {
+    init(configure: (inout ServiceConfiguration) -> Void = { _ in }, wallClock: (@Sendable () -> Int64)? = nil) async throws {
         var configuration = ServiceConfiguration()
         configuration.demo = false
         configuration.warmupRounds = 1_000_000
         configure(&configuration)
         interval = Int64(configuration.interval)
         store = try SQLiteStore(path: NSTemporaryDirectory() + "poolswap-service-\(UUID().uuidString).sqlite")
-        service = try await ServiceApplication(configuration: configuration, store: store, logger: Logger(label: "test"), now: Self.start)
+        service = try await ServiceApplication(configuration: configuration, store: store, logger: Logger(label: "test"), now: Self.start, wallClock: wallClock)
         var tokens: [String: String] = [:]
         for (name, role, tenant) in [("admin", TokenRecord.Role.admin, nil), ("operator", .operator, nil), ("reader", .reader, nil),
                                      ("acme", .admin, "acme"), ("acme-reader", .reader, "acme"), ("globex", .operator, "globex")] as [(String, TokenRecord.Role, String?)] {

@@ -1,0 +1,208 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Storage
+import Testing
+@testable import Service
+
+/// The dashboard over HTTP in process: the login cookie, its limits, the cross-site checks,
+/// tenants, and the pages' numbers. The browser tests (Tests/scripts/dashboard_test.py) load
+/// the same pages in Chromium.
+@Suite("Dashboard") struct DashboardTests {
+    static func cookie(_ session: String) -> HTTPFields { [.cookie: "poolswap_session=\(session)"] }
+
+    static func form(_ fields: [String: String], cookie session: String? = nil, origin: String? = nil) -> (HTTPFields, ByteBuffer) {
+        var headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+        if let session { headers[.cookie] = "poolswap_session=\(session)" }
+        if let origin { headers[.origin] = origin }
+        let body = fields.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+        return (headers, ByteBuffer(string: body))
+    }
+
+    /// Logs in with `token` through the form: the session id of the cookie set.
+    static func login(_ client: any TestClientProtocol, _ token: String) async throws -> String {
+        let (headers, body) = form(["token": token])
+        return try await client.execute(uri: "/login", method: .post, headers: headers, body: body) { response in
+            #expect(response.status == .seeOther && response.headers[.location] == "/")
+            let cookie = try #require(response.headers[.setCookie])
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "\(cookie)")
+            let id = try #require(DashboardSession.token(cookieHeader: String(cookie.split(separator: ";")[0])))
+            #expect(id != token && id.count == 64, "the cookie holds a session id, not the token")
+            return id
+        }
+    }
+
+    @Test func theLoginOpensASessionThatOnlyTheDashboardTakesAndLogoutEnds() async throws {
+        let harness = try await ServiceHarness()
+        let admin = harness.tokens["admin"]!
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.status == .seeOther && response.headers[.location] == "/login")
+            }
+            let (bad, badBody) = Self.form(["token": "nope"])
+            try await client.execute(uri: "/login", method: .post, headers: bad, body: badBody) { response in
+                #expect(response.status == .unauthorized)
+                #expect(String(buffer: response.body).contains("That token is not known."))
+            }
+            for origin in ["null", "http://evil.example"] {
+                let (foreign, body) = Self.form(["token": admin], origin: origin)
+                try await client.execute(uri: "/login", method: .post, headers: foreign, body: body) { response in
+                    #expect(response.status == .forbidden && response.headers[.setCookie] == nil, "a login posted from \(origin)")
+                }
+            }
+            let session = try await Self.login(client, admin)
+            try await client.execute(uri: "/", method: .get, headers: Self.cookie(session)) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/html") == true)
+                #expect(response.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true)
+            }
+            for cookie in [session, admin] {
+                try await client.execute(uri: "/pool", method: .get, headers: Self.cookie(cookie)) { response in
+                    #expect(response.status == .unauthorized, "the JSON API takes no cookie: no cross-site request reaches it")
+                }
+            }
+            try await client.execute(uri: "/", method: .get, headers: Self.cookie(admin)) { response in
+                #expect(response.status == .seeOther && response.headers[.setCookie]?.contains("Max-Age=0") == true, "the token itself is no session")
+            }
+            let (logout, body) = Self.form(["csrf": DashboardSession.csrf(token: session)], cookie: session)
+            try await client.execute(uri: "/logout", method: .post, headers: logout, body: body) { response in
+                #expect(response.status == .seeOther && response.headers[.location] == "/login")
+            }
+            try await client.execute(uri: "/", method: .get, headers: Self.cookie(session)) { response in
+                #expect(response.status == .seeOther && response.headers[.location] == "/login", "the session ended with the logout")
+            }
+        }
+    }
+
+    @Test func aFormPostNeedsThePagesTokenAndNoForeignOrigin() async throws {
+        let harness = try await ServiceHarness()
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            try await harness.feed(client, rounds: 6)
+            let session = try await Self.login(client, harness.tokens["admin"]!)
+            let csrf = DashboardSession.csrf(token: session)
+            try await client.execute(uri: "/ui/swaps", method: .get, headers: Self.cookie(session)) { response in
+                #expect(String(buffer: response.body).contains(#"name="csrf" value="\#(csrf)""#), "the page's forms carry the session's token")
+            }
+            for (fields, origin, expected) in [(["dryRun": "1"], nil, HTTPResponse.Status.forbidden),
+                                               (["dryRun": "1", "csrf": "0" + csrf.dropFirst()], nil, .forbidden),
+                                               (["dryRun": "1", "csrf": csrf], "http://evil.example", .forbidden),
+                                               (["dryRun": "1", "csrf": csrf], "null", .forbidden),
+                                               (["dryRun": "1", "csrf": csrf], nil, .ok)] as [([String: String], String?, HTTPResponse.Status)] {
+                let (headers, body) = Self.form(fields, cookie: session, origin: origin)
+                try await client.execute(uri: "/ui/plan", method: .post, headers: headers, body: body) { response in
+                    #expect(response.status == expected, "\(fields.keys.sorted()) from \(origin ?? "no origin")")
+                    if expected == .ok { #expect(String(buffer: response.body).contains(#"id="plan-summary""#)) }
+                }
+            }
+            // Queued, the browser is sent on (a reload does not queue it twice) and the plan is stored.
+            let (queue, body) = Self.form(["dryRun": "0", "csrf": csrf], cookie: session)
+            try await client.execute(uri: "/ui/plan", method: .post, headers: queue, body: body) { response in
+                #expect(response.status == .seeOther && response.headers[.location]?.hasPrefix("/ui/swaps?notice=plan") == true)
+            }
+            #expect(try await harness.store.plans(status: .queued).count == 1)
+            let reader = try await Self.login(client, harness.tokens["reader"]!)
+            let (headers, readerBody) = Self.form(["dryRun": "1", "csrf": DashboardSession.csrf(token: reader)], cookie: reader)
+            try await client.execute(uri: "/ui/plan", method: .post, headers: headers, body: readerBody) { #expect($0.status == .forbidden, "a reader plans nothing") }
+        }
+    }
+
+    @Test func theDashboardShowsATenantItsOwnOnly() async throws {
+        let harness = try await ServiceHarness()
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            try await harness.feed(client, rounds: 3)
+            let acme = try await Self.login(client, harness.tokens["acme-reader"]!)
+            try await client.execute(uri: "/", method: .get, headers: Self.cookie(acme)) { response in
+                let page = String(buffer: response.body)
+                #expect(page.contains("/ui/instances/a1") && page.contains("/ui/instances/a2"))
+                #expect(!page.contains("/ui/instances/g1") && !page.contains("id=\"nodes\""), "no other tenant's instance, no nodes")
+            }
+            for uri in ["/ui/instances/g1", "/ui/nodes/n1"] {
+                try await client.execute(uri: uri, method: .get, headers: Self.cookie(acme)) { #expect($0.status == .notFound, "\(uri)") }
+            }
+            try await client.execute(uri: "/ui/instances/a1", method: .get, headers: Self.cookie(acme)) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/ui/swaps?tenant=globex", method: .get, headers: Self.cookie(acme)) { response in
+                #expect(String(buffer: response.body).contains(#"id="no-swaps""#), "another tenant's swaps: none")
+            }
+        }
+    }
+
+    @Test func anIdOfAnyCharactersIsFoundAndShownEscaped() async throws {
+        let harness = try await ServiceHarness()
+        let id = #"x"><img src=x onerror=alert(1)> @é:1"#
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            let body = #"{"id":"x\"><img src=x onerror=alert(1)> @é:1","tenant":"<i>t&","node":"n1","allocation":{"cpu":1,"memory":1,"gpu":0},"sla":{"maximum":{"cpu":2,"memory":2,"gpu":0}}}"#
+            try await client.execute(uri: "/instances", method: .post, headers: harness.headers("admin"), body: ByteBuffer(string: body)) { #expect($0.status == .created) }
+            try await harness.feed(client, rounds: 2)
+            let session = try await Self.login(client, harness.tokens["admin"]!)
+            let path = "/ui/instances/" + Path.encode(id)
+            try await client.execute(uri: path, method: .get, headers: Self.cookie(session)) { response in
+                let page = String(buffer: response.body)
+                #expect(response.status == .ok, "\(path)")
+                #expect(page.contains("Instance x&quot;&gt;&lt;img src=x onerror=alert(1)&gt; @é:1") && page.contains("&lt;i&gt;t&amp;"))
+                #expect(!page.contains("<img") && !page.contains("<i>t"), "nothing of the id or tenant is markup")
+            }
+            try await client.execute(uri: "/ui/nodes/n1", method: .get, headers: Self.cookie(session)) { response in
+                let page = String(buffer: response.body)
+                #expect(page.contains(#"href="\#(path)""#) && !page.contains("<img"), "the node page links to it, escaped")
+            }
+        }
+    }
+
+    @Test func thePoolPageShowsWhatGetPoolSays() async throws {
+        let harness = try await ServiceHarness()
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            try await harness.feed(client, rounds: 12)
+            let session = try await Self.login(client, harness.tokens["admin"]!)
+            let pool = await harness.service.runtime.poolView()
+            try await client.execute(uri: "/", method: .get, headers: Self.cookie(session)) { response in
+                let page = String(buffer: response.body)
+                #expect(page.contains(#"<span class="allocated">\#(HTML.number(pool.allocated.cpu, 1))</span> / <span class="capacity">\#(HTML.number(pool.capacity.cpu, 1))</span>"#))
+                #expect(page.components(separatedBy: #"class="node""#).count - 1 == 2, "a cell per node")
+                #expect(page.components(separatedBy: #"data-label="used""#).count - 1 == 2, "used drawn for cpu and memory")
+            }
+            try await client.execute(uri: "/ui/instances/a1?days=1", method: .get, headers: Self.cookie(session)) { response in
+                let page = String(buffer: response.body)
+                for level in [80, 90, 95] { #expect(page.components(separatedBy: #"data-label="\#(level)% interval""#).count - 1 == 2, "\(level)% band") }
+                #expect(page.components(separatedBy: #"<td class="model">"#).count - 1 == 6, "3 horizons × cpu and memory")
+            }
+        }
+    }
+
+    @Test func theAllocationLineIsRebuiltFromTheSwapsInTimeOrder() {
+        let record = InstanceRecord(id: "a", tenant: "t", node: "n", allocation: [3, 8, 0], minimum: [0, 0, 0], maximum: [8, 16, 0], weight: 1)
+        func swap(_ time: Int64, _ before: Double, _ after: Double, _ outcome: SwapRecord.Outcome, ended: Int64? = nil, restored: Double? = nil) -> SwapRecord {
+            SwapRecord(plan: "p", instance: "a", tenant: "t", time: time, fromNode: "n", toNode: "n", before: [before, 8, 0], after: [after, 8, 0],
+                       predictedBenefit: 0, utilisationBefore: 0, durationMilliseconds: 0, outcome: outcome, endedAt: ended, restored: restored.map { [$0, 8, 0] })
+        }
+        // 4 → 2 at 100, rolled back to 4 at 400; 4 → 3 at 500; a rejected swap changes nothing.
+        let swaps = [swap(500, 4, 3, .committed), swap(100, 4, 2, .rolledBack, ended: 400, restored: 4), swap(200, 2, 9, .rejected)]
+        let line = InstancePage.allocation(record, swaps: swaps, from: 0, to: 1000, resource: 0)
+        #expect(line.map(\.0) == [0, 100, 400, 500, 1000] && line.map(\.1) == [4, 2, 4, 3, 3])
+        let late = InstancePage.allocation(record, swaps: swaps, from: 450, to: 1000, resource: 0)
+        #expect(late.map(\.1) == [4, 3, 3], "the value at the window's start carried from the last change before it")
+    }
+
+    @Test func aLongLineIsDrawnThroughEachColumnsLowestAndHighest() {
+        var points: [(Int64, Double)] = []
+        for i in 0..<10_000 { points.append((Int64(i), i % 100 == 37 ? 50.0 : Double(i % 7))) }
+        let drawn = SVGChart.decimate(points, columns: 100, from: 0, to: 9_999)
+        let times: [Int64] = drawn.map { $0.0 }
+        #expect(drawn.count <= 200)
+        #expect(drawn.filter { $0.1 == 50 }.count == 100, "every spike kept")
+        #expect(times == times.sorted(), "in time order")
+        #expect(SVGChart.decimate(Array(points.prefix(150)), columns: 100, from: 0, to: 9_999).count == 150, "short lines drawn as they are")
+    }
+
+    @Test func textIsEscapedAndFormsDecoded() {
+        #expect(HTML.escape(#"<a href="x">'&'</a>"#) == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;")
+        #expect(DashboardSession.form("token=a%2Bb+c&csrf=&x") == ["token": "a+b c", "csrf": "", "x": ""])
+        #expect(DashboardSession.token(cookieHeader: "a=1; poolswap_session=abc; b=2") == "abc")
+        #expect(HTML.time(1_700_000_000) == "2023-11-14 22:13")
+    }
+}
