@@ -174,6 +174,42 @@ import Testing
         }
     }
 
+    @Test func anOperatorQueuesAPlanAndRollsASwapBackThroughTheForms() async throws {
+        let harness = try await ServiceHarness()
+        try await harness.test { client in
+            try await harness.registerPool(client)
+            try await harness.feed(client, rounds: 30)
+            let session = try await Self.login(client, harness.tokens["operator"]!)
+            let csrf = DashboardSession.csrf(token: session)
+            let (queue, body) = Self.form(["dryRun": "0", "horizon": "15m", "target": "both", "csrf": csrf], cookie: session)
+            try await client.execute(uri: "/ui/plan", method: .post, headers: queue, body: body) { #expect($0.status == .seeOther) }
+            try await harness.feed(client, rounds: 1, from: 30)
+            let taken = try await harness.store.swapHistory(SwapHistoryQuery())
+            let swap = try #require(taken.first { $0.outcome == .verifying }, "the queued plan ran in the next round")
+            try await client.execute(uri: "/ui/swaps", method: .get, headers: Self.cookie(session)) { response in
+                let page = String(buffer: response.body)
+                #expect(page.contains(#"action="/ui/swaps/\#(Path.encode(swap.plan))/rollback""#), "a verifying swap offers its rollback")
+            }
+            try await client.execute(uri: "/ui/plans/\(Path.encode(swap.plan))", method: .get, headers: Self.cookie(session)) { response in
+                let page = String(buffer: response.body)
+                #expect(page.contains(#"id="planned""#) && page.contains("/ui/instances/\(Path.encode(swap.instance))"), "the swap's plan: its changes and why")
+                #expect(page.contains("demand "), "each change with its demand and binding limit")
+            }
+            let (rollback, rollbackBody) = Self.form(["instance": swap.instance, "csrf": csrf], cookie: session)
+            try await client.execute(uri: "/ui/swaps/\(Path.encode(swap.plan))/rollback", method: .post, headers: rollback, body: rollbackBody) { response in
+                #expect(response.status == .seeOther && response.headers[.location]?.hasPrefix("/ui/swaps?notice=") == true)
+            }
+            let after = try await harness.store.swapHistory(SwapHistoryQuery(instance: swap.instance))
+            #expect(after.first { $0.id == swap.id }?.outcome == .rolledBack, "rolled back from the dashboard")
+            #expect(await harness.service.runtime.instance(swap.instance)?.allocation == swap.before, "the allocation it had before")
+            // A reader's session sees the page but no buttons, and its posts are refused.
+            let reader = try await Self.login(client, harness.tokens["reader"]!)
+            try await client.execute(uri: "/ui/swaps", method: .get, headers: Self.cookie(reader)) { response in
+                #expect(!String(buffer: response.body).contains("/rollback\""), "no rollback offered to a reader")
+            }
+        }
+    }
+
     @Test func theAllocationLineIsRebuiltFromTheSwapsInTimeOrder() {
         let record = InstanceRecord(id: "a", tenant: "t", node: "n", allocation: [3, 8, 0], minimum: [0, 0, 0], maximum: [8, 16, 0], weight: 1)
         func swap(_ time: Int64, _ before: Double, _ after: Double, _ outcome: SwapRecord.Outcome, ended: Int64? = nil, restored: Double? = nil) -> SwapRecord {

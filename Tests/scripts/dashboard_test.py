@@ -185,6 +185,14 @@ try:
         else:
             print("SKIP: rollback highlighting: no rollback among the 50 newest swaps of this run")
         browser.screenshot(os.path.join(SHOTS, "swaps.png"))
+        # Each swap links to its plan: the changes, the demand and the binding limit of each.
+        first = listed[0]
+        browser.goto(f"{BASE}/ui/plans/{urllib.parse.quote(first['plan'], safe='')}")
+        page = browser.html()
+        pages.append(page)
+        check('id="planned"' in page and f'/ui/instances/{urllib.parse.quote(first["instance"], safe="-._~")}"' in page and "demand " in page,
+              f"the plan page of swap {first['id']} explains it")
+        browser.goto(BASE + "/ui/swaps")
         browser.fill_and_submit({}, "#plan")
         page = browser.html()
         check("id=\"plan-summary\"" in page and "dryRun" in page, "the dry-run form shows the plan")

@@ -93,6 +93,17 @@ struct DashboardRoutes {
             return Self.page("Swaps", "Swaps", principal, csrf, nil,
                              SwapsPage.body(swaps: swaps, query: query, csrf: csrf, mayOperate: principal.may(.operate), notice: text("notice")))
         }
+        router.get("/ui/plans/:id") { _, context -> Response in
+            let principal = try context.require(.read), csrf = context.csrf ?? ""
+            let id = try Self.id(context)
+            guard let record = try await store.plan(id: id), principal.sees(tenant: record.tenant),
+                  var view = SwapRecords.value(PlanView.self, record.answer) else {
+                return Self.notFound("plan \(id) not found", principal, csrf)
+            }
+            view.status = record.status.rawValue
+            if principal.tenant != nil { view.swaps = view.swaps.filter { principal.sees(tenant: $0.tenant) } }
+            return Self.page("Plan \(id)", "Swaps", principal, csrf, nil, SwapsPage.plan(view, form: [:], csrf: csrf))
+        }
         router.get("/ui/evaluation") { _, context -> Response in
             let principal = try context.require(.read), csrf = context.csrf ?? ""
             return Self.page("Evaluation", "Evaluation", principal, csrf, nil, EvaluationPage.body(file: runtime.configuration.evaluationFile))

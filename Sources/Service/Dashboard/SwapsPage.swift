@@ -41,13 +41,13 @@ enum SwapsPage {
             } else if mayOperate, s.outcome == .committed || s.outcome == .verifying {
                 actions = #"<form method="post" action="/ui/swaps/\#(Path.encode(s.plan))/rollback" class="inline">\#(HTML.csrfField(csrf))<input type="hidden" name="instance" value="\#(HTML.escape(s.instance))"><button>Roll back</button></form>"#
             }
-            html += #"<tr class="\#(s.outcome.rawValue)" data-swap="\#(s.id ?? 0)"><td>\#(s.id ?? 0)</td><td>\#(HTML.time(s.time))</td><td><a href="/ui/instances/\#(Path.encode(s.instance))">\#(HTML.escape(s.instance))</a></td><td>\#(HTML.escape(s.tenant))</td><td>\#(node)</td><td>\#(amounts[0])</td><td>\#(amounts[1])</td><td>\#(amounts[2])</td><td class="predicted">\#(HTML.number(s.predictedBenefit))</td><td class="realised">\#(HTML.number(s.realisedBenefit))</td><td class="outcome">\#(s.outcome.rawValue)</td><td>\#(detail)</td><td>\#(actions)</td></tr>"#
+            html += #"<tr class="\#(s.outcome.rawValue)" data-swap="\#(s.id ?? 0)"><td><a href="/ui/plans/\#(Path.encode(s.plan))" title="its plan: why, by how much, the binding limit">\#(s.id ?? 0)</a></td><td>\#(HTML.time(s.time))</td><td><a href="/ui/instances/\#(Path.encode(s.instance))">\#(HTML.escape(s.instance))</a></td><td>\#(HTML.escape(s.tenant))</td><td>\#(node)</td><td>\#(amounts[0])</td><td>\#(amounts[1])</td><td>\#(amounts[2])</td><td class="predicted">\#(HTML.number(s.predictedBenefit))</td><td class="realised">\#(HTML.number(s.realisedBenefit))</td><td class="outcome">\#(s.outcome.rawValue)</td><td>\#(detail)</td><td>\#(actions)</td></tr>"#
         }
         return html + "</table>"
     }
 
     /// A plan as the solver made it: each swap's changes with the limit that bound them, its
-    /// benefit and risk; a dry run offers to queue it.
+    /// benefit and risk; a dry run offers to queue it (`/ui/plans/ID` shows a stored plan).
     static func plan(_ view: PlanView, form: [String: String], csrf: String) -> String {
         var html = #"<p id="plan-summary">Plan \#(HTML.escape(view.id)) (\#(HTML.escape(view.status))): objective \#(HTML.number(view.objectiveBefore)) → \#(HTML.number(view.objectiveAfter)), solver \#(HTML.escape(view.solver))\#(view.gap.map { ", gap " + HTML.number($0 * 100, 3) + "%" } ?? ""), \#(view.swaps.count) swaps.</p>"#
         if !view.swaps.isEmpty {
