@@ -152,21 +152,7 @@ struct APIRoutes: Sendable {
                   var view = SwapRecords.value(PlanView.self, record.answer) else {
                 throw APIFailure.notFound("plan \(id) not found")
             }
-            // Each swap as its record stands now (a verifying swap may have committed or rolled back since).
-            let stored = try await store.swapHistory(SwapHistoryQuery(plan: id, limit: 100_000))
-            for k in view.swaps.indices {
-                let swap = view.swaps[k]
-                var current = stored.first { $0.id == swap.swapID && swap.swapID != nil } ?? stored.first { $0.instance == swap.instance }
-                if view.kind == "rollback", let swapID = swap.swapID {
-                    current = try await store.swapHistory(SwapHistoryQuery(instance: swap.instance, limit: 100_000)).first { $0.id == swapID }
-                }
-                guard let current else { continue }
-                view.swaps[k].swapID = current.id
-                view.swaps[k].state = current.outcome.rawValue
-                view.swaps[k].reason = current.reason
-                view.swaps[k].verification = SwapRecords.value(Verification.self, current.verification) ?? view.swaps[k].verification
-                if let risk = SwapRecords.value(RiskReport.self, current.risk) { view.swaps[k].risk.assessment = risk }
-            }
+            try await Self.current(&view, store: store)
             if principal.tenant != nil { view.swaps = view.swaps.filter { principal.sees(tenant: $0.tenant) } }
             view.status = record.status.rawValue
             view.journal = try await store.journal(plan: id).map { "\($0.step) \($0.phase): \($0.detail)" }
@@ -228,6 +214,25 @@ struct APIRoutes: Sendable {
         InstanceView(id: record.id, tenant: record.tenant, node: record.node, allocation: Amounts(record.allocation),
                      sla: SLABody(minimum: Amounts(record.minimum), maximum: Amounts(record.maximum), weight: record.weight),
                      used: await runtime.used(record.id).map(Amounts.init))
+    }
+
+    /// Each swap of a stored plan as its record stands now (a verifying swap may have committed
+    /// or rolled back since the plan's answer was stored).
+    static func current(_ view: inout PlanView, store: any PoolStore) async throws {
+        let stored = try await store.swapHistory(SwapHistoryQuery(plan: view.id, limit: 100_000))
+        for k in view.swaps.indices {
+            let swap = view.swaps[k]
+            var current = stored.first { $0.id == swap.swapID && swap.swapID != nil } ?? stored.first { $0.instance == swap.instance }
+            if view.kind == "rollback", let swapID = swap.swapID {
+                current = try await store.swapHistory(SwapHistoryQuery(instance: swap.instance, limit: 100_000)).first { $0.id == swapID }
+            }
+            guard let current else { continue }
+            view.swaps[k].swapID = current.id
+            view.swaps[k].state = current.outcome.rawValue
+            view.swaps[k].reason = current.reason
+            view.swaps[k].verification = SwapRecords.value(Verification.self, current.verification) ?? view.swaps[k].verification
+            if let risk = SwapRecords.value(RiskReport.self, current.risk) { view.swaps[k].risk.assessment = risk }
+        }
     }
 
     /// Plans a swap request and stores the plan: a dry run (the default) to look at, or queued

@@ -181,7 +181,7 @@ public actor PoolRuntime {
         try await store.upsert(instance: instance)
         registry = next
         admit(instance.id)
-        predictionCache.clear()
+        predictionCache.forget(instance.id)
     }
 
     /// Registers the nodes and instances the driver lists that the pool does not know yet,

@@ -4,10 +4,12 @@ import Synchronization
 
 /// Encoded `GET /prediction` answers by instance and horizons, readable from any thread
 /// without a hop onto the runtime actor. Each answer keeps its instance's tenant, so a
-/// cached answer is shown only to a principal that sees that tenant. Cleared when a slot is
-/// installed or an instance registered. A service that answers over HTTP keeps the last slot's
-/// answers when a slot is observed, until the round has encoded the new slot's answers for the
-/// default horizons (`PoolRuntime.refreshPredictions`), which replace them all.
+/// cached answer is shown only to a principal that sees that tenant. Cleared when a network
+/// is installed (and when a slot is observed, unless the service answers over HTTP); an
+/// instance's answers are forgotten when it is registered again. A service that answers over
+/// HTTP keeps the last slot's answers when a slot is observed, until the round has encoded the
+/// new slot's answers for the default horizons (`PoolRuntime.refreshPredictions`), which
+/// replace them all.
 public final class PredictionCache: Sendable {
     struct Entry: Sendable {
         let tenant: String?
@@ -52,9 +54,20 @@ public final class PredictionCache: Sendable {
     /// Replaces every stored answer with `batch`, unless the cache was invalidated or cleared
     /// since `generation`.
     func replace(with batch: [(String, Entry)], computedIn generation: Int) {
+        var table = Dictionary(batch, uniquingKeysWith: { _, last in last })
         state.withLock {
             guard $0.generation == generation else { return }
-            $0.entries = Dictionary(batch, uniquingKeysWith: { _, last in last })
+            swap(&$0.entries, &table)
+        }
+        // The old table is freed here, outside the lock.
+    }
+
+    /// Forgets `id`'s answers (its record changed); the others stay.
+    func forget(_ id: String) {
+        let prefix = id + "\u{0}"
+        state.withLock { state in
+            state.entries = state.entries.filter { !$0.key.hasPrefix(prefix) }
+            state.generation += 1
         }
     }
 

@@ -60,12 +60,16 @@ struct ServeCommand: AsyncParsableCommand {
             // The dashboard's evaluation page on the embedded defaults: the replayed policies on
             // the bundled trace (about a second), once per database.
             let file = settings.database + ".evaluation.json"
-            if !FileManager.default.fileExists(atPath: file) {
-                let (summary, _, _) = try await SimulateCommand.parse([]).evaluate()
-                try summary.json().write(toFile: file, atomically: true, encoding: .utf8)
-                logger.info("poolswap: demo: simulate's replayed policies on the bundled trace written to \(file) for the dashboard")
+            do {
+                if !FileManager.default.fileExists(atPath: file) {
+                    let (summary, _, _) = try await SimulateCommand.parse([]).evaluate()
+                    try summary.json().write(toFile: file, atomically: true, encoding: .utf8)
+                    logger.info("poolswap: demo: simulate's replayed policies on the bundled trace written to \(file) for the dashboard")
+                }
+                settings.evaluationFile = file
+            } catch {
+                logger.warning("poolswap: demo: no evaluation for the dashboard: \(error)")
             }
-            settings.evaluationFile = file
         }
         let store = try ServiceApplication.store(try await openStore(settings), environment: ProcessInfo.processInfo.environment)
         // A live pool takes samples of the present even while its clock lags behind.

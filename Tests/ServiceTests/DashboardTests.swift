@@ -12,10 +12,11 @@ import Testing
 @Suite("Dashboard") struct DashboardTests {
     static func cookie(_ session: String) -> HTTPFields { [.cookie: "poolswap_session=\(session)"] }
 
-    static func form(_ fields: [String: String], cookie session: String? = nil, origin: String? = nil) -> (HTTPFields, ByteBuffer) {
+    static func form(_ fields: [String: String], cookie session: String? = nil, origin: String? = nil, fetchSite: String? = nil) -> (HTTPFields, ByteBuffer) {
         var headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
         if let session { headers[.cookie] = "poolswap_session=\(session)" }
         if let origin { headers[.origin] = origin }
+        if let fetchSite { headers[DashboardRoutes.secFetchSite] = fetchSite }
         let body = fields.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
         return (headers, ByteBuffer(string: body))
     }
@@ -46,10 +47,10 @@ import Testing
                 #expect(response.status == .unauthorized)
                 #expect(String(buffer: response.body).contains("That token is not known."))
             }
-            for origin in ["null", "http://evil.example"] {
-                let (foreign, body) = Self.form(["token": admin], origin: origin)
+            for (origin, site) in [("null", nil), ("http://evil.example", nil), (nil, "cross-site")] as [(String?, String?)] {
+                let (foreign, body) = Self.form(["token": admin], origin: origin, fetchSite: site)
                 try await client.execute(uri: "/login", method: .post, headers: foreign, body: body) { response in
-                    #expect(response.status == .forbidden && response.headers[.setCookie] == nil, "a login posted from \(origin)")
+                    #expect(response.status == .forbidden && response.headers[.setCookie] == nil, "a login posted from \(origin ?? site ?? "")")
                 }
             }
             let session = try await Self.login(client, admin)
@@ -86,14 +87,19 @@ import Testing
             try await client.execute(uri: "/ui/swaps", method: .get, headers: Self.cookie(session)) { response in
                 #expect(String(buffer: response.body).contains(#"name="csrf" value="\#(csrf)""#), "the page's forms carry the session's token")
             }
-            for (fields, origin, expected) in [(["dryRun": "1"], nil, HTTPResponse.Status.forbidden),
-                                               (["dryRun": "1", "csrf": "0" + csrf.dropFirst()], nil, .forbidden),
-                                               (["dryRun": "1", "csrf": csrf], "http://evil.example", .forbidden),
-                                               (["dryRun": "1", "csrf": csrf], "null", .forbidden),
-                                               (["dryRun": "1", "csrf": csrf], nil, .ok)] as [([String: String], String?, HTTPResponse.Status)] {
-                let (headers, body) = Self.form(fields, cookie: session, origin: origin)
+            for (fields, origin, site, expected) in [
+                (["dryRun": "1"], nil, nil, HTTPResponse.Status.forbidden),
+                (["dryRun": "1", "csrf": "0" + csrf.dropFirst()], nil, nil, .forbidden),
+                (["dryRun": "1", "csrf": csrf], "http://evil.example", nil, .forbidden),
+                (["dryRun": "1", "csrf": csrf], "null", nil, .forbidden),
+                (["dryRun": "1", "csrf": csrf], nil, "cross-site", .forbidden),
+                (["dryRun": "1", "csrf": csrf], nil, "same-site", .forbidden),
+                (["dryRun": "1", "csrf": csrf], "http://evil.example", "same-origin", .ok),  // the browser's own word wins
+                (["dryRun": "1", "csrf": csrf], nil, nil, .ok),
+            ] as [([String: String], String?, String?, HTTPResponse.Status)] {
+                let (headers, body) = Self.form(fields, cookie: session, origin: origin, fetchSite: site)
                 try await client.execute(uri: "/ui/plan", method: .post, headers: headers, body: body) { response in
-                    #expect(response.status == expected, "\(fields.keys.sorted()) from \(origin ?? "no origin")")
+                    #expect(response.status == expected, "\(fields.keys.sorted()) from \(origin ?? "no origin"), Sec-Fetch-Site \(site ?? "none")")
                     if expected == .ok { #expect(String(buffer: response.body).contains(#"id="plan-summary""#)) }
                 }
             }
@@ -201,6 +207,17 @@ import Testing
             }
             let after = try await harness.store.swapHistory(SwapHistoryQuery(instance: swap.instance))
             #expect(after.first { $0.id == swap.id }?.outcome == .rolledBack, "rolled back from the dashboard")
+            try await client.execute(uri: "/ui/plans/\(Path.encode(swap.plan))", method: .get, headers: Self.cookie(session)) { response in
+                #expect(String(buffer: response.body).contains("rolledBack"), "the plan page shows each swap as its record stands now")
+            }
+            // A tenant sees the operator's plan for its own swaps in it, and nothing of the others'.
+            let acme = try await Self.login(client, harness.tokens["acme-reader"]!)
+            let planned = try await harness.store.swapHistory(SwapHistoryQuery(plan: swap.plan))
+            try #require(planned.contains { $0.tenant == "acme" }, "the plan changes an acme instance (a2 idles)")
+            try await client.execute(uri: "/ui/plans/\(Path.encode(swap.plan))", method: .get, headers: Self.cookie(acme)) { response in
+                let page = String(buffer: response.body)
+                #expect(response.status == .ok && !page.contains("/ui/instances/g") && !page.contains("objective"), "acme's swaps only, no pool objective")
+            }
             #expect(await harness.service.runtime.instance(swap.instance)?.allocation == swap.before, "the allocation it had before")
             // A reader's session sees the page but no buttons, and its posts are refused.
             let reader = try await Self.login(client, harness.tokens["reader"]!)

@@ -20,7 +20,25 @@ usage: Tests/scripts/dashboard_test.py [path/to/poolswap] [screenshot dir]
 """
 import html.parser, json, os, re, shutil, sqlite3, subprocess, sys, tempfile, time, urllib.error, urllib.parse, urllib.request
 import live_helpers
-from cdp import Browser
+from cdp import Browser, CDPError
+
+
+class Reloading(Browser):
+    """Demo pages reload themselves about every round: a read that meets the reload is tried again."""
+    def html(self):
+        return self._again(super().html)
+
+    def screenshot(self, path, full_page=False):
+        return self._again(lambda: super(Reloading, self).screenshot(path, full_page))
+
+    def _again(self, read):
+        for attempt in range(5):
+            try:
+                return read()
+            except CDPError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.3)
 
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/poolswap")
 SHOTS = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else tempfile.mkdtemp(prefix="poolswap-shots-")
@@ -63,6 +81,11 @@ def count(pattern, text):
     return len(re.findall(pattern, text))
 
 
+def charts(page):
+    """The instance page's charts: one per resource."""
+    return count(r"<h2>(cpu|memory|gpu)</h2><svg", page)
+
+
 def post_form(path, fields, cookie, origin=None):
     data = urllib.parse.urlencode(fields).encode()
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"poolswap_session={cookie}"}
@@ -98,7 +121,7 @@ try:
     tenants = sorted({i["tenant"] for i in instances})
     check(len(tenants) >= 2, f"the demo pool has several tenants: {tenants}")
 
-    with Browser(width=1280, height=900, timeout=30) as browser:
+    with Reloading(width=1280, height=900, timeout=30) as browser:
         # 1. Login.
         check(browser.goto(BASE + "/").endswith("/login"), "a page without the cookie sends the browser to /login")
         browser.fill_and_submit({"token": "not-a-token"}, "#login")
@@ -157,14 +180,14 @@ try:
             expected = [(p["horizon"], r, p[r]["model"]) for p in prediction["predictions"] for r in ("cpu", "memory")]
             listed = re.findall(r'<tr class="(\w+)" data-swap="(\d+)"', page)
             if [row for row in rows if row[1] != "gpu"] == expected and listed == [(s["outcome"], str(s["id"])) for s in mine[:20]] \
-                    and count(r'class="mark"', page) == 2 * len(mine):
+                    and count(r'class="mark"', page) == charts(page) * len(mine):
                 break
         pages.append(page)
         check(count(r'class="line" data-label="used"', page) >= 2, "usage drawn for cpu and memory")
         for level in ("80", "90", "95"):
             check(count(rf'class="band" data-label="{level}% interval"', page) >= 2, f"the {level}% band drawn for cpu and memory")
         check([row for row in rows if row[1] != "gpu"] == expected, f"forecast rows {rows} = GET /prediction's {expected}")
-        check(count(r'class="mark"', page) == 2 * len(mine), f"a timeline mark per swap of {busiest} ({len(mine)}) in the cpu and the memory chart")
+        check(charts(page) >= 2 and count(r'class="mark"', page) == charts(page) * len(mine), f"a timeline mark per swap of {busiest} ({len(mine)}) in each of its {charts(page)} charts")
         check(listed == [(s["outcome"], str(s["id"])) for s in mine[:20]], f"the instance's newest swaps listed with their outcomes: {listed[:3]}…")
         browser.screenshot(os.path.join(SHOTS, "instance.png"))
 
@@ -197,7 +220,9 @@ try:
         page = browser.html()
         check("id=\"plan-summary\"" in page and "dryRun" in page, "the dry-run form shows the plan")
         browser.screenshot(os.path.join(SHOTS, "plan.png"))
-        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+        field = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+        check(field is not None, "the plan page's form carries the session's token")
+        csrf = field.group(1)
         check(post_form("/ui/plan", {"dryRun": "1"}, session) == 403, "a form post without the page's token is refused")
         for origin in ("http://evil.example", "null"):
             check(post_form("/ui/plan", {"dryRun": "1", "csrf": csrf}, session, origin=origin) == 403, f"a post from origin {origin} is refused")
@@ -229,6 +254,14 @@ try:
         browser.goto(f"{BASE}/ui/nodes/{urllib.parse.quote(pool['nodes'][0]['id'])}")
         check("not found" in browser.html(), "a tenant sees no node")
         check(all("<script" not in p for p in pages), "the pages hold no script: readable without JavaScript")
+        status, headers = None, {}
+        try:
+            with urllib.request.urlopen(urllib.request.Request(BASE + "/", headers={"Authorization": f"Bearer {admin}"}), timeout=10) as response:
+                status, headers = response.status, response.headers
+        except urllib.error.HTTPError as error:
+            status = error.code
+        check(status == 200 and "script-src" not in headers.get("Content-Security-Policy", "x") and "default-src 'none'" in headers.get("Content-Security-Policy", ""),
+              "the pages forbid scripts and framing (Content-Security-Policy)")
     print(f"dashboard: {checked} checks passed; screenshots in {SHOTS}")
 finally:
     live_helpers.stop(server, fail)

@@ -91,18 +91,21 @@ struct DashboardRoutes {
                 swaps = try await store.swapHistory(query)
             }
             return Self.page("Swaps", "Swaps", principal, csrf, nil,
-                             SwapsPage.body(swaps: swaps, query: query, csrf: csrf, mayOperate: principal.may(.operate), notice: text("notice")))
+                             SwapsPage.body(swaps: swaps, query: query, csrf: csrf, mayOperate: principal.may(.operate), notice: text("notice"),
+                                            mayApprove: principal.tenant == nil))
         }
         router.get("/ui/plans/:id") { _, context -> Response in
             let principal = try context.require(.read), csrf = context.csrf ?? ""
             let id = try Self.id(context)
-            guard let record = try await store.plan(id: id), principal.sees(tenant: record.tenant),
-                  var view = SwapRecords.value(PlanView.self, record.answer) else {
+            // A tenant sees its own plans, and the loop's (pool-wide) plans that hold one of its swaps.
+            guard let record = try await store.plan(id: id), var view = SwapRecords.value(PlanView.self, record.answer),
+                  principal.sees(tenant: record.tenant) || (record.tenant == nil && view.swaps.contains { principal.sees(tenant: $0.tenant) }) else {
                 return Self.notFound("plan \(id) not found", principal, csrf)
             }
+            try await APIRoutes.current(&view, store: store)
             view.status = record.status.rawValue
             if principal.tenant != nil { view.swaps = view.swaps.filter { principal.sees(tenant: $0.tenant) } }
-            return Self.page("Plan \(id)", "Swaps", principal, csrf, nil, SwapsPage.plan(view, form: [:], csrf: csrf))
+            return Self.page("Plan \(id)", "Swaps", principal, csrf, nil, SwapsPage.plan(view, form: [:], csrf: csrf, wholePool: principal.tenant == nil))
         }
         router.get("/ui/evaluation") { _, context -> Response in
             let principal = try context.require(.read), csrf = context.csrf ?? ""
@@ -122,7 +125,7 @@ struct DashboardRoutes {
                 guard body.dryRun == true else {
                     // Queued: back to the swaps page, so that reloading it does not queue it again.
                     let notice = "plan \(view.id) queued for the next round (\(view.swaps.count) swaps)"
-                    return Response(status: .seeOther, headers: [.location: "/ui/swaps?notice=" + (notice.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")])
+                    return Response(status: .seeOther, headers: [.location: "/ui/swaps?notice=" + (notice.addingPercentEncoding(withAllowedCharacters: Path.unreserved) ?? "")])
                 }
                 return Self.page("Dry run", "Swaps", principal, csrf, nil, SwapsPage.plan(view, form: fields, csrf: csrf))
             } catch let failure as APIFailure {
@@ -173,7 +176,7 @@ struct DashboardRoutes {
         } catch {
             notice = "refused: \(error)"
         }
-        let query = notice.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        let query = notice.addingPercentEncoding(withAllowedCharacters: Path.unreserved) ?? ""
         return Response(status: .seeOther, headers: [.location: "/ui/swaps?notice=\(query)"])
     }
 

@@ -22,12 +22,13 @@ enum InstancePage {
     /// change the allocation is that swap's `before`; at `to` it is the instance's allocation.
     static func allocation(_ record: InstanceRecord, swaps: [SwapRecord], from: Int64, to: Int64, resource r: Int) -> [(Int64, Double)] {
         let taken = swaps.filter { $0.outcome != .rejected && $0.outcome != .held }
-        var changes = taken.map { ($0.time, $0.after[r]) }
-        for swap in taken { if let ended = swap.endedAt, let restored = swap.restored { changes.append((ended, restored[r])) } }
-        changes.sort { $0.0 < $1.0 }
+        // (time, 0 for a swap or 1 for a restore, value): at one time a swap, then what undid it.
+        var changes = taken.map { ($0.time, 0, $0.after[r]) }
+        for swap in taken { if let ended = swap.endedAt, let restored = swap.restored { changes.append((ended, 1, restored[r])) } }
+        changes.sort { ($0.0, $0.1) < ($1.0, $1.1) }
         let first = taken.min { $0.time < $1.time }?.before[r] ?? record.allocation[r]
-        let atFrom = changes.last { $0.0 <= from }?.1 ?? first
-        return [(from, atFrom)] + changes.filter { $0.0 > from && $0.0 < to } + [(to, record.allocation[r])]
+        let atFrom = changes.last { $0.0 <= from }?.2 ?? first
+        return [(from, atFrom)] + changes.filter { $0.0 > from && $0.0 < to }.map { ($0.0, $0.2) } + [(to, record.allocation[r])]
     }
 
     static func body(record: InstanceRecord, samples: [UsageSample], prediction: PredictionView?, swaps: [SwapRecord],

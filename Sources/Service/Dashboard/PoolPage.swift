@@ -88,7 +88,8 @@ enum PoolPage {
 
 /// Percent-encoding of an id in a path segment.
 enum Path {
-    static func encode(_ id: String) -> String {
-        id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? id
-    }
+    /// Unreserved ASCII characters only (RFC 3986); everything else, non-ASCII letters too, encoded.
+    static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+    static func encode(_ id: String) -> String { id.addingPercentEncoding(withAllowedCharacters: unreserved) ?? id }
 }

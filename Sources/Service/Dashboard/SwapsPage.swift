@@ -5,7 +5,7 @@ import Storage
 /// verification, predicted against realised benefit, rollbacks highlighted with their reason;
 /// forms to plan a dry run, approve a held swap and roll back a committed one.
 enum SwapsPage {
-    static func body(swaps: [SwapRecord], query: SwapHistoryQuery, csrf: String, mayOperate: Bool, notice: String?) -> String {
+    static func body(swaps: [SwapRecord], query: SwapHistoryQuery, csrf: String, mayOperate: Bool, notice: String?, mayApprove: Bool = true) -> String {
         var html = notice.map { #"<p class="notice">\#(HTML.escape($0))</p>"# } ?? ""
         html += #"<form method="get" action="/ui/swaps" id="filter">instance <input name="instance" value="\#(HTML.escape(query.instance ?? ""))" size="14"> "#
         html += #"tenant <input name="tenant" value="\#(HTML.escape(query.tenant ?? ""))" size="10"> outcome <select name="outcome"><option value="">any</option>"#
@@ -13,7 +13,7 @@ enum SwapsPage {
             html += #"<option\#(query.outcome == outcome ? " selected" : "")>\#(outcome.rawValue)</option>"#
         }
         html += #"</select> limit <input name="limit" value="\#(query.limit)" size="4"> <button>Filter</button></form>"#
-        html += "<h2>History</h2>" + table(swaps, csrf: csrf, mayOperate: mayOperate)
+        html += "<h2>History</h2>" + table(swaps, csrf: csrf, mayOperate: mayOperate, mayApprove: mayApprove)
         if mayOperate {
             html += """
             <h2>Plan a swap</h2><form method="post" action="/ui/plan" id="plan">\(HTML.csrfField(csrf))
@@ -26,7 +26,8 @@ enum SwapsPage {
         return html
     }
 
-    static func table(_ swaps: [SwapRecord], csrf: String, mayOperate: Bool) -> String {
+    /// `mayApprove` false: no Approve button (a tenant's token cannot approve the loop's plans).
+    static func table(_ swaps: [SwapRecord], csrf: String, mayOperate: Bool, mayApprove: Bool = true) -> String {
         guard !swaps.isEmpty else { return #"<p id="no-swaps">No swaps.</p>"# }
         var html = #"<table id="swaps"><tr><th>swap</th><th>time</th><th>instance</th><th>tenant</th><th>node</th><th>cpu</th><th>memory</th><th>gpu</th><th>predicted</th><th>realised</th><th>outcome</th><th>reason, risk, verification</th><th></th></tr>"#
         for s in swaps {
@@ -36,7 +37,7 @@ enum SwapsPage {
             if let risk = s.risk { detail += "<details><summary>risk report</summary><pre>\(HTML.escape(pretty(risk)))</pre></details>" }
             if let verification = s.verification { detail += "<details><summary>verification</summary><pre>\(HTML.escape(pretty(verification)))</pre></details>" }
             var actions = ""
-            if mayOperate, s.outcome == .held {
+            if mayOperate, mayApprove, s.outcome == .held {
                 actions = #"<form method="post" action="/ui/swaps/\#(Path.encode(s.plan))/approve" class="inline">\#(HTML.csrfField(csrf))<button title="approves every held swap of plan \#(HTML.escape(s.plan))">Approve plan</button></form>"#
             } else if mayOperate, s.outcome == .committed || s.outcome == .verifying {
                 actions = #"<form method="post" action="/ui/swaps/\#(Path.encode(s.plan))/rollback" class="inline">\#(HTML.csrfField(csrf))<input type="hidden" name="instance" value="\#(HTML.escape(s.instance))"><button>Roll back</button></form>"#
@@ -48,8 +49,10 @@ enum SwapsPage {
 
     /// A plan as the solver made it: each swap's changes with the limit that bound them, its
     /// benefit and risk; a dry run offers to queue it (`/ui/plans/ID` shows a stored plan).
-    static func plan(_ view: PlanView, form: [String: String], csrf: String) -> String {
-        var html = #"<p id="plan-summary">Plan \#(HTML.escape(view.id)) (\#(HTML.escape(view.status))): objective \#(HTML.number(view.objectiveBefore)) → \#(HTML.number(view.objectiveAfter)), solver \#(HTML.escape(view.solver))\#(view.gap.map { ", gap " + HTML.number($0 * 100, 3) + "%" } ?? ""), \#(view.swaps.count) swaps.</p>"#
+    /// `wholePool` false (a tenant): the pool-wide objective is not shown.
+    static func plan(_ view: PlanView, form: [String: String], csrf: String, wholePool: Bool = true) -> String {
+        let objective = wholePool ? "objective \(HTML.number(view.objectiveBefore)) → \(HTML.number(view.objectiveAfter)), solver \(HTML.escape(view.solver))\(view.gap.map { ", gap " + HTML.number($0 * 100, 3) + "%" } ?? ""), " : ""
+        var html = #"<p id="plan-summary">Plan \#(HTML.escape(view.id)) (\#(HTML.escape(view.status))): \#(objective)\#(view.swaps.count) swaps.</p>"#
         if !view.swaps.isEmpty {
             html += #"<table id="planned"><tr><th>instance</th><th>node</th><th>change (why: the binding limit)</th><th>benefit</th><th>covered level</th><th>state</th></tr>"#
             for s in view.swaps {
