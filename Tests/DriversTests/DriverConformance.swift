@@ -117,7 +117,12 @@ struct DriverConformance {
         limited.cpu = 1.5
         try await driver.apply(limited, to: fixture.busy)
         _ = try await round([fixture.busy])
-        let freed = try #require(try await round([fixture.busy])[fixture.busy])
+        // On a loaded machine a round may catch the process not yet rescheduled under the new
+        // quota (a runc container once read 0 cores for one round): a few rounds at most.
+        var freed = try #require(try await round([fixture.busy])[fixture.busy])
+        for _ in 0..<4 where freed.cpu <= busy.cpu {
+            freed = try #require(try await round([fixture.busy])[fixture.busy])
+        }
         #expect(freed.cpu > busy.cpu, "busy runs on more once allowed: \(freed.cpu) cores from \(busy.cpu)")
         #expect(freed.throttled < busy.throttled / 2, "and throttling falls: \(freed.throttled) from \(busy.throttled)")
     }
