@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Times `poolswap recommend` (release build) on generated swap problems at the sizes of
-# issue 4 and on the shared test vectors, and prints objective, status, certified gap,
-# the time of each phase and peak memory: the figures that go into BENCHMARKS.md.
+# Times `poolswap recommend` (release build) on the shared test vectors and on generated swap
+# problems, and prints objective, status, certified gap, the time of each phase and peak
+# memory; solves every generated problem with HiGHS too (Benchmarks/highs_swap.py, highspy,
+# same time limit) and prints both side by side; records the search's trajectory (--trace)
+# and the warm and cold re-solves after 1% of demands change: the figures of BENCHMARKS.md.
 #
-# usage: Benchmarks/recommend.sh [SHARED_DIR]   (default ../shared; needs python3 with numpy)
+# usage: Benchmarks/recommend.sh [SHARED_DIR]   (default ../shared; needs python3 with numpy
+#        and highspy, installed from PyPI when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${1:-../shared}
 gen="$shared/tools/swapgen.py"
 [ -f "$gen" ] || { echo "no generator at $gen" >&2; exit 1; }
 python3 -c 'import numpy' 2>/dev/null || pip install -q numpy
+python3 -c 'import highspy' 2>/dev/null || pip install -q highspy
 
 swift build -c release --product poolswap >/dev/null
 bin=.build/release/poolswap
@@ -41,9 +45,47 @@ for size in tiny small medium; do
     done
 done
 
+highs() {   # name, problem file, time limit: HiGHS's line beside ours, its solution checked by ours
+    local name=$1 problem=$2 limit=$3
+    local line
+    line=$(python3 Benchmarks/highs_swap.py "$problem" --time-limit "$limit" --output "$work/$name.highs.json" | tail -1)
+    printf '%-14s HiGHS (limit %s s): %s\n' "$name" "$limit" "$line"
+    [ -f "$work/$name.highs.json" ] && "$bin" recommend --input "$problem" --check "$work/$name.highs.json" | head -1 | sed "s/^/$name HiGHS checked: /"
+    rm -f "$work/$name.highs.json"
+}
+
+trajectory() {   # name, problem, time limit: the search's trajectory, condensed
+    local name=$1 problem=$2 limit=$3
+    "$bin" recommend --input "$problem" --output "$work/$name.traced.json" --time-limit "$limit" --trace "$work/$name.trace.csv" 2>/dev/null || true
+    echo "$name trajectory (seconds, work, phase, objective, bound, gap):"
+    sed 1d "$work/$name.trace.csv" | awk -F, 'NR <= 3 || $3 == "done" || NR % 5 == 0 { print "   ", $0 }'
+}
+
+# Medium migration problems, several seeds: where HiGHS proves its optimum.
+for seed in 1 2 3 4 5; do
+    f="$work/mig-1k-$seed.json"
+    [ -f "$f" ] || python3 "$gen" --nodes 50 --instances 1000 --seed "$seed" --migrations --out "$f"
+    run "mig-1k-s$seed" "$f" 60 "(HiGHS below)"
+    highs "mig-1k-s$seed" "$f" 60
+done
+trajectory mig-1k-s3 "$work/mig-1k-3.json" 60
+
 [ -f "$work/fixed-100k.json" ] || python3 "$gen" --nodes 5000 --instances 100000 --seed 5 --out "$work/fixed-100k.json"
 [ -f "$work/mig-10k.json" ] || python3 "$gen" --nodes 500 --instances 10000 --seed 4 --migrations --out "$work/mig-10k.json"
 [ -f "$work/mig-100k.json" ] || python3 "$gen" --nodes 5000 --instances 100000 --seed 5 --migrations --out "$work/mig-100k.json"
-run fixed-100k "$work/fixed-100k.json" 60 "HiGHS 405080.57 in 125 s"
-run mig-10k "$work/mig-10k.json" 10 "HiGHS 34115.26 after 300 s, gap 0.6%"
-run mig-100k "$work/mig-100k.json" 60 "HiGHS 405080.57 after 300 s (no migration), LP bound 355394.20"
+[ -f "$work/mig-100k.json.gz" ] || gzip -k "$work/mig-100k.json"
+run fixed-100k "$work/fixed-100k.json" 60 "(HiGHS below)"
+highs fixed-100k "$work/fixed-100k.json" 60
+run mig-10k "$work/mig-10k.json" 10 "(HiGHS below)"
+highs mig-10k "$work/mig-10k.json" 10
+run mig-100k "$work/mig-100k.json" 60 "(HiGHS below)"
+run mig-100k-gz "$work/mig-100k.json.gz" 60 "the same problem, gzip-compressed"
+highs mig-100k "$work/mig-100k.json" 60
+trajectory mig-10k "$work/mig-10k.json" 10
+trajectory mig-100k "$work/mig-100k.json" 60
+
+# Incremental: 1% of the demands change; warm-started from the first solution, then cold.
+for name in fixed-100k mig-10k mig-100k; do
+    echo "$name:"
+    "$bin" recommend --input "$work/$name.json" --output "$work/$name.resolved.json" --time-limit 60 --resolve-after-change 0.01 2>/dev/null | sed 's/^/    /'
+done

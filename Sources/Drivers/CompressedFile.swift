@@ -7,8 +7,8 @@ import Darwin
 
 /// Reads a whole file into memory, decompressing it when it is gzip (zlib reads plain files
 /// unchanged, so `.csv` and `.csv.gz` go through the same path).
-enum CompressedFile {
-    static func read(_ path: String) throws(TraceError) -> [UInt8] {
+public enum CompressedFile {
+    public static func read(_ path: String) throws(TraceError) -> [UInt8] {
         guard let file = gzopen(path, "rb") else {
             throw TraceError(file: path, message: "cannot open the file (\(String(cString: strerror(errno))))")
         }

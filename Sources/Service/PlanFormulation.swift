@@ -31,6 +31,8 @@ struct PlanFormulation {
     /// dearest of the driver's estimates for them, which prices a move (`MigrationPricing`). An
     /// instance without options does not move.
     var migrationOptions: [String: MigrationOptions] = [:]
+    /// The last loop plan's solve: where this one's search and bound start.
+    var warmStart: SwapWarmStart?
 
     struct MigrationOptions: Sendable {
         var targets: [Int]
@@ -110,7 +112,7 @@ struct PlanFormulation {
         let before = SolutionChecker.check(problem, node: problem.node, allocation: problem.allocation).objective
         var solution: SwapSolution
         if requested.isEmpty && requestedNodes.isEmpty {
-            solution = SwapSolver().solve(problem, shouldStop: shouldStop)
+            solution = SwapSolver().solve(problem, warmStart: warmStart, shouldStop: shouldStop)
             if solution.status == .infeasible {
                 // Keep everything as it is; the answer says why nothing moves.
                 solution = SwapSolution(status: .feasible, objective: before, lowerBound: -.infinity,

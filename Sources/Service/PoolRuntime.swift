@@ -70,6 +70,8 @@ public actor PoolRuntime {
     func useWallClock(_ clock: @escaping @Sendable () -> Int64) { wallClock = clock }
     func serveHTTP(_ serves: Bool) { servesHTTP = serves }
     var planSerial = 0
+    /// What the last whole-pool plan's solve leaves for the next (`SwapWarmStart`).
+    var lastSolve: SwapWarmStart?
     private var executorBox: SwapExecutor?
     /// Runs the executor performs now, by id.
     var runs: [String: RunContext] = [:]

@@ -347,7 +347,10 @@ extension PoolRuntime {
             }
         }
         formulation.migrationOptions = options
+        let wholePool = request.allocations == nil && request.nodes == nil && request.instances == nil && tenantScope == nil
+        if wholePool { formulation.warmStart = lastSolve }
         let result = try formulation.formulate(request, tenantScope: tenantScope, horizon: horizon, forecaster: &forecaster, shouldStop: shouldStop)
+        if wholePool, result.solution.status != .infeasible { lastSolve = SwapWarmStart(problem: result.problem, solution: result.solution) }
         var swaps = result.swaps
         let reports = await assess(swaps, force: request.force ?? false, horizon: horizon)
         for k in swaps.indices {

@@ -11,13 +11,16 @@ struct LagrangianBound {
     let problem: SwapProblem
     let curves: AllocationCurves
 
-    /// The best bound found in at most `iterations` steps, starting from `prices`.
-    func maximise(startingAt prices: [Double], target upper: Double, iterations: Int,
-                  shouldStop: () -> Bool) -> Double {
+    /// The best bound found in at most `iterations` steps, starting from `prices`, and the
+    /// capacity prices that give it.
+    /// `initialStep` scales the first Polyak steps (small when `prices` are already near).
+    func maximise(startingAt prices: [Double], target upper: Double, iterations: Int, initialStep: Double = 1,
+                  shouldStop: () -> Bool) -> (bound: Double, prices: [Double]) {
         let R = problem.resourceCount
         var lambda = prices
         var best = -Double.infinity
-        var step = 1.0
+        var bestPrices = prices
+        var step = initialStep
         var sinceImprovement = 0
         var usage = [Double](repeating: 0, count: problem.nodeCount * R)
         var benefit = [Double]()
@@ -27,6 +30,7 @@ struct LagrangianBound {
             let value = evaluate(lambda, usage: &usage, benefit: &benefit)
             if best == -.infinity || value > best + 1e-12 * max(1, abs(best)) {
                 best = value
+                bestPrices = lambda
                 sinceImprovement = 0
             } else {
                 sinceImprovement += 1
@@ -43,7 +47,7 @@ struct LagrangianBound {
             let t = step * (upper - value) / norm
             for nr in 0..<lambda.count { lambda[nr] = max(0, lambda[nr] + t * usage[nr]) }
         }
-        return best
+        return (best, bestPrices)
     }
 
     /// L(λ, μ*) for the best μ, with each node's relaxed usage in `usage`.
@@ -91,7 +95,7 @@ struct LagrangianBound {
         return total
     }
 
-    private func pricedCost(_ i: Int, at q: Int, _ lambda: [Double]) -> Double {
+    func pricedCost(_ i: Int, at q: Int, _ lambda: [Double]) -> Double {
         let R = problem.resourceCount
         var cost = 0.0
         for r in 0..<R { cost += curves.cheapest(i * R + r, price: lambda[q * R + r]).cost }

@@ -20,19 +20,32 @@ struct MigrationSearch {
     private(set) var node: [Int]
     private(set) var nodeCost: [Double]
     private(set) var migrations = 0
-    private(set) var objective: Double
+    var objective: Double
     /// Instances whose moves involve a node: it is their home or a candidate.
-    private let dependents: [[Int32]]
-    private let movable: [Int]
+    let dependents: [[Int32]]
+    let movable: [Int]
     private var stamp: [Int]
+    /// Moves `bestMove` does not offer, keyed `instance * nodeCount + node` (a kick's tabu).
+    var forbidden: Set<Int> = []
+    /// Instances moved since the log was started (nil: not logging).
+    var log: [Int32]?
+    /// Moves weighed so far: the search's unit of work.
+    private(set) var work = 0
     static let epsilon = 1e-9
 
-    init(problem: SwapProblem, curves: AllocationCurves) {
+    /// `start`: where each instance is (its home unless a warm start says otherwise; a valid
+    /// assignment within the migration budget).
+    init(problem: SwapProblem, curves: AllocationCurves, start: [Int]? = nil) {
         self.problem = problem
-        book = NodeBook(problem: problem, curves: curves, node: problem.node)
-        node = problem.node
+        let start = start ?? problem.node
+        book = NodeBook(problem: problem, curves: curves, node: start)
+        node = start
         nodeCost = (0..<problem.nodeCount).map { [book] in book.cost($0) }
         objective = nodeCost.reduce(0, +)
+        for i in 0..<problem.instanceCount where start[i] != problem.node[i] {
+            migrations += 1
+            objective += problem.migrationCost[i]
+        }
         var dependents = [[Int32]](repeating: [], count: problem.nodeCount)
         var movable: [Int] = []
         for i in 0..<problem.instanceCount where !problem.locked[i] && !problem.alternatives[i].isEmpty {
@@ -57,6 +70,7 @@ struct MigrationSearch {
         var best: Move?
         func consider(_ q: Int) {
             guard q != p else { return }
+            if !forbidden.isEmpty, forbidden.contains(i * problem.nodeCount + q) { return }
             let change = (q != home ? 1 : 0) - (awayNow ? 1 : 0)
             if change > 0 && !budgetLeft { return }
             let delta = removal + book.cost(q, including: i) - nodeCost[q]
@@ -74,6 +88,7 @@ struct MigrationSearch {
         let i = move.instance, p = node[i], q = move.target
         book.move(i, from: p, to: q)
         node[i] = q
+        log?.append(Int32(i))
         let home = problem.node[i]
         migrations += (q != home ? 1 : 0) - (p != home ? 1 : 0)
         let before = nodeCost[p] + nodeCost[q]
@@ -84,9 +99,13 @@ struct MigrationSearch {
     }
 
     /// Runs greedy then exchange until no move improves or `shouldStop` says so.
-    mutating func run(shouldStop: () -> Bool) {
-        greedy(shouldStop: shouldStop)
+    /// `from` limits the first greedy pass to those instances (after a kick: the ones whose
+    /// nodes it changed); nil weighs every movable instance.
+    /// `exchange: false` stops after the greedy passes (a kick's repair, which must stay cheap).
+    mutating func run(from seeds: [Int]? = nil, exchange exchanging: Bool = true, shouldStop: () -> Bool) {
+        greedy(from: seeds, shouldStop: shouldStop)
         if !isFeasible, repair(shouldStop: shouldStop) { greedy(shouldStop: shouldStop) }
+        guard exchanging else { return }
         // Each exchange lowers the objective; the cap guards against rounding noise on overloaded starts.
         var rounds = 0
         while rounds < 1_000, !shouldStop(), exchange(shouldStop: shouldStop) {
@@ -139,16 +158,17 @@ struct MigrationSearch {
         var stamp: Int
     }
 
-    private mutating func greedy(shouldStop: () -> Bool) {
+    private mutating func greedy(from seeds: [Int]? = nil, shouldStop: () -> Bool) {
         let budget = problem.maxMigrations
         var queue = BinaryHeap<Queued>()
         func push(_ i: Int, into queue: inout BinaryHeap<Queued>) {
             stamp[i] += 1
+            work += 1
             if let move = bestMove(i, budgetLeft: migrations < budget), move.delta < -Self.epsilon {
                 queue.insert(Queued(move: move, stamp: stamp[i]), key: move.delta)
             }
         }
-        for i in movable { push(i, into: &queue) }
+        for i in seeds ?? movable { push(i, into: &queue) }
         var pops = 0
         while let (_, entry) = queue.popMinimum() {
             pops += 1
@@ -171,6 +191,7 @@ struct MigrationSearch {
         guard migrations >= problem.maxMigrations, problem.maxMigrations > 0 else { return false }
         var incoming: [Move] = []
         var outgoing: [Move] = []
+        work += movable.count
         for i in movable {
             if node[i] == problem.node[i] {
                 if let move = bestMove(i, budgetLeft: true), move.delta < -Self.epsilon { incoming.append(move) }
@@ -186,6 +207,7 @@ struct MigrationSearch {
             if shouldStop() { break }
             for back in outgoing where !used.contains(back.instance) {
                 guard move.delta + back.delta < -Self.epsilon else { break }
+                work += 1
                 let before = objective
                 let from = node[back.instance]
                 guard let fresh = undo(back.instance) else { continue }

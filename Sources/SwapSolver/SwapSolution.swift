@@ -21,6 +21,9 @@ public struct SwapSolution: Sendable, Equatable {
     public var allocation: [Double]
     /// Why the problem is infeasible, naming node or instance and resource.
     public var reason: String?
+    /// The capacity prices (flat `[node * R + r]`) of the lower bound, when one was computed:
+    /// where the next round's bound starts (`SwapWarmStart`).
+    public var prices: [Double] = []
 
     public init(status: Status, objective: Double, lowerBound: Double, node: [Int], allocation: [Double], reason: String? = nil) {
         self.status = status

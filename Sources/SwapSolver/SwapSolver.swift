@@ -1,17 +1,46 @@
 /// Solves a swap problem: exactly when nobody can move, by exhaustive search
-/// over move sets when they are few, and otherwise by local search with a
-/// Lagrangian lower bound that certifies the gap.
+/// over move sets when they are few, and otherwise by local search, a
+/// Lagrangian lower bound that certifies the gap, and an iterated search that
+/// spends what is left of the budget improving the plan.
 public struct SwapSolver: Sendable {
     /// Most move sets searched exhaustively (each solved exactly).
     public var exhaustiveLimit = 200_000
-    /// Most subgradient steps spent on the lower bound.
+    /// Most subgradient steps spent on the lower bound (a tenth when warm-started).
     public var boundIterations = 300
+    /// Rounds of the iterated search in a row without improvement after which it ends (a tenth
+    /// when warm-started).
+    public var patience = 1_000
+    /// Most moves the searches weigh (`nil`: no limit but time and patience). Work, not time:
+    /// the same problem, seed and limit give the same plan on any machine.
+    public var workLimit: Int?
+    /// Seed of the iterated search's kicks.
+    public var seed: UInt64 = 1
+
+    /// One point of the search's trajectory: the incumbent's objective and the proven bound
+    /// (-∞ before the bound is computed) after `work` moves weighed.
+    public struct Progress: Sendable, Equatable {
+        public enum Phase: String, Sendable { case localSearch = "local-search", bound, iterated, done }
+        public var phase: Phase
+        public var work: Int
+        public var objective: Double
+        public var bound: Double
+
+        public init(phase: Phase, work: Int, objective: Double, bound: Double) {
+            self.phase = phase
+            self.work = work
+            self.objective = objective
+            self.bound = bound
+        }
+    }
 
     public init() {}
 
-    /// `shouldStop` is asked now and then; once it says true the solver
-    /// returns the best solution it has, with its gap.
-    public func solve(_ problem: SwapProblem, shouldStop: () -> Bool = { false }) -> SwapSolution {
+    /// `shouldStop` is asked now and then; once it says true the solver returns the best
+    /// solution it has, with its gap. `warmStart` is an earlier solve of a similar problem
+    /// (the loop's previous round): its assignment is where the search starts, its prices
+    /// where the bound starts. `progress` hears of every new incumbent and bound.
+    public func solve(_ problem: SwapProblem, warmStart: SwapWarmStart? = nil, shouldStop: () -> Bool = { false },
+                      progress: (Progress) -> Void = { _ in }) -> SwapSolution {
         let curves: AllocationCurves
         switch AllocationCurves.build(problem) {
         case .failure(let reason): return .infeasible(reason.description, problem: problem)
@@ -32,17 +61,35 @@ public struct SwapSolver: Sendable {
             }
             return solution
         }
-        var search = MigrationSearch(problem: problem, curves: curves)
+        let start = warmStart?.assignment(for: problem)
+        var search = MigrationSearch(problem: problem, curves: curves, start: start ?? problem.node)
+        let limit = workLimit ?? .max
         search.run(shouldStop: shouldStop)
-        let solved = FixedSolver.solveWithPrices(problem, curves: curves, node: search.node)
-        var solution = solved.solution
+        progress(Progress(phase: .localSearch, work: search.work, objective: search.objective, bound: -.infinity))
+        let first = FixedSolver.solveWithPrices(problem, curves: curves, node: search.node)
+        var bound = -Double.infinity, prices = first.prices
+        if first.solution.status != .infeasible {
+            let warmPrices = warmStart?.prices(for: problem)
+            (bound, prices) = LagrangianBound(problem: problem, curves: curves)
+                .maximise(startingAt: warmPrices ?? first.prices, target: first.solution.objective,
+                          iterations: warmPrices == nil ? boundIterations : max(1, boundIterations / 10),
+                          initialStep: warmPrices == nil ? 1 : 0.1, shouldStop: shouldStop)
+            progress(Progress(phase: .bound, work: search.work, objective: search.objective, bound: bound))
+        }
+        var iterated = IteratedSearch()
+        iterated.seed = seed
+        // A warm start begins where the last search ended: only what changed needs its rounds.
+        iterated.patience = start == nil ? patience : max(1, patience / 10)
+        iterated.run(&search, workLimit: limit, shouldStop: shouldStop) { step in
+            progress(Progress(phase: .iterated, work: step.work, objective: step.objective, bound: bound))
+        }
+        var solution = FixedSolver.solveWithPrices(problem, curves: curves, node: search.node).solution
         guard solution.status != .infeasible else {
             solution.reason = "no feasible assignment found (not proven infeasible): " + (solution.reason ?? "")
             return solution
         }
-        let bound = LagrangianBound(problem: problem, curves: curves)
-            .maximise(startingAt: solved.prices, target: solution.objective, iterations: boundIterations, shouldStop: shouldStop)
         solution.lowerBound = min(bound, solution.objective)
+        solution.prices = prices
         solution.status = solution.gap == 0 ? .optimal : .feasible
         return solution
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Drivers
 import Foundation
 import SwapSolver
 
@@ -9,11 +10,13 @@ struct RecommendCommand: ParsableCommand {
         discussion: """
             Nobody can move (no candidates or no migration budget): solved exactly. With migrations: \
             exhaustive when the move sets are few, otherwise local search with a Lagrangian lower \
-            bound, reported as the certified gap. Every solution is re-checked by an independent \
-            checker before it is written. Timing goes to stderr.
+            bound, reported as the certified gap, then an iterated search that improves the plan \
+            until the time limit, the work limit or 1,000 rounds in a row without improvement. \
+            Every solution is re-checked by an independent checker before it is written. Timing \
+            goes to stderr.
             """)
 
-    @Option(name: .long, help: "The problem file (JSON).")
+    @Option(name: .long, help: "The problem file (JSON, or gzip-compressed JSON).")
     var input: String
 
     @Option(name: .long, help: "Write the solution here instead of to stdout.")
@@ -28,6 +31,18 @@ struct RecommendCommand: ParsableCommand {
     @Option(name: .long, help: "Check this solution file against the problem instead of solving.")
     var check: String?
 
+    @Option(name: .long, help: "Write the search's trajectory here as CSV (seconds, work, phase, objective, bound, gap): what more time buys.")
+    var trace: String?
+
+    @Option(name: .long, help: "Stop the search after this many moves weighed: the same plan on any machine (the time limit still applies).")
+    var workLimit: Int?
+
+    @Option(name: .long, help: "Seed of the iterated search.")
+    var seed: UInt64 = 1
+
+    @Option(name: .long, help: "Measure an incremental re-solve: after the solve, change this fraction of the demands (seeded) and solve again warm-started from the first solution and cold, printing both.")
+    var resolveAfterChange: Double?
+
     #if Cbc
     @Flag(name: .long, help: "Solve with COIN-OR Cbc's MILP instead (build with --traits Cbc), for comparison.")
     var cbc = false
@@ -35,6 +50,10 @@ struct RecommendCommand: ParsableCommand {
 
     func validate() throws {
         guard timeLimit.isFinite, timeLimit > 0 else { throw ValidationError("--time-limit must be a positive number of seconds, not \(timeLimit)") }
+        if let workLimit, workLimit <= 0 { throw ValidationError("--work-limit must be positive, not \(workLimit)") }
+        if let resolveAfterChange, !(resolveAfterChange > 0 && resolveAfterChange <= 1) {
+            throw ValidationError("--resolve-after-change must be a fraction in (0, 1], not \(resolveAfterChange)")
+        }
     }
 
     func run() throws {
@@ -56,6 +75,15 @@ struct RecommendCommand: ParsableCommand {
             return
         }
         let deadline = started.advanced(by: .seconds(timeLimit))
+        var solver = SwapSolver()
+        solver.workLimit = workLimit
+        solver.seed = seed
+        var trajectory = "seconds,work,phase,objective,bound,gap\n"
+        func record(_ step: SwapSolver.Progress) {
+            let gap = step.bound.isFinite ? max(0, step.objective - step.bound) / max(abs(step.objective), 1e-12) : .infinity
+            trajectory += String(format: "%.6f,%d,%@,%.9g,%.9g,%.6g\n", Self.seconds(clock.now - parsed), step.work,
+                                 step.phase.rawValue, step.objective, step.bound, gap)
+        }
         let solution: SwapSolution
         #if Cbc
         if cbc {
@@ -63,10 +91,10 @@ struct RecommendCommand: ParsableCommand {
             solver.timeLimit = timeLimit
             solution = solver.solve(problem)
         } else {
-            solution = SwapSolver().solve(problem) { clock.now >= deadline }
+            solution = solver.solve(problem, shouldStop: { clock.now >= deadline }, progress: record)
         }
         #else
-        solution = SwapSolver().solve(problem) { clock.now >= deadline }
+        solution = solver.solve(problem, shouldStop: { clock.now >= deadline }, progress: record)
         #endif
         let solved = clock.now
         var checkedObjective = Double.nan
@@ -82,6 +110,13 @@ struct RecommendCommand: ParsableCommand {
             checkedObjective = report.objective
         }
         let checked = clock.now
+        if let trace {
+            if solution.status != .infeasible {
+                record(.init(phase: .done, work: -1, objective: solution.objective, bound: solution.lowerBound))
+            }
+            do { try trajectory.write(toFile: trace, atomically: true, encoding: .utf8) }
+            catch { throw ValidationError("cannot write \(trace): \(error.localizedDescription)") }
+        }
         let explanations = explain ? SwapExplanation.explain(problem, solution) : nil
         let text = SwapSolutionCoding.encode(solution, problem: problem, explanations: explanations)
         if let output {
@@ -100,14 +135,22 @@ struct RecommendCommand: ParsableCommand {
             \(problem.nodeCount) nodes, \(problem.instanceCount) instances; parse \(ms(parsed - started)), solve \(ms(solved - parsed)), check \(ms(checked - solved)), write \(ms(written - checked)), total \(ms(written - started))
 
             """.utf8))
+        if let resolveAfterChange, solution.status != .infeasible {
+            try resolve(problem, after: solution, changing: resolveAfterChange, solver: solver)
+        }
         if solution.status == .infeasible { throw ExitCode(2) }
     }
 
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    /// Reads a file, gzip-compressed or not.
     private func read<T>(_ path: String, _ decode: (Data) throws(SwapProblemError) -> T) throws -> T {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("cannot read \(path)")
-        }
-        do { return try decode(data) }
+        let bytes: [UInt8]
+        do { bytes = try CompressedFile.read(path) }
+        catch { throw ValidationError("cannot read \(path): \(error.message)") }
+        do { return try decode(Data(bytes)) }
         catch { throw ValidationError("\(path): \(error)") }
     }
 }

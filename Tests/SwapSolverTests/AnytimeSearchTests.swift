@@ -1,0 +1,145 @@
+import Foundation
+import PoolCore
+import Testing
+@testable import SwapSolver
+
+/// The migration search after its local optimum: the iterated search, its trajectory, its
+/// reproducibility under a work limit, and warm starts from an earlier round.
+@Suite("Anytime migration search")
+struct AnytimeSearchTests {
+    /// Random problems a little larger than brute force can take, solved exactly by the move
+    /// enumeration, then by the search alone (local search only, and with the iterated search).
+    @Test func theIteratedSearchNeverLosesToTheLocalSearchAndReachesOptimaItMisses() {
+        var compared = 0, localMissed = 0, iteratedReached = 0, localReached = 0
+        for seed in UInt64(1)...200 {
+            let problem = randomProblem(seed: seed, nodes: 5, perNode: 6, migrations: true)
+            let exact = SwapSolver().solve(problem)
+            guard exact.status == .optimal else { continue }
+            var localOnly = SwapSolver()
+            localOnly.exhaustiveLimit = 0
+            localOnly.patience = 0
+            var iterated = localOnly
+            iterated.patience = 300
+            let local = localOnly.solve(problem), searched = iterated.solve(problem)
+            guard local.status != .infeasible, searched.status != .infeasible else {
+                Issue.record("seed \(seed): the search found no plan where the enumeration did")
+                continue
+            }
+            compared += 1
+            let tolerance = 1e-9 * max(1, abs(exact.objective))
+            let check = SolutionChecker.check(problem, node: searched.node, allocation: searched.allocation)
+            #expect(check.violations == [] && abs(check.objective - searched.objective) <= tolerance, "seed \(seed)")
+            #expect(searched.objective >= exact.objective - tolerance, "seed \(seed): below the proven optimum")
+            #expect(searched.objective <= local.objective + tolerance, "seed \(seed): the iterated search lost ground")
+            #expect(searched.lowerBound <= exact.objective + tolerance, "seed \(seed): bound above the optimum")
+            if local.objective <= exact.objective + tolerance { localReached += 1 } else { localMissed += 1 }
+            if searched.objective <= exact.objective + tolerance { iteratedReached += 1 }
+        }
+        print("iterated search: \(compared) problems, optimum reached by the local search \(localReached), by the iterated search \(iteratedReached)")
+        #expect(compared >= 50, "enough problems to mean something: \(compared)")
+        #expect(localMissed > 0, "the local search misses some optima, or this test shows nothing")
+        #expect(iteratedReached > localReached, "the iterated search reaches optima the local search misses")
+    }
+
+    /// The shared 200-instance vector, by search alone (its move sets are few enough to
+    /// enumerate, which proves HiGHS's optimum).
+    @Test func theSearchAloneReachesTheSharedVectorsOptimum() throws {
+        let problem = try loadProblem("small-mig")
+        let reference = try referenceObjective("small-mig")
+        var solver = SwapSolver()
+        solver.exhaustiveLimit = 0
+        var trajectory: [SwapSolver.Progress] = []
+        let solution = solver.solve(problem, progress: { trajectory.append($0) })
+        #expect(abs(solution.objective - reference) <= 1e-6 * reference, "\(solution.objective) against HiGHS's \(reference)")
+        // The trajectory: the local search, the bound, then improvements only.
+        #expect(trajectory.first?.phase == .localSearch && trajectory.dropFirst().first?.phase == .bound)
+        for (before, after) in zip(trajectory, trajectory.dropFirst()) {
+            #expect(after.objective <= before.objective + 1e-9 && after.work >= before.work)
+            #expect(after.phase == .bound || after.bound == before.bound || before.phase == .localSearch)
+        }
+        for step in trajectory where step.phase != .localSearch { #expect(step.bound <= step.objective + 1e-9) }
+        #expect(abs((trajectory.last?.objective ?? .nan) - solution.objective) <= 1e-9 * solution.objective)
+    }
+
+    @Test func aWorkLimitGivesTheSamePlanOnEveryRun() throws {
+        var problem = try loadProblem("small-mig")
+        problem.maxMigrations = 6
+        var solver = SwapSolver()
+        solver.exhaustiveLimit = 0
+        solver.workLimit = 40_000
+        solver.patience = .max
+        var works: [Int] = []
+        let first = solver.solve(problem, progress: { works.append($0.work) })
+        let second = solver.solve(problem)
+        #expect(first == second)
+        #expect((works.last ?? 0) <= 40_000 + problem.instanceCount * 4, "the limit is kept (a round ends before it stops): \(works)")
+    }
+
+    /// A loop's next round: a few demands change; the solve warm-started from the last plan and
+    /// a cold one are both right, and neither is outside the other's certified range.
+    @Test func aWarmStartAfterDemandsChangeAgreesWithAColdSolve() throws {
+        var base = try loadProblem("small-mig")
+        base.maxMigrations = 6  // past what the enumeration takes: the search runs
+        var solver = SwapSolver()
+        solver.patience = 100  // the same for both: the comparison is at the same budget
+        let first = solver.solve(base)
+        #expect(first.status != .infeasible && !first.prices.isEmpty)
+        let memory = SwapWarmStart(problem: base, solution: first)
+        var random = SplitMix64(seed: 3)
+        var compared = 0, asGood = 0
+        for trial in 0..<8 {
+            var problem = base
+            for _ in 0..<4 {
+                let i = Int(random.next() % UInt64(problem.instanceCount))
+                for r in 0..<problem.resourceCount {
+                    let factor = 0.6 + 0.8 * Double(random.next() % 1_000) / 1_000
+                    problem.demand[i * problem.resourceCount + r] *= factor
+                    if problem.integral[r] { problem.demand[i * problem.resourceCount + r].round() }
+                }
+            }
+            let warm = solver.solve(problem, warmStart: memory)
+            let cold = solver.solve(problem)
+            guard warm.status != .infeasible, cold.status != .infeasible else {
+                Issue.record("trial \(trial): \(warm.reason ?? "") \(cold.reason ?? "")"); continue
+            }
+            compared += 1
+            let tolerance = 1e-9 * max(1, abs(cold.objective))
+            let check = SolutionChecker.check(problem, node: warm.node, allocation: warm.allocation)
+            #expect(check.violations == [] && abs(check.objective - warm.objective) <= tolerance, "trial \(trial)")
+            #expect(warm.objective >= cold.lowerBound - tolerance && cold.objective >= warm.lowerBound - tolerance,
+                    "trial \(trial): warm \(warm.objective) [\(warm.lowerBound)], cold \(cold.objective) [\(cold.lowerBound)]")
+            if warm.objective <= cold.objective + tolerance { asGood += 1 }
+        }
+        print("warm starts: \(asGood) of \(compared) as good as the cold solve")
+        #expect(compared == 8)
+        #expect(asGood >= 6, "the warm start is as good as a cold solve in most rounds: \(asGood) of \(compared)")
+    }
+
+    @Test func theFixedVariantGivesTheSameAnswerWarmOrCold() throws {
+        let problem = try loadProblem("medium-fixed")
+        let cold = SwapSolver().solve(problem)
+        let warm = SwapSolver().solve(problem, warmStart: SwapWarmStart(problem: problem, solution: cold))
+        #expect(warm.objective == cold.objective && warm.allocation == cold.allocation)
+    }
+
+    @Test func aWarmStartKeepsOnlyWhatTheNewProblemAllows() throws {
+        var problem = try loadProblem("small-mig")
+        problem.maxMigrations = 2
+        let movers = (0..<problem.instanceCount).filter { !problem.locked[$0] && !problem.alternatives[$0].isEmpty }
+        let locked = try #require((0..<problem.instanceCount).first { problem.locked[$0] })
+        var remembered: [String: String] = [:]
+        for i in movers.prefix(3) { remembered[problem.instanceIDs[i]] = problem.nodeIDs[problem.alternatives[i][0]] }
+        let stranger = movers[3]
+        let notCandidate = try #require((0..<problem.nodeCount).first { $0 != problem.node[stranger] && !problem.alternatives[stranger].contains($0) })
+        remembered[problem.instanceIDs[stranger]] = problem.nodeIDs[notCandidate]
+        remembered[problem.instanceIDs[locked]] = problem.nodeIDs[(problem.node[locked] + 1) % problem.nodeCount]
+        remembered["gone"] = problem.nodeIDs[0]
+        let start = SwapWarmStart(node: remembered, prices: ["n-gone": ["cpu": 3]]).assignment(for: problem)
+        #expect(start[movers[0]] == problem.alternatives[movers[0]][0] && start[movers[1]] == problem.alternatives[movers[1]][0])
+        #expect(start[movers[2]] == problem.node[movers[2]], "the budget of 2 is kept")
+        #expect(start[stranger] == problem.node[stranger], "not a candidate: home")
+        #expect(start[locked] == problem.node[locked], "locked: home")
+        let prices = SwapWarmStart(node: [:], prices: [problem.nodeIDs[1]: ["cpu": 2.5, "memory": -1]]).prices(for: problem)
+        #expect(prices?[1 * problem.resourceCount] == 2.5 && prices?[1 * problem.resourceCount + 1] == 0 && prices?[0] == 0)
+    }
+}
