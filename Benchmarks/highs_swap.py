@@ -8,7 +8,8 @@ binary x(i,q) choosing its node; per instance and resource waste u, shortfall s,
 with  sum_q y - u + s = demand,  |sum_q y - a0| <= c.
 
 usage: python3 Benchmarks/highs_swap.py PROBLEM [--time-limit S] [--output SOLUTION.json]
-prints one line of JSON: status, objective, bound, gap, seconds, model size."""
+prints, last, one line of JSON: status, objective, bound, gap, seconds (HiGHS's solve; building
+the model in Python is not counted), model size. HiGHS prints its banner before it."""
 import argparse, gzip, json, math, sys, time
 import numpy as np
 import highspy

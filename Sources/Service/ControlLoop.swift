@@ -104,7 +104,7 @@ public struct ControlLoop: Sendable {
 
         if configuration.autoSwap, await runtime.historySlots >= configuration.warmupRounds, (time / Int64(configuration.interval)) % Int64(configuration.planEveryRounds) == 0 {
             started = clock.now
-            let view = try await runtime.plan(SwapRequestBody(), tenantScope: nil, solverSeconds: configuration.solverSeconds)
+            let view = try await runtime.plan(SwapRequestBody(), tenantScope: nil, solverSeconds: configuration.solverSeconds, loop: true)
             report.steps["formulate_solve"] = clock.now - started
             metrics.record(step: "formulate_solve", clock.now - started)
             report.objectiveBefore = view.objectiveBefore

@@ -70,7 +70,7 @@ public actor PoolRuntime {
     func useWallClock(_ clock: @escaping @Sendable () -> Int64) { wallClock = clock }
     func serveHTTP(_ serves: Bool) { servesHTTP = serves }
     var planSerial = 0
-    /// What the last whole-pool plan's solve leaves for the next (`SwapWarmStart`).
+    /// What the control loop's last plan's solve leaves for its next (`SwapWarmStart`).
     var lastSolve: SwapWarmStart?
     private var executorBox: SwapExecutor?
     /// Runs the executor performs now, by id.

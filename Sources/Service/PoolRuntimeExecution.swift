@@ -316,7 +316,8 @@ extension PoolRuntime {
     /// Formulates the swap problem for `request`, solves it within `solverSeconds` (nil: until
     /// it stops on its own), and answers with every swap, its explanation and risk assessment.
     /// Nothing changes here.
-    public func plan(_ request: SwapRequestBody, tenantScope: String?, solverSeconds: Double?) async throws -> PlanView {
+    /// `loop`: the control loop's own plan, whose solve the next one starts from.
+    public func plan(_ request: SwapRequestBody, tenantScope: String?, solverSeconds: Double?, loop: Bool = false) async throws -> PlanView {
         // What the loop's plan sets holds until its next plan at least: it covers those slots.
         let horizon = try PlanFormulation.horizonSlots(request.horizon, default: max(configuration.horizonSlots, configuration.planEveryRounds),
                                                        interval: configuration.interval)
@@ -347,10 +348,9 @@ extension PoolRuntime {
             }
         }
         formulation.migrationOptions = options
-        let wholePool = request.allocations == nil && request.nodes == nil && request.instances == nil && tenantScope == nil
-        if wholePool { formulation.warmStart = lastSolve }
+        if loop { formulation.warmStart = lastSolve }
         let result = try formulation.formulate(request, tenantScope: tenantScope, horizon: horizon, forecaster: &forecaster, shouldStop: shouldStop)
-        if wholePool, result.solution.status != .infeasible { lastSolve = SwapWarmStart(problem: result.problem, solution: result.solution) }
+        if loop, result.solution.status != .infeasible { lastSolve = SwapWarmStart(problem: result.problem, solution: result.solution) }
         var swaps = result.swaps
         let reports = await assess(swaps, force: request.force ?? false, horizon: horizon)
         for k in swaps.indices {

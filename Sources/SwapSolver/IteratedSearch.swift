@@ -17,13 +17,13 @@ struct IteratedSearch {
     /// is likely to draw).
     var patience = 1_000
 
-    func run(_ search: inout MigrationSearch, workLimit: Int, shouldStop: () -> Bool,
-             improved: (Improvement) -> Void) {
+    /// Runs until `search.workLimit`, `shouldStop` or `patience`.
+    func run(_ search: inout MigrationSearch, shouldStop: () -> Bool, improved: (Improvement) -> Void) {
         let problem = search.problem
         guard problem.maxMigrations > 0, !search.movable.isEmpty, search.isFeasible else { return }
         var random = SplitMix64(seed: seed)
         var idle = 0
-        while idle < patience, search.work < workLimit, !shouldStop() {
+        while idle < patience, search.work < search.workLimit, !shouldStop() {
             idle += 1
             let best = search.objective
             let bestNode = search.node
@@ -71,7 +71,7 @@ struct IteratedSearch {
                 for i in moved.reversed().map(Int.init) where search.node[i] != bestNode[i] {
                     search.apply(.init(instance: i, target: bestNode[i], delta: 0, budgetChange: 0))
                 }
-                search.objective = best
+                search.restore(objective: best)
             }
         }
     }

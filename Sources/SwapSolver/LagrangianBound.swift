@@ -95,7 +95,7 @@ struct LagrangianBound {
         return total
     }
 
-    func pricedCost(_ i: Int, at q: Int, _ lambda: [Double]) -> Double {
+    private func pricedCost(_ i: Int, at q: Int, _ lambda: [Double]) -> Double {
         let R = problem.resourceCount
         var cost = 0.0
         for r in 0..<R { cost += curves.cheapest(i * R + r, price: lambda[q * R + r]).cost }

@@ -20,7 +20,7 @@ struct MigrationSearch {
     private(set) var node: [Int]
     private(set) var nodeCost: [Double]
     private(set) var migrations = 0
-    var objective: Double
+    private(set) var objective: Double
     /// Instances whose moves involve a node: it is their home or a candidate.
     let dependents: [[Int32]]
     let movable: [Int]
@@ -29,8 +29,10 @@ struct MigrationSearch {
     var forbidden: Set<Int> = []
     /// Instances moved since the log was started (nil: not logging).
     var log: [Int32]?
-    /// Moves weighed so far: the search's unit of work.
+    /// Instances whose moves were weighed so far (and repair trials): the search's unit of work.
     private(set) var work = 0
+    /// The search stops once `work` reaches this.
+    var workLimit = Int.max
     static let epsilon = 1e-9
 
     /// `start`: where each instance is (its home unless a warm start says otherwise; a valid
@@ -43,9 +45,11 @@ struct MigrationSearch {
         nodeCost = (0..<problem.nodeCount).map { [book] in book.cost($0) }
         objective = nodeCost.reduce(0, +)
         for i in 0..<problem.instanceCount where start[i] != problem.node[i] {
+            assert(!problem.locked[i] && problem.alternatives[i].contains(start[i]), "a start moves only movable instances to their candidates")
             migrations += 1
             objective += problem.migrationCost[i]
         }
+        assert(migrations <= problem.maxMigrations, "a start keeps the budget")
         var dependents = [[Int32]](repeating: [], count: problem.nodeCount)
         var movable: [Int] = []
         for i in 0..<problem.instanceCount where !problem.locked[i] && !problem.alternatives[i].isEmpty {
@@ -84,6 +88,13 @@ struct MigrationSearch {
         return best
     }
 
+    /// Puts back the objective recorded before moves that were then undone one by one (their
+    /// deltas summed would leave rounding behind).
+    mutating func restore(objective recorded: Double) { objective = recorded }
+
+    /// Whether to stop: asked or out of work.
+    private func stopping(_ shouldStop: () -> Bool) -> Bool { work >= workLimit || shouldStop() }
+
     mutating func apply(_ move: Move) {
         let i = move.instance, p = node[i], q = move.target
         book.move(i, from: p, to: q)
@@ -108,7 +119,7 @@ struct MigrationSearch {
         guard exchanging else { return }
         // Each exchange lowers the objective; the cap guards against rounding noise on overloaded starts.
         var rounds = 0
-        while rounds < 1_000, !shouldStop(), exchange(shouldStop: shouldStop) {
+        while rounds < 1_000, !stopping(shouldStop), exchange(shouldStop: shouldStop) {
             greedy(shouldStop: shouldStop)
             rounds += 1
         }
@@ -122,7 +133,7 @@ struct MigrationSearch {
     /// keeps every pair that lowers the total excess. True when feasible after.
     mutating func repair(shouldStop: () -> Bool) -> Bool {
         var improved = true
-        while improved, !isFeasible, !shouldStop() {
+        while improved, !isFeasible, !stopping(shouldStop) {
             improved = false
             for p in 0..<problem.nodeCount where book.isOverloaded(p) {
                 for i in book.members[p].map(Int.init) where !problem.locked[i] {
@@ -132,6 +143,8 @@ struct MigrationSearch {
                                 let added = (node[i] == problem.node[i] ? 1 : 0) + (node[j] == problem.node[j] ? 1 : 0)
                                     - (q == problem.node[i] ? 1 : 0) - (r == problem.node[j] ? 1 : 0)
                                 guard migrations + added <= problem.maxMigrations else { continue }
+                                work += 1
+                                if work & 255 == 0, stopping(shouldStop) { return isFeasible }
                                 let before = excess, (fromI, fromJ) = (node[i], node[j])
                                 apply(Move(instance: i, target: q, delta: 0, budgetChange: 0))
                                 apply(Move(instance: j, target: r, delta: 0, budgetChange: 0))
@@ -172,7 +185,7 @@ struct MigrationSearch {
         var pops = 0
         while let (_, entry) = queue.popMinimum() {
             pops += 1
-            if pops & 255 == 0, shouldStop() { return }
+            if pops & 255 == 0, stopping(shouldStop) { return }
             let i = entry.move.instance
             guard entry.stamp == stamp[i] else { continue }
             if entry.move.budgetChange > 0 && migrations >= budget { continue }
@@ -204,7 +217,7 @@ struct MigrationSearch {
         var improved = false
         var used = Set<Int>()
         for move in incoming {
-            if shouldStop() { break }
+            if stopping(shouldStop) { break }
             for back in outgoing where !used.contains(back.instance) {
                 guard move.delta + back.delta < -Self.epsilon else { break }
                 work += 1

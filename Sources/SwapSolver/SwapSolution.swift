@@ -35,7 +35,10 @@ public struct SwapSolution: Sendable, Equatable {
     }
 
     /// Relative gap between the objective and the lower bound, 0 when optimal.
-    public var gap: Double {
+    public var gap: Double { Self.gap(objective: objective, lowerBound: lowerBound) }
+
+    /// The relative gap of an objective and a bound (0 within 1e-9 relative, ∞ without a bound).
+    public static func gap(objective: Double, lowerBound: Double) -> Double {
         guard objective.isFinite, lowerBound.isFinite else { return .infinity }
         let difference = max(0, objective - lowerBound)
         return difference <= 1e-9 * max(1, abs(objective)) ? 0 : difference / max(abs(objective), 1e-12)

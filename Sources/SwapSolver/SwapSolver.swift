@@ -8,16 +8,17 @@ public struct SwapSolver: Sendable {
     /// Most subgradient steps spent on the lower bound (a tenth when warm-started).
     public var boundIterations = 300
     /// Rounds of the iterated search in a row without improvement after which it ends (a tenth
-    /// when warm-started).
+    /// when warm-started: the start is where an earlier search ended).
     public var patience = 1_000
-    /// Most moves the searches weigh (`nil`: no limit but time and patience). Work, not time:
-    /// the same problem, seed and limit give the same plan on any machine.
+    /// Most work the searches do, counted in instances whose moves are weighed (`nil`: no
+    /// limit but time and patience). Work, not time: the same problem, seed and limit give the
+    /// same plan on any machine, as long as the time limit does not come first.
     public var workLimit: Int?
     /// Seed of the iterated search's kicks.
     public var seed: UInt64 = 1
 
     /// One point of the search's trajectory: the incumbent's objective and the proven bound
-    /// (-∞ before the bound is computed) after `work` moves weighed.
+    /// (-∞ before the bound is computed) after `work` (see `workLimit`). The last is `done`.
     public struct Progress: Sendable, Equatable {
         public enum Phase: String, Sendable { case localSearch = "local-search", bound, iterated, done }
         public var phase: Phase
@@ -46,42 +47,60 @@ public struct SwapSolver: Sendable {
         case .failure(let reason): return .infeasible(reason.description, problem: problem)
         case .success(let built): curves = built
         }
+        var solution: SwapSolution
         if problem.isFixed {
-            return FixedSolver.solve(problem, curves: curves, node: problem.node)
-        }
-        if let reason = immovableOverload(problem, curves: curves) {
+            solution = FixedSolver.solve(problem, curves: curves, node: problem.node)
+        } else if let reason = immovableOverload(problem, curves: curves) {
             return .infeasible(reason, problem: problem)
-        }
-        if MoveEnumeration.count(problem, limit: exhaustiveLimit) != nil,
-           case let (node, complete) = MoveEnumeration.best(problem, curves: curves, shouldStop: shouldStop), complete {
-            let solution = FixedSolver.solve(problem, curves: curves, node: node)
+        } else if MoveEnumeration.count(problem, limit: exhaustiveLimit) != nil,
+                  case let (node, complete) = MoveEnumeration.best(problem, curves: curves, shouldStop: shouldStop), complete {
+            solution = FixedSolver.solve(problem, curves: curves, node: node)
             if solution.status == .infeasible {
                 return .infeasible("no set of at most \(problem.maxMigrations) migrations fits every node; without them: "
                                    + (solution.reason ?? ""), problem: problem)
             }
+        } else {
+            var work = 0
+            solution = search(problem, curves: curves, warmStart: warmStart, work: &work, shouldStop: shouldStop, progress: progress)
+            if solution.status == .infeasible, warmStart != nil {
+                // The warm start led nowhere feasible: from home, as a cold solve.
+                solution = search(problem, curves: curves, warmStart: nil, work: &work, shouldStop: shouldStop, progress: progress)
+            }
+            if solution.status != .infeasible {
+                progress(Progress(phase: .done, work: work, objective: solution.objective, bound: solution.lowerBound))
+            }
             return solution
         }
-        let start = warmStart?.assignment(for: problem)
-        var search = MigrationSearch(problem: problem, curves: curves, start: start ?? problem.node)
-        let limit = workLimit ?? .max
+        if solution.status != .infeasible {
+            progress(Progress(phase: .done, work: 0, objective: solution.objective, bound: solution.lowerBound))
+        }
+        return solution
+    }
+
+    /// Local search, the bound, then the iterated search; `work` adds what they did.
+    private func search(_ problem: SwapProblem, curves: AllocationCurves, warmStart: SwapWarmStart?, work: inout Int,
+                        shouldStop: () -> Bool, progress: (Progress) -> Void) -> SwapSolution {
+        var search = MigrationSearch(problem: problem, curves: curves, start: warmStart?.assignment(for: problem))
+        search.workLimit = workLimit.map { max(0, $0 - work) } ?? .max
+        defer { work += search.work }
         search.run(shouldStop: shouldStop)
-        progress(Progress(phase: .localSearch, work: search.work, objective: search.objective, bound: -.infinity))
+        progress(Progress(phase: .localSearch, work: work + search.work, objective: search.objective, bound: -.infinity))
         let first = FixedSolver.solveWithPrices(problem, curves: curves, node: search.node)
         var bound = -Double.infinity, prices = first.prices
         if first.solution.status != .infeasible {
-            let warmPrices = warmStart?.prices(for: problem)
+            let warmPrices = warmStart?.prices(for: problem, fallback: first.prices)
             (bound, prices) = LagrangianBound(problem: problem, curves: curves)
                 .maximise(startingAt: warmPrices ?? first.prices, target: first.solution.objective,
                           iterations: warmPrices == nil ? boundIterations : max(1, boundIterations / 10),
                           initialStep: warmPrices == nil ? 1 : 0.1, shouldStop: shouldStop)
-            progress(Progress(phase: .bound, work: search.work, objective: search.objective, bound: bound))
+            progress(Progress(phase: .bound, work: work + search.work, objective: search.objective, bound: bound))
         }
         var iterated = IteratedSearch()
         iterated.seed = seed
-        // A warm start begins where the last search ended: only what changed needs its rounds.
-        iterated.patience = start == nil ? patience : max(1, patience / 10)
-        iterated.run(&search, workLimit: limit, shouldStop: shouldStop) { step in
-            progress(Progress(phase: .iterated, work: step.work, objective: step.objective, bound: bound))
+        iterated.patience = warmStart == nil ? patience : max(1, patience / 10)
+        let before = work
+        iterated.run(&search, shouldStop: shouldStop) { step in
+            progress(Progress(phase: .iterated, work: before + step.work, objective: step.objective, bound: bound))
         }
         var solution = FixedSolver.solveWithPrices(problem, curves: curves, node: search.node).solution
         guard solution.status != .infeasible else {

@@ -47,15 +47,15 @@ public struct SwapWarmStart: Sendable, Equatable {
         return start
     }
 
-    /// The remembered prices for `problem`'s nodes and resources (0 where none), or nil when
-    /// none is remembered.
-    func prices(for problem: SwapProblem) -> [Double]? {
+    /// The remembered prices for `problem`'s nodes and resources (`fallback`'s where none is
+    /// remembered), or nil when none is.
+    func prices(for problem: SwapProblem, fallback: [Double]) -> [Double]? {
         guard !prices.isEmpty else { return nil }
         let R = problem.resourceCount
-        var flat = [Double](repeating: 0, count: problem.nodeCount * R)
+        var flat = fallback
         for (n, id) in problem.nodeIDs.enumerated() {
             guard let byResource = prices[id] else { continue }
-            for r in 0..<R { flat[n * R + r] = max(0, byResource[problem.resources[r]] ?? 0) }
+            for r in 0..<R where byResource[problem.resources[r]] != nil { flat[n * R + r] = max(0, byResource[problem.resources[r]]!) }
         }
         return flat
     }

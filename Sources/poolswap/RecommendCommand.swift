@@ -34,13 +34,13 @@ struct RecommendCommand: ParsableCommand {
     @Option(name: .long, help: "Write the search's trajectory here as CSV (seconds, work, phase, objective, bound, gap): what more time buys.")
     var trace: String?
 
-    @Option(name: .long, help: "Stop the search after this many moves weighed: the same plan on any machine (the time limit still applies).")
+    @Option(name: .long, help: "Stop the search after this much work (instances whose moves are weighed): the same plan on any machine, unless the time limit comes first.")
     var workLimit: Int?
 
     @Option(name: .long, help: "Seed of the iterated search.")
     var seed: UInt64 = 1
 
-    @Option(name: .long, help: "Measure an incremental re-solve: after the solve, change this fraction of the demands (seeded) and solve again warm-started from the first solution and cold, printing both.")
+    @Option(name: .long, help: "Measure an incremental re-solve: after the solve, give this fraction of the instances new demands (seeded) and solve again, warm-started from the first solution and cold; both go to stderr.")
     var resolveAfterChange: Double?
 
     #if Cbc
@@ -51,6 +51,9 @@ struct RecommendCommand: ParsableCommand {
     func validate() throws {
         guard timeLimit.isFinite, timeLimit > 0 else { throw ValidationError("--time-limit must be a positive number of seconds, not \(timeLimit)") }
         if let workLimit, workLimit <= 0 { throw ValidationError("--work-limit must be positive, not \(workLimit)") }
+        if check != nil, trace != nil || workLimit != nil || resolveAfterChange != nil {
+            throw ValidationError("--check only checks: --trace, --work-limit and --resolve-after-change are for a solve")
+        }
         if let resolveAfterChange, !(resolveAfterChange > 0 && resolveAfterChange <= 1) {
             throw ValidationError("--resolve-after-change must be a fraction in (0, 1], not \(resolveAfterChange)")
         }
@@ -80,7 +83,7 @@ struct RecommendCommand: ParsableCommand {
         solver.seed = seed
         var trajectory = "seconds,work,phase,objective,bound,gap\n"
         func record(_ step: SwapSolver.Progress) {
-            let gap = step.bound.isFinite ? max(0, step.objective - step.bound) / max(abs(step.objective), 1e-12) : .infinity
+            let gap = SwapSolution.gap(objective: step.objective, lowerBound: step.bound)
             trajectory += String(format: "%.6f,%d,%@,%.9g,%.9g,%.6g\n", Self.seconds(clock.now - parsed), step.work,
                                  step.phase.rawValue, step.objective, step.bound, gap)
         }
@@ -111,9 +114,6 @@ struct RecommendCommand: ParsableCommand {
         }
         let checked = clock.now
         if let trace {
-            if solution.status != .infeasible {
-                record(.init(phase: .done, work: -1, objective: solution.objective, bound: solution.lowerBound))
-            }
             do { try trajectory.write(toFile: trace, atomically: true, encoding: .utf8) }
             catch { throw ValidationError("cannot write \(trace): \(error.localizedDescription)") }
         }

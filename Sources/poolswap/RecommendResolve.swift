@@ -6,9 +6,10 @@ import SwapSolver
 extension RecommendCommand {
     /// `--resolve-after-change`: what a control loop's next round costs. A seeded share of the
     /// instances get a new demand (each resource × a factor in [0.8, 1.25]); the changed problem
-    /// is solved warm-started from `solution` and then cold, and both are printed with their
-    /// checked objectives.
+    /// is solved warm-started from `solution` (so with a tenth of the patience and bound steps)
+    /// and then cold, and both go to stderr with their checked objectives and work.
     func resolve(_ problem: SwapProblem, after solution: SwapSolution, changing fraction: Double, solver: SwapSolver) throws {
+        guard problem.instanceCount > 0 else { return }
         var changed = problem
         var random = SplitMix64(seed: seed &+ 17)
         let R = problem.resourceCount
@@ -29,15 +30,16 @@ extension RecommendCommand {
         for (label, warm) in [("warm", warmStart), ("cold", nil)] as [(String, SwapWarmStart?)] {
             let started = clock.now
             let deadline = started.advanced(by: .seconds(timeLimit))
-            let result = solver.solve(changed, warmStart: warm, shouldStop: { clock.now >= deadline })
+            var work = 0
+            let result = solver.solve(changed, warmStart: warm, shouldStop: { clock.now >= deadline }, progress: { work = $0.work })
             let seconds = Self.seconds(clock.now - started)
             let report = SolutionChecker.check(changed, node: result.node, allocation: result.allocation)
             guard result.status != .infeasible, report.isFeasible else {
                 throw ValidationError("the \(label) re-solve found no feasible plan: \(result.reason ?? report.violations.first ?? "")")
             }
-            lines.append(String(format: "%@ re-solve after %d demands changed: objective %.6f (checked), gap %.4f%%, %.1f ms",
-                                label, count, report.objective, result.gap * 100, seconds * 1000))
+            lines.append(String(format: "%@ re-solve after %d instances' demands changed: objective %.6f (checked), gap %.4f%%, work %d, %.1f ms\n",
+                                label, count, report.objective, result.gap * 100, work, seconds * 1000))
         }
-        for line in lines { print(line) }
+        FileHandle.standardError.write(Data(lines.joined().utf8))
     }
 }
