@@ -115,7 +115,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
             func median(_ x: [Double]) -> Double { x.isEmpty ? 0 : x.sorted()[x.count / 2] }
             print("round: median \(String(format: "%.0f", median(times))) ms, max \(String(format: "%.0f", times.max() ?? 0)) ms over \(times.count) rounds; \(swaps) swaps took effect")
-            for name in ["ingest", "forecast", "verify", "formulate_solve", "execute"] {
+            for name in ["ingest", "forecast", "predictions", "verify", "formulate_solve", "execute"] {
                 print("  \(name): median \(String(format: "%.1f", median(steps[name] ?? []))) ms")
             }
         }
