@@ -152,9 +152,7 @@ struct APIRoutes: Sendable {
                   var view = SwapRecords.value(PlanView.self, record.answer) else {
                 throw APIFailure.notFound("plan \(id) not found")
             }
-            try await Self.current(&view, store: store)
-            if principal.tenant != nil { view.swaps = view.swaps.filter { principal.sees(tenant: $0.tenant) } }
-            view.status = record.status.rawValue
+            try await Self.current(&view, record: record, principal: principal, store: store)
             view.journal = try await store.journal(plan: id).map { "\($0.step) \($0.phase): \($0.detail)" }
             return view
         }
@@ -216,9 +214,11 @@ struct APIRoutes: Sendable {
                      used: await runtime.used(record.id).map(Amounts.init))
     }
 
-    /// Each swap of a stored plan as its record stands now (a verifying swap may have committed
-    /// or rolled back since the plan's answer was stored).
-    static func current(_ view: inout PlanView, store: any PoolStore) async throws {
+    /// A stored plan as it stands now: its status, and each swap as its record stands (a
+    /// verifying swap may have committed or rolled back since the plan's answer was stored),
+    /// only those `principal` sees.
+    static func current(_ view: inout PlanView, record: PlanRecord, principal: Principal, store: any PoolStore) async throws {
+        view.status = record.status.rawValue
         let stored = try await store.swapHistory(SwapHistoryQuery(plan: view.id, limit: 100_000))
         for k in view.swaps.indices {
             let swap = view.swaps[k]
@@ -233,6 +233,7 @@ struct APIRoutes: Sendable {
             view.swaps[k].verification = SwapRecords.value(Verification.self, current.verification) ?? view.swaps[k].verification
             if let risk = SwapRecords.value(RiskReport.self, current.risk) { view.swaps[k].risk.assessment = risk }
         }
+        if principal.tenant != nil { view.swaps = view.swaps.filter { principal.sees(tenant: $0.tenant) } }
     }
 
     /// Plans a swap request and stores the plan: a dry run (the default) to look at, or queued

@@ -48,6 +48,7 @@ public struct SwapSolver: Sendable {
         case .success(let built): curves = built
         }
         var solution: SwapSolution
+        var work = 0
         if problem.isFixed {
             solution = FixedSolver.solve(problem, curves: curves, node: problem.node)
         } else if let reason = immovableOverload(problem, curves: curves) {
@@ -60,19 +61,14 @@ public struct SwapSolver: Sendable {
                                    + (solution.reason ?? ""), problem: problem)
             }
         } else {
-            var work = 0
             solution = search(problem, curves: curves, warmStart: warmStart, work: &work, shouldStop: shouldStop, progress: progress)
             if solution.status == .infeasible, warmStart != nil {
                 // The warm start led nowhere feasible: from home, as a cold solve.
                 solution = search(problem, curves: curves, warmStart: nil, work: &work, shouldStop: shouldStop, progress: progress)
             }
-            if solution.status != .infeasible {
-                progress(Progress(phase: .done, work: work, objective: solution.objective, bound: solution.lowerBound))
-            }
-            return solution
         }
         if solution.status != .infeasible {
-            progress(Progress(phase: .done, work: 0, objective: solution.objective, bound: solution.lowerBound))
+            progress(Progress(phase: .done, work: work, objective: solution.objective, bound: solution.lowerBound))
         }
         return solution
     }

@@ -55,7 +55,7 @@ public struct SwapWarmStart: Sendable, Equatable {
         var flat = fallback
         for (n, id) in problem.nodeIDs.enumerated() {
             guard let byResource = prices[id] else { continue }
-            for r in 0..<R where byResource[problem.resources[r]] != nil { flat[n * R + r] = max(0, byResource[problem.resources[r]]!) }
+            for r in 0..<R { if let price = byResource[problem.resources[r]] { flat[n * R + r] = max(0, price) } }
         }
         return flat
     }

@@ -84,7 +84,7 @@ struct RecommendCommand: ParsableCommand {
         var trajectory = "seconds,work,phase,objective,bound,gap\n"
         func record(_ step: SwapSolver.Progress) {
             let gap = SwapSolution.gap(objective: step.objective, lowerBound: step.bound)
-            trajectory += String(format: "%.6f,%d,%@,%.9g,%.9g,%.6g\n", Self.seconds(clock.now - parsed), step.work,
+            trajectory += String(format: "%.6f,%d,%@,%.9g,%.9g,%.6g\n", (clock.now - parsed) / .seconds(1), step.work,
                                  step.phase.rawValue, step.objective, step.bound, gap)
         }
         let solution: SwapSolution
@@ -126,7 +126,7 @@ struct RecommendCommand: ParsableCommand {
             print(text, terminator: "")
         }
         let written = clock.now
-        func ms(_ d: Duration) -> String { String(format: "%.1f ms", Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15) }
+        func ms(_ d: Duration) -> String { String(format: "%.1f ms", d / .milliseconds(1)) }
         var summary = "\(solution.status.rawValue): objective \(checkedObjective)"
         if solution.status == .feasible { summary += ", lower bound \(solution.lowerBound), gap \(String(format: "%.4f%%", solution.gap * 100))" }
         if let reason = solution.reason { summary += ", \(reason)" }
@@ -139,10 +139,6 @@ struct RecommendCommand: ParsableCommand {
             try resolve(problem, after: solution, changing: resolveAfterChange, solver: solver)
         }
         if solution.status == .infeasible { throw ExitCode(2) }
-    }
-
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 
     /// Reads a file, gzip-compressed or not.

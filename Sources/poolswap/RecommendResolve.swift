@@ -32,7 +32,7 @@ extension RecommendCommand {
             let deadline = started.advanced(by: .seconds(timeLimit))
             var work = 0
             let result = solver.solve(changed, warmStart: warm, shouldStop: { clock.now >= deadline }, progress: { work = $0.work })
-            let seconds = Self.seconds(clock.now - started)
+            let seconds = (clock.now - started) / .seconds(1)
             let report = SolutionChecker.check(changed, node: result.node, allocation: result.allocation)
             guard result.status != .infeasible, report.isFeasible else {
                 throw ValidationError("the \(label) re-solve found no feasible plan: \(result.reason ?? report.violations.first ?? "")")

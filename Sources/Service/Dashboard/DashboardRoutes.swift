@@ -102,9 +102,7 @@ struct DashboardRoutes {
                   principal.sees(tenant: record.tenant) || (record.tenant == nil && view.swaps.contains { principal.sees(tenant: $0.tenant) }) else {
                 return Self.notFound("plan \(id) not found", principal, csrf)
             }
-            try await APIRoutes.current(&view, store: store)
-            view.status = record.status.rawValue
-            if principal.tenant != nil { view.swaps = view.swaps.filter { principal.sees(tenant: $0.tenant) } }
+            try await APIRoutes.current(&view, record: record, principal: principal, store: store)
             return Self.page("Plan \(id)", "Swaps", principal, csrf, nil, SwapsPage.plan(view, form: [:], csrf: csrf, wholePool: principal.tenant == nil))
         }
         router.get("/ui/evaluation") { _, context -> Response in
