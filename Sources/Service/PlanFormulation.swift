@@ -112,7 +112,11 @@ struct PlanFormulation {
         let before = SolutionChecker.check(problem, node: problem.node, allocation: problem.allocation).objective
         var solution: SwapSolution
         if requested.isEmpty && requestedNodes.isEmpty {
-            solution = SwapSolver().solve(problem, warmStart: warmStart, shouldStop: shouldStop)
+            var solver = SwapSolver()
+            // A plan, not a proof: the branch and bound rarely changes the plan, and a round
+            // would wait for it.
+            solver.proofEffort = 0
+            solution = solver.solve(problem, warmStart: warmStart, shouldStop: shouldStop)
             if solution.status == .infeasible {
                 // Keep everything as it is; the answer says why nothing moves.
                 solution = SwapSolution(status: .feasible, objective: before, lowerBound: -.infinity,

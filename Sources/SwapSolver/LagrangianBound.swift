@@ -5,29 +5,70 @@
 ///
 ///     L(λ, μ) = Σ_i min_q [cost_i(q, λ) + μ·moved] − Σ λ·usable − μ·budget
 ///
-/// is at most the optimum. μ is set exactly for each λ; λ follows projected
-/// subgradient steps (Polyak's rule towards the best known objective).
+/// is at most the optimum. With μ set best for λ, the budget's largest gains
+/// are taken: L(λ) = Σ_i stay_i − (the largest `budget` gains of moving) − Σ λ·usable.
+/// λ follows projected subgradient steps (Polyak's rule towards the best known objective).
+///
+/// A branch of `MigrationBranchAndBound` fixes some instances' decisions (`decision`): the
+/// bound is then that of the problem restricted to them.
 struct LagrangianBound {
     let problem: SwapProblem
     let curves: AllocationCurves
+    /// Capacity the relaxation prices per node-resource: capacity minus reserve, rounded down
+    /// for integral resources (whole allocations never use the fraction).
+    let usable: [Double]
+
+    /// `decision[i]`: a node the instance is fixed on, or one of these.
+    static let free: Int32 = -1
+    static let away: Int32 = -2
+
+    init(problem: SwapProblem, curves: AllocationCurves) {
+        self.problem = problem
+        self.curves = curves
+        let R = problem.resourceCount
+        usable = (0..<(problem.nodeCount * R)).map { nr in
+            let u = problem.capacity[nr] - problem.reserve[nr]
+            return problem.integral[nr % R] ? (u + NodeBook.tolerance(u)).rounded(.down) : u
+        }
+    }
+
+    /// What one evaluation leaves: the relaxed choice of each instance, its priced costs, and
+    /// the node usage the subgradient steps from. Buffers are reused across evaluations.
+    struct Relaxation {
+        var usage: [Double] = []
+        /// Priced cost at home (a free instance) or where the decision puts it.
+        var stay: [Double] = []
+        /// Least priced cost on a candidate plus the migration cost (∞ without one).
+        var alternative: [Double] = []
+        var alternativeNode: [Int32] = []
+        /// Node each instance takes in the relaxation.
+        var choice: [Int32] = []
+        /// Positive gains of free instances' moves, largest first.
+        var gains: [(gain: Double, instance: Int32)] = []
+        /// Migrations the decisions force, and the budget left for free instances.
+        var forced = 0
+        var budgetLeft = 0
+        var value = -Double.infinity
+
+        /// The smallest gain taken and the largest left out (0 when there is none).
+        var takenMargin: Double { budgetLeft > 0 && gains.count >= budgetLeft ? gains[budgetLeft - 1].gain : 0 }
+        var leftMargin: Double { gains.count > budgetLeft ? gains[budgetLeft].gain : 0 }
+    }
 
     /// The best bound found in at most `iterations` steps, starting from `prices`, and the
     /// capacity prices that give it.
     /// `initialStep` scales the first Polyak steps (small when `prices` are already near).
-    func maximise(startingAt prices: [Double], target upper: Double, iterations: Int, initialStep: Double = 1,
-                  shouldStop: () -> Bool) -> (bound: Double, prices: [Double]) {
-        let R = problem.resourceCount
+    func maximise(startingAt prices: [Double], decision: [Int32]? = nil, target upper: Double, iterations: Int,
+                  initialStep: Double = 1, relaxation: inout Relaxation, shouldStop: () -> Bool) -> (bound: Double, prices: [Double]) {
         var lambda = prices
         var best = -Double.infinity
         var bestPrices = prices
         var step = initialStep
         var sinceImprovement = 0
-        var usage = [Double](repeating: 0, count: problem.nodeCount * R)
-        var benefit = [Double]()
-        benefit.reserveCapacity(problem.instanceCount)
         for _ in 0..<iterations {
             if shouldStop() { break }
-            let value = evaluate(lambda, usage: &usage, benefit: &benefit)
+            let value = evaluate(lambda, decision: decision, into: &relaxation)
+            if value == .infinity { return (.infinity, lambda) }
             if best == -.infinity || value > best + 1e-12 * max(1, abs(best)) {
                 best = value
                 bestPrices = lambda
@@ -38,60 +79,92 @@ struct LagrangianBound {
             }
             if upper - best <= 1e-9 * max(1, abs(upper)) || step < 1e-6 { break }
             var norm = 0.0
-            for nr in 0..<usage.count {
-                let g = usage[nr] - (problem.capacity[nr] - problem.reserve[nr])
-                usage[nr] = (lambda[nr] <= 0 && g < 0) ? 0 : g
-                norm += usage[nr] * usage[nr]
+            for nr in 0..<relaxation.usage.count {
+                let g = relaxation.usage[nr] - usable[nr]
+                relaxation.usage[nr] = (lambda[nr] <= 0 && g < 0) ? 0 : g
+                norm += relaxation.usage[nr] * relaxation.usage[nr]
             }
             guard norm > 0 else { break }
             let t = step * (upper - value) / norm
-            for nr in 0..<lambda.count { lambda[nr] = max(0, lambda[nr] + t * usage[nr]) }
+            for nr in 0..<lambda.count { lambda[nr] = max(0, lambda[nr] + t * relaxation.usage[nr]) }
         }
         return (best, bestPrices)
     }
 
-    /// L(λ, μ*) for the best μ, with each node's relaxed usage in `usage`.
-    func evaluate(_ lambda: [Double], usage: inout [Double], benefit: inout [Double]) -> Double {
-        let R = problem.resourceCount
-        for nr in 0..<usage.count { usage[nr] = 0 }
-        benefit.removeAll(keepingCapacity: true)
+    func maximise(startingAt prices: [Double], target upper: Double, iterations: Int, initialStep: Double = 1,
+                  shouldStop: () -> Bool) -> (bound: Double, prices: [Double]) {
+        var relaxation = Relaxation()
+        return maximise(startingAt: prices, target: upper, iterations: iterations, initialStep: initialStep,
+                        relaxation: &relaxation, shouldStop: shouldStop)
+    }
+
+    /// L(λ) under `decision` (nil: every instance free); ∞ when the decisions force more
+    /// migrations than the budget. The relaxed choices and usage are left in `r`.
+    @discardableResult
+    func evaluate(_ lambda: [Double], decision: [Int32]? = nil, into r: inout Relaxation) -> Double {
+        let R = problem.resourceCount, I = problem.instanceCount
+        if r.stay.count != I {
+            r.stay = .init(repeating: 0, count: I)
+            r.alternative = .init(repeating: .infinity, count: I)
+            r.alternativeNode = .init(repeating: -1, count: I)
+            r.choice = .init(repeating: -1, count: I)
+            r.gains.reserveCapacity(I)
+        }
+        if r.usage.count != lambda.count { r.usage = .init(repeating: 0, count: lambda.count) }
+        for nr in 0..<r.usage.count { r.usage[nr] = 0 }
+        r.gains.removeAll(keepingCapacity: true)
+        r.forced = 0
         var total = 0.0
-        for nr in 0..<lambda.count {
-            total -= lambda[nr] * (problem.capacity[nr] - problem.reserve[nr])
-        }
-        // Each instance at home; a move is taken below only if μ allows it.
-        var choice = [Int](repeating: -1, count: problem.instanceCount)
-        var moveGain: [(gain: Double, instance: Int, node: Int)] = []
-        for i in 0..<problem.instanceCount {
-            let home = problem.node[i]
-            let stay = pricedCost(i, at: home, lambda)
-            total += stay
-            choice[i] = home
-            guard !problem.locked[i], problem.maxMigrations > 0 else { continue }
-            var bestCost = Double.infinity, bestNode = -1
-            for q in problem.alternatives[i] {
-                let c = pricedCost(i, at: q, lambda) + problem.migrationCost[i]
-                if c < bestCost { bestCost = c; bestNode = q }
-            }
-            if bestNode >= 0, stay - bestCost > 0 {
-                moveGain.append((stay - bestCost, i, bestNode))
-            }
-        }
-        // μ* is the (budget+1)-th largest gain: the budget's best moves happen.
+        for nr in 0..<lambda.count { total -= lambda[nr] * usable[nr] }
         let budget = problem.maxMigrations
-        moveGain.sort { $0.gain > $1.gain }
-        let mu = moveGain.count > budget ? moveGain[budget].gain : 0
-        for (k, move) in moveGain.enumerated() where k < budget {
-            total -= move.gain - mu
-            choice[move.instance] = move.node
-        }
-        total -= mu * Double(budget)
-        for i in 0..<problem.instanceCount {
-            let q = choice[i]
-            for r in 0..<R {
-                usage[q * R + r] += curves.cheapest(i * R + r, price: lambda[q * R + r]).amount
+        for i in 0..<I {
+            let home = problem.node[i]
+            let d = decision?[i] ?? Self.free
+            var best = Double.infinity, bestNode = -1
+            if d < 0, !problem.locked[i], budget > 0 {
+                for q in problem.alternatives[i] {
+                    let c = pricedCost(i, at: q, lambda) + problem.migrationCost[i]
+                    if c < best { best = c; bestNode = q }
+                }
+            }
+            r.alternative[i] = best
+            r.alternativeNode[i] = Int32(bestNode)
+            if d == Self.free {
+                let stay = pricedCost(i, at: home, lambda)
+                r.stay[i] = stay
+                r.choice[i] = Int32(home)
+                total += stay
+                if bestNode >= 0, stay - best > 0 { r.gains.append((stay - best, Int32(i))) }
+            } else if d == Self.away {
+                guard bestNode >= 0 else { r.value = .infinity; return .infinity }
+                r.stay[i] = best
+                r.choice[i] = Int32(bestNode)
+                total += best
+                r.forced += 1
+            } else {
+                let q = Int(d)
+                let c = pricedCost(i, at: q, lambda) + (q != home ? problem.migrationCost[i] : 0)
+                r.stay[i] = c
+                r.choice[i] = d
+                total += c
+                if q != home { r.forced += 1 }
             }
         }
+        r.budgetLeft = budget - r.forced
+        guard r.budgetLeft >= 0 else { r.value = .infinity; return .infinity }
+        r.gains.sort { $0.gain > $1.gain }
+        for k in 0..<min(r.budgetLeft, r.gains.count) {
+            total -= r.gains[k].gain
+            let i = Int(r.gains[k].instance)
+            r.choice[i] = r.alternativeNode[i]
+        }
+        for i in 0..<I {
+            let q = Int(r.choice[i])
+            for res in 0..<R {
+                r.usage[q * R + res] += curves.cheapest(i * R + res, price: lambda[q * R + res]).amount
+            }
+        }
+        r.value = total
         return total
     }
 

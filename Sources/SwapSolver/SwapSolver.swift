@@ -1,7 +1,8 @@
 /// Solves a swap problem: exactly when nobody can move, by exhaustive search
 /// over move sets when they are few, and otherwise by local search, a
-/// Lagrangian lower bound that certifies the gap, and an iterated search that
-/// spends what is left of the budget improving the plan.
+/// Lagrangian lower bound that certifies the gap, an iterated search that
+/// spends what is left of the budget improving the plan, and a branch and bound
+/// that tries to prove it optimal.
 public struct SwapSolver: Sendable {
     /// Most move sets searched exhaustively (each solved exactly).
     public var exhaustiveLimit = 200_000
@@ -16,11 +17,15 @@ public struct SwapSolver: Sendable {
     public var workLimit: Int?
     /// Seed of the iterated search's kicks.
     public var seed: UInt64 = 1
+    /// After the searches, a branch and bound on the migrations tries to prove the plan optimal
+    /// (or finds a better one) with at most this many times the work the searches did (0: none).
+    /// Its bound rises only once the whole tree is searched, so a tree too big is cut off early.
+    public var proofEffort = 50
 
     /// One point of the search's trajectory: the incumbent's objective and the proven bound
     /// (-∞ before the bound is computed) after `work` (see `workLimit`). The last is `done`.
     public struct Progress: Sendable, Equatable {
-        public enum Phase: String, Sendable { case localSearch = "local-search", bound, iterated, done }
+        public enum Phase: String, Sendable { case localSearch = "local-search", bound, iterated, branchAndBound = "branch-and-bound", done }
         public var phase: Phase
         public var work: Int
         public var objective: Double
@@ -102,6 +107,22 @@ public struct SwapSolver: Sendable {
         guard solution.status != .infeasible else {
             solution.reason = "no feasible assignment found (not proven infeasible): " + (solution.reason ?? "")
             return solution
+        }
+        if proofEffort > 0, SwapSolution.gap(objective: solution.objective, lowerBound: bound) > 0, bound.isFinite, !shouldStop() {
+            // Branch and bound from the bound's prices: a proof, or a better plan.
+            var tree = MigrationBranchAndBound(problem: problem, curves: curves, upper: solution.objective, incumbent: search.node)
+            let used = work + search.work
+            let allowed = min(search.work.multipliedReportingOverflow(by: proofEffort).partialValue,
+                              workLimit.map { max(0, $0 - used) } ?? .max)
+            tree.evaluationLimit = allowed / max(1, problem.instanceCount)
+            let proven = tree.run(prices: prices, bound: bound, shouldStop: shouldStop)
+            work += tree.evaluations * problem.instanceCount
+            if tree.upper < solution.objective {
+                let better = FixedSolver.solveWithPrices(problem, curves: curves, node: tree.incumbent).solution
+                if better.status != .infeasible, better.objective < solution.objective { solution = better }
+            }
+            bound = max(bound, proven)
+            progress(Progress(phase: .branchAndBound, work: work + search.work, objective: solution.objective, bound: bound))
         }
         solution.lowerBound = min(bound, solution.objective)
         solution.prices = prices

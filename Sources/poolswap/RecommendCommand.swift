@@ -11,7 +11,8 @@ struct RecommendCommand: ParsableCommand {
             Nobody can move (no candidates or no migration budget): solved exactly. With migrations: \
             exhaustive when the move sets are few, otherwise local search with a Lagrangian lower \
             bound, reported as the certified gap, then an iterated search that improves the plan \
-            until the time limit, the work limit or 1,000 rounds in a row without improvement. \
+            until the time limit, the work limit or 1,000 rounds in a row without improvement, \
+            then a branch and bound on the migrations that tries to prove the plan optimal. \
             Every solution is re-checked by an independent checker before it is written. Timing \
             goes to stderr.
             """)

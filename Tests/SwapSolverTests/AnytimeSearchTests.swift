@@ -18,6 +18,7 @@ struct AnytimeSearchTests {
             var localOnly = SwapSolver()
             localOnly.exhaustiveLimit = 0
             localOnly.patience = 0
+            localOnly.proofEffort = 0
             var iterated = localOnly
             iterated.patience = 300
             let local = localOnly.solve(problem), searched = iterated.solve(problem)
@@ -55,7 +56,7 @@ struct AnytimeSearchTests {
         #expect(trajectory.first?.phase == .localSearch && trajectory.dropFirst().first?.phase == .bound)
         for (before, after) in zip(trajectory, trajectory.dropFirst()) {
             #expect(after.objective <= before.objective + 1e-9 && after.work >= before.work)
-            #expect(after.phase == .bound || after.bound == before.bound || before.phase == .localSearch)
+            #expect(after.phase == .bound || after.phase == .branchAndBound || after.bound == before.bound || before.phase == .localSearch)
         }
         for step in trajectory where step.phase != .localSearch { #expect(step.bound <= step.objective + 1e-9) }
         #expect(abs((trajectory.last?.objective ?? .nan) - solution.objective) <= 1e-9 * solution.objective)

@@ -60,14 +60,14 @@ struct OptimalityTests {
             checked += 1
             let bound = LagrangianBound(problem: problem, curves: curves)
             var rng = SplitMix64(seed: seed)
-            var usage = [Double](repeating: 0, count: problem.nodeCount * problem.resourceCount)
-            var scratch: [Double] = []
+            var relaxation = LagrangianBound.Relaxation()
+            let count = problem.nodeCount * problem.resourceCount
             for _ in 0..<20 {
-                let prices = (0..<usage.count).map { _ in Double.random(in: 0...30, using: &rng) }
-                let value = bound.evaluate(prices, usage: &usage, benefit: &scratch)
+                let prices = (0..<count).map { _ in Double.random(in: 0...30, using: &rng) }
+                let value = bound.evaluate(prices, into: &relaxation)
                 #expect(value <= best + 1e-9 * max(1, best), "seed \(seed): L(λ) = \(value) above the optimum \(best)")
             }
-            let maximised = bound.maximise(startingAt: usage.map { _ in 0 }, target: best, iterations: 100) { false }.bound
+            let maximised = bound.maximise(startingAt: [Double](repeating: 0, count: count), target: best, iterations: 100) { false }.bound
             #expect(maximised <= best + 1e-9 * max(1, best), "seed \(seed)")
             #expect(maximised > -Double.infinity)
         }

@@ -1,0 +1,89 @@
+import PoolCore
+import Testing
+@testable import SwapSolver
+
+/// The branch and bound after the searches: its restricted bounds are valid, and it proves
+/// (and, where the searches stop short, reaches) the optimum of problems enumerated exactly.
+@Suite("Branch and bound on migrations")
+struct BranchAndBoundTests {
+    /// L(λ) under fixed decisions never exceeds the best assignment that keeps them.
+    @Test func theRestrictedBoundNeverExceedsTheRestrictedOptimum() {
+        var checked = 0, binding = 0
+        for seed in UInt64(1)...120 {
+            let problem = randomProblem(seed: seed, nodes: 3, perNode: 3, migrations: true)
+            guard case .success(let curves) = AllocationCurves.build(problem) else { continue }
+            let assignments = allAssignments(problem)
+            var random = SplitMix64(seed: seed)
+            let lagrangian = LagrangianBound(problem: problem, curves: curves)
+            var relaxation = LagrangianBound.Relaxation()
+            for _ in 0..<6 {
+                var decision = [Int32](repeating: LagrangianBound.free, count: problem.instanceCount)
+                for i in 0..<problem.instanceCount where !problem.locked[i] && !problem.alternatives[i].isEmpty {
+                    switch random.next() % 4 {
+                    case 0: decision[i] = Int32(problem.node[i])
+                    case 1: decision[i] = LagrangianBound.away
+                    case 2: decision[i] = Int32(problem.alternatives[i][Int(random.next() % UInt64(problem.alternatives[i].count))])
+                    default: break
+                    }
+                }
+                for i in 0..<problem.instanceCount where problem.locked[i] || problem.alternatives[i].isEmpty {
+                    decision[i] = Int32(problem.node[i])
+                }
+                let keeping = assignments.filter { node in
+                    (0..<problem.instanceCount).allSatisfy { i in
+                        let d = decision[i]
+                        return d == LagrangianBound.free || (d == LagrangianBound.away ? node[i] != problem.node[i] : node[i] == Int(d))
+                    }
+                }
+                let best = keeping.compactMap { bruteForceObjective(problem, node: $0) }.min() ?? .infinity
+                let count = problem.nodeCount * problem.resourceCount
+                for _ in 0..<10 {
+                    let prices = (0..<count).map { _ in Double(random.next() % 3_000) / 100 }
+                    let value = lagrangian.evaluate(prices, decision: decision, into: &relaxation)
+                    #expect(value <= best + 1e-9 * max(1, abs(best)), "seed \(seed): L = \(value) above the restricted optimum \(best)")
+                    checked += 1
+                }
+                let (raised, _) = lagrangian.maximise(startingAt: [Double](repeating: 0, count: count), decision: decision,
+                                                      target: best.isFinite ? best : 1e6, iterations: 100,
+                                                      relaxation: &relaxation) { false }
+                #expect(raised <= best + 1e-9 * max(1, abs(best)), "seed \(seed): maximised \(raised), optimum \(best)")
+                if best.isFinite, raised >= best - 1e-6 * max(1, abs(best)) { binding += 1 }
+            }
+        }
+        print("restricted bounds: \(checked) evaluations, \(binding) maximised bounds equal to their optimum")
+        #expect(checked >= 3_000)
+        #expect(binding >= 50, "the bound reaches the restricted optimum often, or it proves little: \(binding)")
+    }
+
+    /// With the searches cut short (no iterated search) the branch and bound alone must
+    /// reach the optimum the move enumeration proves, and prove it.
+    @Test func itProvesTheEnumeratedOptimumAndReachesOnesTheLocalSearchMisses() {
+        var compared = 0, localMissed = 0
+        for seed in UInt64(1)...250 {
+            let problem = randomProblem(seed: seed, nodes: 5, perNode: 6, migrations: true)
+            let exact = SwapSolver().solve(problem)
+            guard exact.status == .optimal else { continue }
+            var local = SwapSolver()
+            local.exhaustiveLimit = 0
+            local.patience = 0
+            local.proofEffort = 0
+            var proving = local
+            proving.proofEffort = 1_000_000
+            var phases: [SwapSolver.Progress.Phase] = []
+            let searched = local.solve(problem), proven = proving.solve(problem, progress: { phases.append($0.phase) })
+            compared += 1
+            let tolerance = 1e-9 * max(1, abs(exact.objective))
+            if searched.objective > exact.objective + tolerance { localMissed += 1 }
+            let check = SolutionChecker.check(problem, node: proven.node, allocation: proven.allocation)
+            #expect(check.violations == [] && abs(check.objective - proven.objective) <= tolerance, "seed \(seed)")
+            #expect(abs(proven.objective - exact.objective) <= tolerance, "seed \(seed): \(proven.objective), optimum \(exact.objective)")
+            #expect(proven.status == .optimal && proven.gap == 0, "seed \(seed): \(proven.status), gap \(proven.gap)")
+            if searched.gap > 0 {
+                #expect(phases.contains(.branchAndBound), "seed \(seed): an open gap is searched")
+            }
+        }
+        print("branch and bound: \(compared) problems proven, \(localMissed) of them missed by the local search")
+        #expect(compared >= 50, "enough problems to mean something: \(compared)")
+        #expect(localMissed > 0, "the local search misses some optima, or this test shows nothing")
+    }
+}
