@@ -120,6 +120,8 @@ public struct PoolView: Codable, Sendable, ResponseEncodable {
         public var reserve: Amounts
         public var allocated: Amounts
         public var used: Amounts
+        /// Sum of its instances' point forecasts at the planning horizon.
+        public var forecast: Amounts
         public var instances: Int
     }
     public var time: Int64?

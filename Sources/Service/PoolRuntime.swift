@@ -365,16 +365,16 @@ public actor PoolRuntime {
         var byNode: [String: [InstanceRecord]] = [:]
         for record in registry.records.values { byNode[record.node, default: []].append(record) }
         for node in registry.nodes {
-            var a = [0.0, 0, 0], u = [0.0, 0, 0]
+            var a = [0.0, 0, 0], u = [0.0, 0, 0], ahead = [0.0, 0, 0]
             let held = byNode[node.id] ?? []
             for record in held {
                 for r in 0..<3 { a[r] += record.allocation[r]; u[r] += forecaster.lastUsed[record.id]?[r] ?? 0 }
                 let f = forecaster.point(record.id, horizon: configuration.horizonSlots)
-                for r in 0..<3 { forecast[r] += f[r] }
+                for r in 0..<3 { ahead[r] += f[r] }
             }
-            for r in 0..<3 { total[r] += node.capacity[r]; allocated[r] += a[r]; used[r] += u[r] }
+            for r in 0..<3 { total[r] += node.capacity[r]; allocated[r] += a[r]; used[r] += u[r]; forecast[r] += ahead[r] }
             nodeViews.append(.init(id: node.id, capacity: Amounts(node.capacity), reserve: Amounts(node.reserve),
-                                   allocated: Amounts(a), used: Amounts(u), instances: held.count))
+                                   allocated: Amounts(a), used: Amounts(u), forecast: Amounts(ahead), instances: held.count))
         }
         return PoolView(time: slot, round: round, capacity: Amounts(total), allocated: Amounts(allocated),
                         used: Amounts(used), forecast: Amounts(forecast), nodes: nodeViews)

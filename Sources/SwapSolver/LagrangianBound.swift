@@ -41,6 +41,10 @@ struct LagrangianBound {
         /// Least priced cost on a candidate plus the migration cost (∞ without one).
         var alternative: [Double] = []
         var alternativeNode: [Int32] = []
+        /// Allocations at the priced optimum, flat `[instance * R + r]`: at home (or where the
+        /// decision puts it) and on the best candidate.
+        var amount: [Double] = []
+        var alternativeAmount: [Double] = []
         /// Node each instance takes in the relaxation.
         var choice: [Int32] = []
         /// Positive gains of free instances' moves, largest first.
@@ -104,6 +108,8 @@ struct LagrangianBound {
     func evaluate(_ lambda: [Double], decision: [Int32]? = nil, into r: inout Relaxation) -> Double {
         let R = problem.resourceCount, I = problem.instanceCount
         if r.stay.count != I {
+            r.amount = .init(repeating: 0, count: I * R)
+            r.alternativeAmount = .init(repeating: 0, count: I * R)
             r.stay = .init(repeating: 0, count: I)
             r.alternative = .init(repeating: .infinity, count: I)
             r.alternativeNode = .init(repeating: -1, count: I)
@@ -130,7 +136,7 @@ struct LagrangianBound {
             r.alternative[i] = best
             r.alternativeNode[i] = Int32(bestNode)
             if d == Self.free {
-                let stay = pricedCost(i, at: home, lambda)
+                let stay = pricedCost(i, at: home, lambda, amounts: &r.amount)
                 r.stay[i] = stay
                 r.choice[i] = Int32(home)
                 total += stay
@@ -143,11 +149,18 @@ struct LagrangianBound {
                 r.forced += 1
             } else {
                 let q = Int(d)
-                let c = pricedCost(i, at: q, lambda) + (q != home ? problem.migrationCost[i] : 0)
+                let c = pricedCost(i, at: q, lambda, amounts: &r.amount) + (q != home ? problem.migrationCost[i] : 0)
                 r.stay[i] = c
                 r.choice[i] = d
                 total += c
                 if q != home { r.forced += 1 }
+            }
+            if bestNode >= 0, d != Self.free || !r.gains.isEmpty && r.gains[r.gains.count - 1].instance == Int32(i) {
+                // The candidate's allocations, for when it is chosen (`away`, or a gain that may be taken).
+                let base = i * R
+                for res in 0..<R {
+                    r.alternativeAmount[base + res] = curves.cheapest(base + res, price: lambda[bestNode * R + res]).amount
+                }
             }
         }
         r.budgetLeft = budget - r.forced
@@ -159,9 +172,10 @@ struct LagrangianBound {
             r.choice[i] = r.alternativeNode[i]
         }
         for i in 0..<I {
-            let q = Int(r.choice[i])
+            let q = Int(r.choice[i]), base = i * R
+            let moved = decision?[i] == Self.away || (q != problem.node[i] && (decision?[i] ?? Self.free) == Self.free)
             for res in 0..<R {
-                r.usage[q * R + res] += curves.cheapest(i * R + res, price: lambda[q * R + res]).amount
+                r.usage[q * R + res] += moved ? r.alternativeAmount[base + res] : r.amount[base + res]
             }
         }
         r.value = total
@@ -172,6 +186,18 @@ struct LagrangianBound {
         let R = problem.resourceCount
         var cost = 0.0
         for r in 0..<R { cost += curves.cheapest(i * R + r, price: lambda[q * R + r]).cost }
+        return cost
+    }
+
+    /// The same, leaving the allocations in `amounts[i * R + r]`.
+    private func pricedCost(_ i: Int, at q: Int, _ lambda: [Double], amounts: inout [Double]) -> Double {
+        let R = problem.resourceCount
+        var cost = 0.0
+        for r in 0..<R {
+            let (c, a) = curves.cheapest(i * R + r, price: lambda[q * R + r])
+            cost += c
+            amounts[i * R + r] = a
+        }
         return cost
     }
 }

@@ -174,8 +174,24 @@ import Testing
             }
             try await client.execute(uri: "/ui/instances/a1?days=1", method: .get, headers: Self.cookie(session)) { response in
                 let page = String(buffer: response.body)
-                for level in [80, 90, 95] { #expect(page.components(separatedBy: #"data-label="\#(level)% interval""#).count - 1 == 2, "\(level)% band") }
+                let parts = page.components(separatedBy: #"id="history""#)
+                #expect(parts.count == 2 && parts[0].contains(#"id="closeup""#), "the close-up, then the history")
+                for part in parts {
+                    for level in [80, 90, 95] { #expect(part.components(separatedBy: #"data-label="\#(level)% interval""#).count - 1 == 2, "\(level)% band") }
+                    #expect(part.components(separatedBy: #"data-label="forecast""#).count - 1 == 2, "the forecast for cpu and memory")
+                }
                 #expect(page.components(separatedBy: #"<td class="model">"#).count - 1 == 6, "3 horizons × cpu and memory")
+            }
+            // Each node's forecast: its instances' points, which add up to the pool's; drawn on its page.
+            for r in 0..<3 {
+                let nodes = pool.nodes.reduce(0) { $0 + $1.forecast.values[r] }
+                #expect(abs(nodes - pool.forecast.values[r]) <= 1e-9 * max(1, pool.forecast.values[r]), "resource \(r): nodes \(nodes), pool \(pool.forecast.values[r])")
+            }
+            #expect(pool.forecast.cpu > 0, "a forecast to draw")
+            try await client.execute(uri: "/ui/nodes/n1", method: .get, headers: Self.cookie(session)) { response in
+                let page = String(buffer: response.body)
+                #expect(page.components(separatedBy: #"data-label="forecast""#).count - 1 == 2, "the node's forecast for cpu and memory")
+                #expect(!page.contains(#"data-label="shortfall""#), "no pool shortfall on a node")
             }
         }
     }
@@ -219,6 +235,24 @@ import Testing
                 #expect(response.status == .ok && !page.contains("/ui/instances/g") && !page.contains("objective"), "acme's swaps only, no pool objective")
             }
             #expect(await harness.service.runtime.instance(swap.instance)?.allocation == swap.before, "the allocation it had before")
+            // Paging: a full page links to the next by GET /swap_history's cursor.
+            let all = try await harness.store.swapHistory(SwapHistoryQuery(limit: 1000))
+            try #require(all.count >= 2, "two swaps to page through: \(all.count)")
+            let newest = try #require(all[0].id), next = try #require(all[1].id)
+            try await client.execute(uri: "/ui/swaps?limit=1", method: .get, headers: Self.cookie(session)) { response in
+                #expect(String(buffer: response.body).contains(#"id="older" href="/ui/swaps?limit=1&amp;cursor=\#(newest)""#))
+            }
+            try await client.execute(uri: "/ui/swaps?limit=1&cursor=\(newest)", method: .get, headers: Self.cookie(session)) { response in
+                #expect(String(buffer: response.body).contains(#"data-swap="\#(next)""#), "the next page starts below the cursor")
+            }
+            // A tenant operator's dry run: its own swaps, without the pool's objective.
+            let globex = try await Self.login(client, harness.tokens["globex"]!)
+            let (dry, dryBody) = Self.form(["dryRun": "1", "horizon": "15m", "target": "both", "csrf": DashboardSession.csrf(token: globex)], cookie: globex)
+            try await client.execute(uri: "/ui/plan", method: .post, headers: dry, body: dryBody) { response in
+                let page = String(buffer: response.body)
+                #expect(response.status == .ok && page.contains(#"id="plan-summary""#), "\(response.status)")
+                #expect(!page.contains("objective") && !page.contains("/ui/instances/a"), "globex's dry run: no pool objective, no acme instance")
+            }
             // A reader's session sees the page but no buttons, and its posts are refused.
             let reader = try await Self.login(client, harness.tokens["reader"]!)
             try await client.execute(uri: "/ui/swaps", method: .get, headers: Self.cookie(reader)) { response in

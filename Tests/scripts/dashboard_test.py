@@ -7,18 +7,22 @@ elements and numbers (against the JSON API's answers), and saves screenshots. Ch
 1. Without the cookie a page sends the browser to /login; an unknown token is refused there; the
    cookie set is HttpOnly and SameSite=Strict and is not accepted by the JSON API.
 2. Pool page: one card per resource whose allocated and capacity equal GET /pool's at the same
-   round; one grid cell per node; the charts have the capacity, allocated and used lines.
-3. Instance page: the usage line, the 80/90/95% bands, one forecast row per horizon and resource
-   with GET /prediction's model, and one timeline mark per swap of the instance in the window.
-4. Swaps page: one row per swap of GET /swap_history (same outcomes); a dry run through the
-   form shows the plan; a post without the form's token or from another origin is refused (403).
+   round; one grid cell per node; the charts have the capacity, allocated and used lines; the
+   page reloads itself in demo mode. A node's page: its charts with the forecast, and one row
+   per instance GET /pool counts on it.
+3. Instance page: the close-up of the last hours and the minutes ahead with the forecast and
+   its 80/90/95% bands, the usage line, one forecast row per horizon and resource with GET
+   /prediction's model, and one timeline mark per swap of the instance in the history charts.
+4. Swaps page: one row per swap of GET /swap_history (same outcomes), and the next page by its
+   cursor; a dry run through the form shows the plan; a post without the form's token or from
+   another origin is refused (403).
 5. Evaluation page: the policies of the `simulate --json` file it is given, a point each in the
    cpu and memory trade-off charts.
 6. A tenant's token sees its own instances only: another tenant's instance and the nodes are 404.
 
 usage: Tests/scripts/dashboard_test.py [path/to/poolswap] [screenshot dir]
 """
-import html.parser, json, os, re, shutil, sqlite3, subprocess, sys, tempfile, time, urllib.error, urllib.parse, urllib.request
+import html, html.parser, json, os, re, shutil, sqlite3, subprocess, sys, tempfile, time, urllib.error, urllib.parse, urllib.request
 import live_helpers
 from cdp import Browser, CDPError
 
@@ -105,8 +109,12 @@ def post_form(path, fields, cookie, origin=None):
 
 config = os.path.join(work, "config.json")
 evaluation = os.path.join(work, "evaluation.json")
-with open(evaluation, "w") as out:
-    subprocess.run([BIN, "simulate", "--json"], check=True, stdout=out, stderr=subprocess.DEVNULL)
+if os.environ.get("DASHBOARD_EVALUATION"):
+    # For the screenshots in docs/: an evaluation with the predictive policy (minutes to make).
+    shutil.copy(os.environ["DASHBOARD_EVALUATION"], evaluation)
+else:
+    with open(evaluation, "w") as out:
+        subprocess.run([BIN, "simulate", "--json"], check=True, stdout=out, stderr=subprocess.DEVNULL)
 # For the screenshots in docs/: DASHBOARD_ROUNDS=300 DASHBOARD_ROUND_SECONDS=0.3 runs 300 rounds first.
 rounds_first = int(os.environ.get("DASHBOARD_ROUNDS", "0"))
 json.dump({"demo": True, "demoRoundSeconds": float(os.environ.get("DASHBOARD_ROUND_SECONDS", "1.5")), "port": PORT, "database": db,
@@ -165,7 +173,22 @@ try:
         check(count(r'class="node"', page) == len(pool["nodes"]), f"one grid cell per node ({len(pool['nodes'])})")
         for label in ("capacity", "allocated", "used", "forecast"):
             check(count(rf'class="line" data-label="{label}"', page) >= 2, f"the pool charts draw {label}")
-        browser.screenshot(os.path.join(SHOTS, "pool.png"))
+        check(re.search(r'<meta http-equiv="refresh" content="\d+">', page) is not None, "the demo's pool page reloads itself")
+        browser.screenshot(os.path.join(SHOTS, "pool.png"), full_page=True)
+
+        # A node's page: its charts with the forecast, its instances as GET /pool counts them.
+        busiest_node = max(pool["nodes"], key=lambda n: n["instances"])
+        for attempt in range(30):
+            browser.goto(f"{BASE}/ui/nodes/{urllib.parse.quote(busiest_node['id'], safe='')}")
+            page = browser.html()
+            on_node = api("/pool", admin)
+            expected_rows = next(n["instances"] for n in on_node["nodes"] if n["id"] == busiest_node["id"])
+            if count(r'<tr><td><a href="/ui/instances/', page) == expected_rows:
+                break
+        pages.append(page)
+        check(count(r'<tr><td><a href="/ui/instances/', page) == expected_rows, f"node {busiest_node['id']} lists its {expected_rows} instances")
+        for label in ("capacity", "allocated", "used", "forecast"):
+            check(count(rf'class="line" data-label="{label}"', page) >= 2, f"the node's charts draw {label}")
 
         # 3. The instance with the most swaps. A round may fall between the page and the API's
         # answers: read both until they agree.
@@ -179,15 +202,20 @@ try:
             rows = re.findall(r'<tr><td>(\d+m)</td><td>(cpu|memory|gpu)</td>.*?<td class="model">([^<]*)</td>', page)
             expected = [(p["horizon"], r, p[r]["model"]) for p in prediction["predictions"] for r in ("cpu", "memory")]
             listed = re.findall(r'<tr class="(\w+)" data-swap="(\d+)"', page)
+            closeup, _, history = page.partition('id="history"')
             if [row for row in rows if row[1] != "gpu"] == expected and listed == [(s["outcome"], str(s["id"])) for s in mine[:20]] \
-                    and count(r'class="mark"', page) == charts(page) * len(mine):
+                    and count(r'class="mark"', history) == charts(history) * len(mine):
                 break
         pages.append(page)
-        check(count(r'class="line" data-label="used"', page) >= 2, "usage drawn for cpu and memory")
+        check('id="closeup"' in closeup and history, "the close-up comes first, then the history")
+        check(count(r'<h3>(cpu|memory|gpu)</h3><svg', closeup) >= 2, "a close-up chart for cpu and memory")
         for level in ("80", "90", "95"):
-            check(count(rf'class="band" data-label="{level}% interval"', page) >= 2, f"the {level}% band drawn for cpu and memory")
+            check(count(rf'class="band" data-label="{level}% interval"', closeup) >= 2, f"the close-up draws the {level}% band for cpu and memory")
+            check(count(rf'class="band" data-label="{level}% interval"', history) >= 2, f"the history draws the {level}% band for cpu and memory")
+        check(count(r'class="line" data-label="forecast"', closeup) >= 2, "the close-up draws the forecast for cpu and memory")
+        check(count(r'class="line" data-label="used"', history) >= 2, "usage drawn for cpu and memory")
         check([row for row in rows if row[1] != "gpu"] == expected, f"forecast rows {rows} = GET /prediction's {expected}")
-        check(charts(page) >= 2 and count(r'class="mark"', page) == charts(page) * len(mine), f"a timeline mark per swap of {busiest} ({len(mine)}) in each of its {charts(page)} charts")
+        check(charts(history) >= 2 and count(r'class="mark"', history) == charts(history) * len(mine), f"a timeline mark per swap of {busiest} ({len(mine)}) in each of its {charts(history)} history charts")
         check(listed == [(s["outcome"], str(s["id"])) for s in mine[:20]], f"the instance's newest swaps listed with their outcomes: {listed[:3]}…")
         browser.screenshot(os.path.join(SHOTS, "instance.png"))
 
@@ -208,6 +236,22 @@ try:
         else:
             print("SKIP: rollback highlighting: no rollback among the 50 newest swaps of this run")
         browser.screenshot(os.path.join(SHOTS, "swaps.png"))
+        # The next page, by GET /swap_history's cursor.
+        if len(listed) >= 4:
+            for attempt in range(30):
+                browser.goto(BASE + "/ui/swaps?limit=2")
+                page = browser.html()
+                shown = re.findall(r'<tr class="\w+" data-swap="(\d+)"', page)
+                older = re.search(r'id="older" href="([^"]+)"', page)
+                check(older is not None, "a full page links to the older swaps")
+                browser.goto(BASE + html.unescape(older.group(1)))
+                following = re.findall(r'<tr class="\w+" data-swap="(\d+)"', browser.html())
+                expected_next = [str(s["id"]) for s in api(f"/swap_history?limit=2&cursor={shown[-1]}", admin)["swaps"]]
+                if following == expected_next:
+                    break
+            check(following == expected_next and int(following[0]) < int(shown[-1]), f"the older page {following} = GET /swap_history's next page {expected_next}")
+        else:
+            print(f"SKIP: paging the swaps page: only {len(listed)} swaps in this run")
         # Each swap links to its plan: the changes, the demand and the binding limit of each.
         first = listed[0]
         browser.goto(f"{BASE}/ui/plans/{urllib.parse.quote(first['plan'], safe='')}")

@@ -60,7 +60,8 @@ struct DashboardRoutes {
             let instances = await runtime.allInstances().filter { $0.node == id }
             let used = await runtime.lastUsed(instances.map(\.id))
             let entries = await runtime.timeline.nodes[id] ?? []
-            return Self.page("Node \(id)", "Pool", principal, csrf, refresh, PoolPage.nodeBody(node: node, entries: entries, instances: instances, used: used))
+            return Self.page("Node \(id)", "Pool", principal, csrf, refresh, PoolPage.nodeBody(node: node, entries: entries, instances: instances, used: used,
+                                                                                              ahead: Int64(runtime.configuration.horizonSlots * runtime.configuration.interval)))
         }
         router.get("/ui/instances/:id") { request, context -> Response in
             let principal = try context.require(.read), csrf = context.csrf ?? ""
@@ -74,14 +75,16 @@ struct DashboardRoutes {
             let prediction = await runtime.prediction(id, horizons: PredictionCache.defaultHorizons(interval: runtime.configuration.interval))
             let swaps = try await store.swapHistory(SwapHistoryQuery(instance: id, limit: 1000))
             let body = InstancePage.body(record: record, samples: samples, prediction: prediction, swaps: swaps, now: now, days: days,
-                                         csrf: csrf, mayOperate: principal.may(.operate))
+                                         csrf: csrf, mayOperate: principal.may(.operate), mayApprove: principal.tenant == nil)
             return Self.page("Instance \(id)", "Pool", principal, csrf, refresh, body)
         }
         router.get("/ui/swaps") { request, context -> Response in
             let principal = try context.require(.read), csrf = context.csrf ?? ""
             let q = request.uri.queryParameters
             func text(_ name: String) -> String? { q.get(name).flatMap { $0.isEmpty ? nil : $0 } }
-            var query = SwapHistoryQuery(instance: text("instance"), tenant: text("tenant"), limit: min(1000, max(1, Int(text("limit") ?? "") ?? 100)))
+            var query = SwapHistoryQuery(instance: text("instance"), tenant: text("tenant"), from: text("from").flatMap { Int64($0) },
+                                         to: text("to").flatMap { Int64($0) }, before: text("cursor").flatMap { Int64($0) },
+                                         limit: min(1000, max(1, Int(text("limit") ?? "") ?? 100)))
             query.outcome = text("outcome").flatMap(SwapRecord.Outcome.init(rawValue:))
             var swaps: [SwapRecord] = []
             if let tenant = principal.tenant, let asked = query.tenant, asked != tenant {
@@ -125,7 +128,8 @@ struct DashboardRoutes {
                     let notice = "plan \(view.id) queued for the next round (\(view.swaps.count) swaps)"
                     return Response(status: .seeOther, headers: [.location: "/ui/swaps?notice=" + (notice.addingPercentEncoding(withAllowedCharacters: Path.unreserved) ?? "")])
                 }
-                return Self.page("Dry run", "Swaps", principal, csrf, nil, SwapsPage.plan(view, form: fields, csrf: csrf))
+                return Self.page("Dry run", "Swaps", principal, csrf, nil,
+                                 SwapsPage.plan(view, form: fields, csrf: csrf, wholePool: principal.tenant == nil))
             } catch let failure as APIFailure {
                 return Self.page("Plan refused", "Swaps", principal, csrf, nil, #"<p class="error">\#(HTML.escape(failure.description))</p>"#, status: failure.httpError.status)
             }

@@ -49,7 +49,7 @@ enum EvaluationPage {
             }
             html += "</table>"
             if !policies.contains(where: { $0.name.hasPrefix("predictive") }) {
-                html += #"<p class="muted" id="no-predictive">Poolswap's own policy is not in this evaluation (it trains its networks first, minutes on the bundled trace): <code>poolswap simulate --policy static,percentile,predictive,oracle --from 2013-08-01 --json &gt; evaluation.json</code>, then <code>"evaluationFile": "evaluation.json"</code>.</p>"#
+                html += #"<p class="muted" id="no-predictive">Poolswap's own policy is not in this evaluation (it trains its networks first: about 8 minutes on 2 cores for the bundled trace): <code>poolswap simulate --policy static,percentile,predictive,oracle --from 2013-08-01 --json &gt; evaluation.json</code>, then <code>"evaluationFile": "evaluation.json"</code>.</p>"#
             }
             html += "<h2>Slack against shortfall</h2><p class=\"muted\">Lower left is better: less capacity held idle, less usage above its allocation.</p>"
             return html + (0..<2).map { tradeoff(policies, resource: $0) }.joined(separator: " ")
@@ -76,7 +76,9 @@ enum EvaluationPage {
         for (i, p) in policies.enumerated() where p.slack[r].isFinite && p.shortfall[r].isFinite {
             let color = palette[i % palette.count]
             svg += #"<circle class="policy-point" cx="\#(x(p.slack[r]))" cy="\#(y(p.shortfall[r]))" r="5" fill="\#(color)"><title>\#(HTML.escape(p.name)): slack \#(HTML.number(p.slack[r], 1))%, shortfall \#(HTML.number(p.shortfall[r], 3))%</title></circle>"#
-            svg += #"<text x="\#(x(p.slack[r]) + 7)" y="\#(y(p.shortfall[r]) - 6)" fill="\#(color)">\#(HTML.escape(p.name))</text>"#
+            // Near the right edge the label goes to the point's left, so that it is not cut off.
+            let leftward = x(p.slack[r]) > w - right - 90
+            svg += #"<text x="\#(x(p.slack[r]) + (leftward ? -7 : 7))" y="\#(y(p.shortfall[r]) - 6)" text-anchor="\#(leftward ? "end" : "start")" fill="\#(color)">\#(HTML.escape(p.name))</text>"#
         }
         return svg + "</svg>"
     }

@@ -79,6 +79,7 @@ enum HTML {
     .legend span{display:inline-block;margin-right:14px;font-size:12px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-2px}
     tr.rolledBack td,tr.failedSafe td{background:#fde8e8}tr.held td{background:#fff6dd}.error{color:#b42318}
     form.inline{display:inline}svg{background:#fff;border:1px solid #e3e6eb}
+    .closeup{display:flex;gap:16px;flex-wrap:wrap}.closeup>div{max-width:460px}h3{font-size:14px;margin:8px 0 4px}
     """
 
     /// A hidden field carrying the session's cross-site request token, for every form that posts.

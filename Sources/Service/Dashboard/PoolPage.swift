@@ -27,21 +27,21 @@ enum PoolPage {
         }
         html += "</div>"
         for r in 0..<3 where view.capacity.values[r] > 0 || r < 2 {
-            html += "<h2>\(HTML.resources[r])</h2>" + chart(timeline.pool, resource: r, forecastAhead: ahead)
+            html += "<h2>\(HTML.resources[r])</h2>" + chart(timeline.pool, resource: r, forecastAhead: ahead, shortfall: true)
         }
         html += "<h2>Nodes</h2>" + nodeGrid(view.nodes)
         return html
     }
 
-    /// One resource of entries over time: capacity, allocated, used, and for the pool the
-    /// forecast (drawn `forecastAhead` seconds after the round that made it) and the shortfall.
-    static func chart(_ entries: [PoolTimeline.Entry], resource r: Int, forecastAhead: Int64?) -> String {
+    /// One resource of entries over time: capacity, allocated, used, the forecast (drawn `ahead`
+    /// seconds after the round that made it), and for the pool the shortfall.
+    static func chart(_ entries: [PoolTimeline.Entry], resource r: Int, forecastAhead ahead: Int64, shortfall: Bool) -> String {
         var chart = SVGChart(unit: HTML.units[r])
         chart.lines.append(.init(label: "capacity", color: colors.capacity, points: entries.map { ($0.time, $0.capacity[r]) }, step: true))
         chart.lines.append(.init(label: "allocated", color: colors.allocated, points: entries.map { ($0.time, $0.allocated[r]) }, step: true))
         chart.lines.append(.init(label: "used", color: colors.used, points: entries.map { ($0.time, $0.used[r]) }))
-        if let ahead = forecastAhead {
-            chart.lines.append(.init(label: "forecast", color: colors.forecast, points: entries.map { ($0.time + ahead, $0.forecast[r]) }, dashed: true))
+        chart.lines.append(.init(label: "forecast", color: colors.forecast, points: entries.map { ($0.time + ahead, $0.forecast[r]) }, dashed: true))
+        if shortfall {
             chart.lines.append(.init(label: "shortfall", color: colors.shortfall, points: entries.map { ($0.time, $0.shortfall[r]) }))
         }
         return chart.render() + chart.legend()
@@ -66,16 +66,17 @@ enum PoolPage {
         var html = #"<div class="legend"><span><i style="background:#b42318"></i>under 5% free</span><span><i style="background:#e07b00"></i>5–15%</span><span><i style="background:#e8c547"></i>15–30%</span><span><i style="background:#1f9d55"></i>30% or more</span></div><div class="grid" id="nodes">"#
         for node in nodes {
             let h = headroom(node)
-            let title = "\(node.id): \(HTML.percent(h)) free; cpu \(HTML.number(node.allocated.cpu, 1))/\(HTML.number(node.capacity.cpu, 1)), memory \(HTML.number(node.allocated.memory, 1))/\(HTML.number(node.capacity.memory, 1)) GiB, \(node.instances) instances"
+            let title = "\(node.id): \(HTML.percent(h)) free; cpu \(HTML.number(node.allocated.cpu, 1))/\(HTML.number(node.capacity.cpu, 1)), memory \(HTML.number(node.allocated.memory, 1))/\(HTML.number(node.capacity.memory, 1)) GiB\(node.capacity.gpu > 0 ? ", gpu \(HTML.number(node.allocated.gpu, 0))/\(HTML.number(node.capacity.gpu, 0))" : ""), \(node.instances) instances"
             html += #"<a class="node" data-node="\#(HTML.escape(node.id))" data-headroom="\#(HTML.number(h, 3))" href="/ui/nodes/\#(Path.encode(node.id))" style="background:\#(color(headroom: h))" title="\#(HTML.escape(title))"></a>"#
         }
         return html + "</div>"
     }
 
-    static func nodeBody(node: PoolView.NodeView, entries: [PoolTimeline.Entry], instances: [InstanceRecord], used: [String: [Double]]) -> String {
+    static func nodeBody(node: PoolView.NodeView, entries: [PoolTimeline.Entry], instances: [InstanceRecord], used: [String: [Double]],
+                         ahead: Int64) -> String {
         var html = #"<p class="muted">\#(HTML.percent(headroom(node))) free after allocations; \#(node.instances) instances.</p>"#
         for r in 0..<3 where node.capacity.values[r] > 0 {
-            html += "<h2>\(HTML.resources[r])</h2>" + chart(entries, resource: r, forecastAhead: nil)
+            html += "<h2>\(HTML.resources[r])</h2>" + chart(entries, resource: r, forecastAhead: ahead, shortfall: false)
         }
         html += "<h2>Instances</h2><table id=\"instances\"><tr><th>instance</th><th>tenant</th><th>cpu alloc.</th><th>cpu used</th><th>memory alloc.</th><th>memory used</th><th>gpu</th></tr>"
         for record in instances.sorted(by: { $0.id < $1.id }) {

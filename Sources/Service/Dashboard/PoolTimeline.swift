@@ -1,6 +1,6 @@
 /// The pool and each node over the last rounds, for the dashboard: capacity, allocated and
-/// used per resource (cpu, memory, gpu in lanes 0, 1, 2), and for the pool the forecast and
-/// the shortfall too. One entry a round, held inline (no allocation an entry). In memory: a
+/// used and forecast per resource (cpu, memory, gpu in lanes 0, 1, 2), and for the pool the
+/// shortfall too. One entry a round, held inline (no allocation an entry). In memory: a
 /// restart starts it afresh.
 struct PoolTimeline: Sendable {
     struct Entry: Sendable {
@@ -8,7 +8,7 @@ struct PoolTimeline: Sendable {
         var capacity: SIMD4<Double>
         var allocated: SIMD4<Double>
         var used: SIMD4<Double>
-        /// Sum of the instances' point forecasts at the planning horizon (zero for a node).
+        /// Sum of the instances' point forecasts at the planning horizon.
         var forecast: SIMD4<Double> = .zero
         /// Usage above allocation, summed over the instances (zero for a node).
         var shortfall: SIMD4<Double> = .zero
@@ -36,7 +36,8 @@ struct PoolTimeline: Sendable {
         var seen = Set<String>()
         for node in view.nodes {
             seen.insert(node.id)
-            Self.append(Entry(time: time, capacity: Self.lanes(node.capacity), allocated: Self.lanes(node.allocated), used: Self.lanes(node.used)),
+            Self.append(Entry(time: time, capacity: Self.lanes(node.capacity), allocated: Self.lanes(node.allocated), used: Self.lanes(node.used),
+                              forecast: Self.lanes(node.forecast)),
                         to: &nodes[node.id, default: []], keep: keepPerNode)
         }
         for id in nodes.keys where !seen.contains(id) { nodes[id] = nil }

@@ -39,10 +39,11 @@ struct SVGChart {
             svg += #"<text x="\#(f(left - 6))" y="\#(f(yy + 4))" text-anchor="end" fill="\#(Self.mutedColor)">\#(Self.label(v))</text>"#
         }
         if !unit.isEmpty { svg += #"<text x="4" y="\#(f(self.top + 8))" fill="\#(Self.mutedColor)">\#(HTML.escape(unit))</text>"# }
-        // Time labels: five, at the quarter points.
-        for i in 0...4 {
-            let t = t0 + Int64(Double(t1 - t0) * Double(i) / 4)
-            let anchor = i == 0 ? "start" : i == 4 ? "end" : "middle"
+        // Time labels at equal steps: five, or three on a narrow chart (a label is 90 pixels wide).
+        let steps = plotW >= 600 ? 4 : 2
+        for i in 0...steps {
+            let t = t0 + Int64(Double(t1 - t0) * Double(i) / Double(steps))
+            let anchor = i == 0 ? "start" : i == steps ? "end" : "middle"
             svg += #"<text x="\#(f(x(t)))" y="\#(height - 6)" text-anchor="\#(anchor)" fill="\#(Self.mutedColor)">\#(HTML.time(t))</text>"#
         }
         for band in bands where !band.points.isEmpty {

@@ -12,8 +12,18 @@ enum SwapsPage {
         for outcome in SwapRecord.Outcome.allCases {
             html += #"<option\#(query.outcome == outcome ? " selected" : "")>\#(outcome.rawValue)</option>"#
         }
-        html += #"</select> limit <input name="limit" value="\#(query.limit)" size="4"> <button>Filter</button></form>"#
+        html += #"</select> from <input name="from" value="\#(query.from.map(String.init) ?? "")" size="11" placeholder="unix seconds">"#
+        html += #" to <input name="to" value="\#(query.to.map(String.init) ?? "")" size="11" placeholder="unix seconds">"#
+        html += #" limit <input name="limit" value="\#(query.limit)" size="4"> <button>Filter</button></form>"#
         html += "<h2>History</h2>" + table(swaps, csrf: csrf, mayOperate: mayOperate, mayApprove: mayApprove)
+        if swaps.count == query.limit, let last = swaps.last?.id {
+            // The next page, as GET /swap_history's cursor: the same filters, ids below the last shown.
+            let fields: [(String, String?)] = [("instance", query.instance), ("tenant", query.tenant), ("outcome", query.outcome?.rawValue),
+                                               ("from", query.from.map(String.init)), ("to", query.to.map(String.init)),
+                                               ("limit", String(query.limit)), ("cursor", String(last))]
+            let link = fields.compactMap { name, value in value.map { "\(name)=\(Path.encode($0))" } }.joined(separator: "&amp;")
+            html += #"<p><a id="older" href="/ui/swaps?\#(link)">Older swaps →</a></p>"#
+        }
         if mayOperate {
             html += """
             <h2>Plan a swap</h2><form method="post" action="/ui/plan" id="plan">\(HTML.csrfField(csrf))
