@@ -56,7 +56,7 @@ struct LagrangianBound {
 
         /// The smallest gain taken and the largest left out (0 when there is none).
         var takenMargin: Double { budgetLeft > 0 && gains.count >= budgetLeft ? gains[budgetLeft - 1].gain : 0 }
-        var leftMargin: Double { gains.count > budgetLeft ? gains[budgetLeft].gain : 0 }
+        var leftMargin: Double { budgetLeft >= 0 && gains.count > budgetLeft ? gains[budgetLeft].gain : 0 }
     }
 
     /// The best bound found in at most `iterations` steps, starting from `prices`, and the

@@ -42,49 +42,26 @@ struct MigrationBranchAndBound {
 
     /// The lower bound of the subtree under the current decisions.
     private mutating func visit(prices: [Double], parentBound: Double, depth: Int, shouldStop: () -> Bool) -> Double {
-        if stopped || evaluations >= evaluationLimit || shouldStop() { stopped = true; return parentBound }
+        // A node takes up to `iterations + 1` evaluations: enter it only if they fit the limit.
+        if stopped || evaluations + iterations + 1 > evaluationLimit || shouldStop() { stopped = true; return parentBound }
         explored += 1
-        let before = evaluations
+        if let leaf = decidedLeaf() { return leaf }
         var counted = 0
         let (raised, lambda) = lagrangian.maximise(
             startingAt: prices, decision: decision, target: upper, iterations: iterations,
             initialStep: depth == 0 ? 1 : 0.2, relaxation: &relaxation,
             shouldStop: { counted += 1; return false })
-        evaluations = before + counted
+        evaluations += counted
         let bound = max(parentBound, raised)
         if bound >= upper - tolerance { return upper }
         lagrangian.evaluate(lambda, decision: decision, into: &relaxation)
         evaluations += 1
-        let r = relaxation
-        // Nothing left free to move: the restricted problem is the fixed variant of one assignment.
-        if let leaf = leafObjective(r) { return leaf }
-        let gap = upper - r.value
-        // Reduced-cost fixing: a decision whose reversal costs the bound more than the gap is taken.
-        var fixed: [Int] = []
-        let taken = Set(r.gains.prefix(max(0, r.budgetLeft)).map { Int($0.instance) })
-        for i in 0..<problem.instanceCount where decision[i] == LagrangianBound.free && r.alternativeNode[i] >= 0 {
-            let gain = r.stay[i] - r.alternative[i]
-            if taken.contains(i) {
-                if gain - r.leftMargin > gap { decision[i] = LagrangianBound.away; fixed.append(i) }
-            } else if r.budgetLeft == 0 || r.takenMargin - gain > gap {
-                decision[i] = Int32(problem.node[i]); fixed.append(i)
-            }
-        }
+        // Fixing and the branching choice read this node's relaxation; the children overwrite it.
+        let (fixed, branched, children) = fixAndChoose(upper - relaxation.value)
         defer { for i in fixed { decision[i] = LagrangianBound.free } }
-        var children: [Int32] = []
-        var branched = -1
-        if let i = decision.firstIndex(of: LagrangianBound.away) {
-            branched = i
-            let preferred = r.alternativeNode[i]
-            children = [preferred] + problem.alternatives[i].map(Int32.init).filter { $0 != preferred }
-        } else if let i = branchingInstance(r, taken: taken) {
-            branched = i
-            children = taken.contains(i) ? [LagrangianBound.away, Int32(problem.node[i])]
-                                         : [Int32(problem.node[i]), LagrangianBound.away]
-        }
         guard branched >= 0 else {
-            // Nothing left to branch on: the free instances all stay.
-            return leafObjective(r) ?? bound
+            // Nothing left free with a move open: the free instances all stay.
+            return leafObjective() ?? bound
         }
         let saved = decision[branched]
         var lowest = Double.infinity
@@ -96,27 +73,63 @@ struct MigrationBranchAndBound {
         return max(bound, min(lowest, upper))
     }
 
+    /// Reduced-cost fixing (a decision whose reversal raises the bound by more than `gap` is
+    /// taken), then the instance to branch on and its children, preferred first.
+    private mutating func fixAndChoose(_ gap: Double) -> (fixed: [Int], branched: Int, children: [Int32]) {
+        let r = relaxation
+        var fixed: [Int] = []
+        for i in 0..<problem.instanceCount where decision[i] == LagrangianBound.free && r.alternativeNode[i] >= 0 {
+            let gain = r.stay[i] - r.alternative[i]
+            if Int(r.choice[i]) != problem.node[i] {
+                if gain - r.leftMargin > gap { decision[i] = LagrangianBound.away; fixed.append(i) }
+            } else if r.budgetLeft == 0 || r.takenMargin - gain > gap {
+                decision[i] = Int32(problem.node[i]); fixed.append(i)
+            }
+        }
+        if let i = decision.firstIndex(of: LagrangianBound.away) {
+            let preferred = r.alternativeNode[i]
+            return (fixed, i, [preferred] + problem.alternatives[i].map(Int32.init).filter { $0 != preferred })
+        }
+        guard r.budgetLeft > 0, let i = branchingInstance(r) else { return (fixed, -1, []) }
+        let home = Int32(problem.node[i])
+        return (fixed, i, r.choice[i] != home ? [LagrangianBound.away, home] : [home, LagrangianBound.away])
+    }
+
+    /// The exact optimum of a node whose decisions leave nothing to choose: no `away`, and
+    /// either no free instance with a move or the budget spent by the fixed moves. Nil otherwise.
+    private mutating func decidedLeaf() -> Double? {
+        var forced = 0, open = false
+        for i in 0..<problem.instanceCount {
+            let d = decision[i]
+            if d == LagrangianBound.away { return nil }
+            if d >= 0 { if Int(d) != problem.node[i] { forced += 1 } } else { open = true }
+        }
+        guard forced <= problem.maxMigrations else { return .infinity }
+        guard !open || forced == problem.maxMigrations else { return nil }
+        return leafObjective()
+    }
+
     /// The free instance whose decision is closest to turning: the taken move that gains
     /// least over the first one left out, or the left-out move nearest the last taken.
-    private func branchingInstance(_ r: LagrangianBound.Relaxation, taken: Set<Int>) -> Int? {
+    private func branchingInstance(_ r: LagrangianBound.Relaxation) -> Int? {
         var best = -1, bestScore = Double.infinity
         for i in 0..<problem.instanceCount where decision[i] == LagrangianBound.free && r.alternativeNode[i] >= 0 {
             let gain = r.stay[i] - r.alternative[i]
-            let score = taken.contains(i) ? gain - r.leftMargin : r.takenMargin - gain
+            let score = Int(r.choice[i]) != problem.node[i] ? gain - r.leftMargin : r.takenMargin - gain
             if score < bestScore { bestScore = score; best = i }
         }
         return best >= 0 ? best : nil
     }
 
-    /// Solves the assignment the relaxation chose when nothing is left free to move: the
-    /// subtree's exact optimum. Nil when some instance is still undecided with a move open.
-    private mutating func leafObjective(_ r: LagrangianBound.Relaxation) -> Double? {
+    /// The exact optimum when every instance is decided (free ones stay home; no `away`):
+    /// one fixed-variant solve, counted as one evaluation.
+    private mutating func leafObjective() -> Double? {
         var node = problem.node
         for i in 0..<problem.instanceCount {
             let d = decision[i]
             if d >= 0 { node[i] = Int(d) } else if d == LagrangianBound.away { return nil }
-            else if r.budgetLeft > 0 && r.alternativeNode[i] >= 0 { return nil }
         }
+        evaluations += 1
         let solution = FixedSolver.solve(problem, curves: curves, node: node)
         guard solution.status != .infeasible else { return .infinity }
         if solution.objective < upper - tolerance {

@@ -19,7 +19,8 @@ public struct SwapSolver: Sendable {
     public var seed: UInt64 = 1
     /// After the searches, a branch and bound on the migrations tries to prove the plan optimal
     /// (or finds a better one) with at most this many times the work the searches did (0: none).
-    /// Its bound rises only once the whole tree is searched, so a tree too big is cut off early.
+    /// Its bound rises little until the whole tree is searched (only the root's own steps can
+    /// raise it before), so a tree too big is cut off early.
     public var proofEffort = 50
 
     /// One point of the search's trajectory: the incumbent's objective and the proven bound
@@ -112,8 +113,8 @@ public struct SwapSolver: Sendable {
             // Branch and bound from the bound's prices: a proof, or a better plan.
             var tree = MigrationBranchAndBound(problem: problem, curves: curves, upper: solution.objective, incumbent: search.node)
             let used = work + search.work
-            let allowed = min(search.work.multipliedReportingOverflow(by: proofEffort).partialValue,
-                              workLimit.map { max(0, $0 - used) } ?? .max)
+            let effort = search.work.multipliedReportingOverflow(by: proofEffort)
+            let allowed = min(effort.overflow ? .max : effort.partialValue, workLimit.map { max(0, $0 - used) } ?? .max)
             tree.evaluationLimit = allowed / max(1, problem.instanceCount)
             let proven = tree.run(prices: prices, bound: bound, shouldStop: shouldStop)
             work += tree.evaluations * problem.instanceCount

@@ -243,7 +243,14 @@ import Testing
                 #expect(String(buffer: response.body).contains(#"id="older" href="/ui/swaps?limit=1&amp;cursor=\#(newest)""#))
             }
             try await client.execute(uri: "/ui/swaps?limit=1&cursor=\(newest)", method: .get, headers: Self.cookie(session)) { response in
-                #expect(String(buffer: response.body).contains(#"data-swap="\#(next)""#), "the next page starts below the cursor")
+                let page = String(buffer: response.body)
+                #expect(page.contains(#"data-swap="\#(next)""#), "the next page starts below the cursor")
+                #expect(page.contains(#"id="newest" href="/ui/swaps?limit=1""#), "and links back to the newest")
+            }
+            try await client.execute(uri: "/ui/swaps?from=yesterday", method: .get, headers: Self.cookie(session)) { response in
+                let page = String(buffer: response.body)
+                #expect(page.contains(#"from: expected an integer, not &quot;yesterday&quot;"#) && page.contains(#"id="no-swaps""#),
+                        "a filter GET /swap_history would refuse says so and shows nothing")
             }
             // A tenant operator's dry run: its own swaps, without the pool's objective.
             let globex = try await Self.login(client, harness.tokens["globex"]!)
@@ -273,6 +280,28 @@ import Testing
         #expect(line.map(\.0) == [0, 100, 400, 500, 1000] && line.map(\.1) == [4, 2, 4, 3, 3])
         let late = InstancePage.allocation(record, swaps: swaps, from: 450, to: 1000, resource: 0)
         #expect(late.map(\.1) == [4, 3, 3], "the value at the window's start carried from the last change before it")
+    }
+
+    /// A tenant approves only the held plans it made (as `POST /swaps/{id}/approve` allows); a
+    /// token of no tenant approves any, and nobody approves without the operator role.
+    @Test func approveIsOfferedForTheHeldPlansThePrincipalMayApprove() async throws {
+        let path = NSTemporaryDirectory() + "poolswap-approve-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try SQLiteStore(path: path)
+        try await store.save(plan: PlanRecord(id: "mine", created: 0, status: .held, tenant: "acme", request: "{}", answer: "{}"))
+        try await store.save(plan: PlanRecord(id: "loop", created: 0, status: .held, tenant: nil, request: "{}", answer: "{}"))
+        func held(_ plan: String) -> SwapRecord {
+            SwapRecord(plan: plan, instance: "a", tenant: "acme", time: 1, fromNode: "n", toNode: "n", before: [1, 1, 0], after: [2, 1, 0],
+                       predictedBenefit: 1, utilisationBefore: 0, durationMilliseconds: 0, outcome: .held)
+        }
+        let swaps = [held("mine"), held("loop")]
+        let tenant = Principal(name: "t", role: .operator, tenant: "acme"), pool = Principal(name: "p", role: .operator, tenant: nil)
+        let approvable = try await DashboardRoutes.approvable(swaps, tenant, store)
+        #expect(approvable == ["mine"])
+        #expect(try await DashboardRoutes.approvable(swaps, pool, store) == nil, "a token of no tenant approves any plan")
+        let page = SwapsPage.table(swaps, csrf: "c", mayOperate: true, approvable: approvable)
+        #expect(page.contains(#"action="/ui/swaps/mine/approve""#) && !page.contains(#"action="/ui/swaps/loop/approve""#))
+        #expect(!SwapsPage.table(swaps, csrf: "c", mayOperate: false).contains("/approve"), "no button without the operator role")
     }
 
     @Test func aLongLineIsDrawnThroughEachColumnsLowestAndHighest() {

@@ -86,4 +86,71 @@ struct BranchAndBoundTests {
         #expect(compared >= 50, "enough problems to mean something: \(compared)")
         #expect(localMissed > 0, "the local search misses some optima, or this test shows nothing")
     }
+
+    /// The reduced costs that fixing relies on are the exact rise of the bound when one
+    /// instance's relaxed decision is reversed.
+    @Test func reducedCostsAreTheExactRiseOfTheBound() {
+        var compared = 0
+        for seed in UInt64(1)...60 {
+            let problem = randomProblem(seed: seed, nodes: 4, perNode: 4, migrations: true)
+            guard case .success(let curves) = AllocationCurves.build(problem) else { continue }
+            let lagrangian = LagrangianBound(problem: problem, curves: curves)
+            var random = SplitMix64(seed: seed)
+            var r = LagrangianBound.Relaxation(), flipped = LagrangianBound.Relaxation()
+            for _ in 0..<5 {
+                let prices = (0..<(problem.nodeCount * problem.resourceCount)).map { _ in Double(random.next() % 2_000) / 100 }
+                let base = lagrangian.evaluate(prices, into: &r)
+                for i in 0..<problem.instanceCount where r.alternativeNode[i] >= 0 {
+                    var decision = [Int32](repeating: LagrangianBound.free, count: problem.instanceCount)
+                    let gain = r.stay[i] - r.alternative[i]
+                    let taken = Int(r.choice[i]) != problem.node[i]
+                    decision[i] = taken ? Int32(problem.node[i]) : LagrangianBound.away
+                    let value = lagrangian.evaluate(prices, decision: decision, into: &flipped)
+                    let rise = taken ? gain - r.leftMargin : (r.budgetLeft == 0 ? .infinity : r.takenMargin - gain)
+                    if rise.isInfinite {
+                        #expect(value == .infinity, "seed \(seed): instance \(i) cannot leave without budget")
+                    } else {
+                        #expect(abs(value - (base + rise)) <= 1e-9 * max(1, abs(base)), "seed \(seed), instance \(i): \(value) against \(base) + \(rise)")
+                    }
+                    compared += 1
+                }
+            }
+        }
+        #expect(compared >= 500, "enough flips to mean something: \(compared)")
+    }
+
+    /// A tree cut short by its limit still returns a valid bound, and never a worse plan.
+    @Test func aTreeCutShortStillBoundsTheOptimum() {
+        var compared = 0
+        var finished = 0
+        var local = SwapSolver()
+        local.exhaustiveLimit = 0
+        local.patience = 0
+        local.proofEffort = 0
+        for seed in UInt64(1)...250 {
+            let problem = randomProblem(seed: seed, nodes: 5, perNode: 6, migrations: true)
+            let exact = SwapSolver().solve(problem)
+            guard exact.status == .optimal, case .success(let curves) = AllocationCurves.build(problem) else { continue }
+            // The incumbent: the local search's plan, feasible, often not optimal.
+            let home = local.solve(problem)
+            guard home.status != .infeasible else { continue }
+            let tolerance = 1e-9 * max(1, abs(exact.objective))
+            let zero = [Double](repeating: 0, count: problem.nodeCount * problem.resourceCount)
+            for limit in [0, 11, 40, 150, 100_000] {
+                var tree = MigrationBranchAndBound(problem: problem, curves: curves, upper: home.objective, incumbent: home.node)
+                tree.evaluationLimit = limit
+                let bound = tree.run(prices: zero, bound: -.infinity) { false }
+                #expect(bound <= exact.objective + tolerance, "seed \(seed), limit \(limit): bound \(bound) above the optimum \(exact.objective)")
+                #expect(tree.upper >= exact.objective - tolerance && tree.upper <= home.objective + tolerance, "seed \(seed), limit \(limit)")
+                #expect(tree.evaluations <= limit, "seed \(seed): \(tree.evaluations) evaluations past the limit \(limit)")
+                if limit == 100_000, tree.evaluations < limit - 11 {
+                    finished += 1
+                    #expect(abs(tree.upper - exact.objective) <= tolerance && abs(bound - exact.objective) <= tolerance, "seed \(seed): a finished tree proves the optimum")
+                }
+                compared += 1
+            }
+        }
+        #expect(compared >= 200, "enough cases to mean something: \(compared)")
+        #expect(finished >= 40, "trees that finish within the limit prove the optimum: \(finished)")
+    }
 }

@@ -178,15 +178,21 @@ try:
 
         # A node's page: its charts with the forecast, its instances as GET /pool counts them.
         busiest_node = max(pool["nodes"], key=lambda n: n["instances"])
+        def node_forecast(page):
+            return {r: float(v) for r, v in re.findall(r'<tr data-resource="(\w+)">.*?<td class="forecast">([\d.]+)</td>', page)}
         for attempt in range(30):
             browser.goto(f"{BASE}/ui/nodes/{urllib.parse.quote(busiest_node['id'], safe='')}")
             page = browser.html()
-            on_node = api("/pool", admin)
-            expected_rows = next(n["instances"] for n in on_node["nodes"] if n["id"] == busiest_node["id"])
-            if count(r'<tr><td><a href="/ui/instances/', page) == expected_rows:
+            on_node = next(n for n in api("/pool", admin)["nodes"] if n["id"] == busiest_node["id"])
+            node_shown = node_forecast(page)
+            if count(r'<tr><td><a href="/ui/instances/', page) == on_node["instances"] and \
+                    all(abs(node_shown.get(r, -1) - on_node["forecast"][r]) < 0.051 for r in ("cpu", "memory")):
                 break
         pages.append(page)
-        check(count(r'<tr><td><a href="/ui/instances/', page) == expected_rows, f"node {busiest_node['id']} lists its {expected_rows} instances")
+        check(count(r'<tr><td><a href="/ui/instances/', page) == on_node["instances"], f"node {busiest_node['id']} lists its {on_node['instances']} instances")
+        for r in ("cpu", "memory"):
+            check(abs(node_shown.get(r, -1) - on_node["forecast"][r]) < 0.051, f"the node's {r} forecast {node_shown.get(r)} = GET /pool's {on_node['forecast'][r]}")
+        check(on_node["forecast"]["cpu"] > 0, "the node has a cpu forecast to show")
         for label in ("capacity", "allocated", "used", "forecast"):
             check(count(rf'class="line" data-label="{label}"', page) >= 2, f"the node's charts draw {label}")
 
@@ -249,7 +255,8 @@ try:
                 expected_next = [str(s["id"]) for s in api(f"/swap_history?limit=2&cursor={shown[-1]}", admin)["swaps"]]
                 if following == expected_next:
                     break
-            check(following == expected_next and int(following[0]) < int(shown[-1]), f"the older page {following} = GET /swap_history's next page {expected_next}")
+            check(following and following == expected_next and int(following[0]) < int(shown[-1]), f"the older page {following} = GET /swap_history's next page {expected_next}")
+            check(re.search(r'id="newest" href="/ui/swaps\?limit=2"', browser.html()) is not None, "an older page links back to the newest")
         else:
             print(f"SKIP: paging the swaps page: only {len(listed)} swaps in this run")
         # Each swap links to its plan: the changes, the demand and the binding limit of each.

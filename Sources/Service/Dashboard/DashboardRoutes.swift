@@ -75,19 +75,28 @@ struct DashboardRoutes {
             let prediction = await runtime.prediction(id, horizons: PredictionCache.defaultHorizons(interval: runtime.configuration.interval))
             let swaps = try await store.swapHistory(SwapHistoryQuery(instance: id, limit: 1000))
             let body = InstancePage.body(record: record, samples: samples, prediction: prediction, swaps: swaps, now: now, days: days,
-                                         csrf: csrf, mayOperate: principal.may(.operate), mayApprove: principal.tenant == nil)
+                                         csrf: csrf, mayOperate: principal.may(.operate),
+                                         approvable: try await Self.approvable(Array(swaps.prefix(20)), principal, store))
             return Self.page("Instance \(id)", "Pool", principal, csrf, refresh, body)
         }
         router.get("/ui/swaps") { request, context -> Response in
             let principal = try context.require(.read), csrf = context.csrf ?? ""
             let q = request.uri.queryParameters
             func text(_ name: String) -> String? { q.get(name).flatMap { $0.isEmpty ? nil : $0 } }
-            var query = SwapHistoryQuery(instance: text("instance"), tenant: text("tenant"), from: text("from").flatMap { Int64($0) },
-                                         to: text("to").flatMap { Int64($0) }, before: text("cursor").flatMap { Int64($0) },
-                                         limit: min(1000, max(1, Int(text("limit") ?? "") ?? 100)))
+            // Numbers as GET /swap_history takes them; one it would refuse shows why and no swaps.
+            var errors: [String] = []
+            func integer(_ name: String) -> Int64? {
+                guard let value = text(name) else { return nil }
+                guard let number = Int64(value) else { errors.append("\(name): expected an integer, not \"\(value)\""); return nil }
+                return number
+            }
+            var query = SwapHistoryQuery(instance: text("instance"), tenant: text("tenant"), from: integer("from"), to: integer("to"),
+                                         before: integer("cursor"), limit: min(1000, max(1, Int(text("limit") ?? "") ?? 100)))
             query.outcome = text("outcome").flatMap(SwapRecord.Outcome.init(rawValue:))
             var swaps: [SwapRecord] = []
-            if let tenant = principal.tenant, let asked = query.tenant, asked != tenant {
+            if !errors.isEmpty {
+                swaps = []
+            } else if let tenant = principal.tenant, let asked = query.tenant, asked != tenant {
                 swaps = []  // another tenant's swaps: none, as GET /swap_history answers
             } else {
                 if let tenant = principal.tenant { query.tenant = tenant }
@@ -95,7 +104,8 @@ struct DashboardRoutes {
             }
             return Self.page("Swaps", "Swaps", principal, csrf, nil,
                              SwapsPage.body(swaps: swaps, query: query, csrf: csrf, mayOperate: principal.may(.operate), notice: text("notice"),
-                                            mayApprove: principal.tenant == nil))
+                                            approvable: try await Self.approvable(swaps, principal, store),
+                                            error: errors.isEmpty ? nil : errors.joined(separator: "; ")))
         }
         router.get("/ui/plans/:id") { _, context -> Response in
             let principal = try context.require(.read), csrf = context.csrf ?? ""
@@ -149,6 +159,17 @@ struct DashboardRoutes {
                 try await runtime.rollBack(plan: id, instances: instances, reason: "operator: rollback requested from the dashboard", tenant: principal.tenant)
             }
         }
+    }
+
+    /// The plans of `swaps`' held ones that `principal` may approve (nil: any, a token of no
+    /// tenant): a tenant approves only the plans it made, as `POST /swaps/{id}/approve` allows.
+    static func approvable(_ swaps: [SwapRecord], _ principal: Principal, _ store: any PoolStore) async throws -> Set<String>? {
+        guard let tenant = principal.tenant else { return nil }
+        var mine = Set<String>()
+        for plan in Set(swaps.filter { $0.outcome == .held }.map(\.plan)) where try await store.plan(id: plan)?.tenant == tenant {
+            mine.insert(plan)
+        }
+        return mine
     }
 
     /// The fields of a dashboard form, after its cross-site checks (403 when they fail).

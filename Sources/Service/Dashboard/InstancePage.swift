@@ -36,7 +36,7 @@ enum InstancePage {
     static let closeUpHistory: Int64 = 3 * 3_600
 
     static func body(record: InstanceRecord, samples: [UsageSample], prediction: PredictionView?, swaps: [SwapRecord],
-                     now: Int64, days: Int, csrf: String, mayOperate: Bool, mayApprove: Bool = true) -> String {
+                     now: Int64, days: Int, csrf: String, mayOperate: Bool, approvable: Set<String>? = nil) -> String {
         // From the first sample when the instance is younger than the span asked for.
         let from = max(now - Int64(days) * 86_400, min(samples.first?.time ?? now, swaps.map(\.time).min() ?? now))
         let horizonEnd = prediction?.predictions.map(\.target).max() ?? now
@@ -45,12 +45,13 @@ enum InstancePage {
         let resources = 0..<(gpu ? 3 : 2)
         // The forecasts are minutes long: at the scale of days they would be a sliver, so they
         // get their own chart of the last hours and the minutes ahead.
-        let closeFrom = max(from, (samples.last?.time ?? now) - closeUpHistory)
+        let closeFrom = max(from, now - closeUpHistory), closeTo = max(now, horizonEnd)
         let recent = samples.drop { $0.time < closeFrom }
-        html += #"<h2>The last 3 hours and the next \#((horizonEnd - (samples.last?.time ?? now)) / 60) minutes</h2><div id="closeup" class="closeup">"#
+        let ahead = prediction?.predictions.last.map { " and the forecasts up to \($0.horizon) ahead" } ?? ""
+        html += #"<h2>The last 3 hours\#(ahead)</h2><div id="closeup" class="closeup">"#
         for r in resources {
             html += "<div><h3>\(HTML.resources[r])</h3>"
-                + chart(record: record, samples: recent, prediction: prediction, swaps: swaps, from: closeFrom, to: horizonEnd,
+                + chart(record: record, samples: recent, prediction: prediction, swaps: swaps, from: closeFrom, to: closeTo,
                         resource: r, width: 440)
                 + "</div>"
         }
@@ -79,7 +80,7 @@ enum InstancePage {
             html += "<p>No forecast yet.</p>"
         }
         // The newest 20; the swaps page has them all.
-        html += "<h2>Swaps</h2>" + SwapsPage.table(Array(swaps.prefix(20)), csrf: csrf, mayOperate: mayOperate, mayApprove: mayApprove)
+        html += "<h2>Swaps</h2>" + SwapsPage.table(Array(swaps.prefix(20)), csrf: csrf, mayOperate: mayOperate, approvable: approvable)
         if swaps.count > 20 {
             html += #"<p><a href="/ui/swaps?instance=\#(Path.encode(record.id))&amp;limit=1000">All \#(swaps.count) swaps of \#(HTML.escape(record.id))</a></p>"#
         }

@@ -74,7 +74,11 @@ enum PoolPage {
 
     static func nodeBody(node: PoolView.NodeView, entries: [PoolTimeline.Entry], instances: [InstanceRecord], used: [String: [Double]],
                          ahead: Int64) -> String {
-        var html = #"<p class="muted">\#(HTML.percent(headroom(node))) free after allocations; \#(node.instances) instances.</p>"#
+        var html = #"<p class="muted">\#(HTML.percent(headroom(node))) free after allocations; \#(node.instances) instances.</p><table id="node-now"><tr><th>resource</th><th>capacity</th><th>allocated</th><th>used</th><th>forecast in \#(ahead / 60) min</th></tr>"#
+        for r in 0..<3 where node.capacity.values[r] > 0 {
+            html += #"<tr data-resource="\#(HTML.resources[r])"><td>\#(HTML.resources[r])</td><td>\#(HTML.number(node.capacity.values[r], 1))</td><td>\#(HTML.number(node.allocated.values[r], 1))</td><td>\#(HTML.number(node.used.values[r], 1))</td><td class="forecast">\#(HTML.number(node.forecast.values[r], 1))</td></tr>"#
+        }
+        html += "</table>"
         for r in 0..<3 where node.capacity.values[r] > 0 {
             html += "<h2>\(HTML.resources[r])</h2>" + chart(entries, resource: r, forecastAhead: ahead, shortfall: false)
         }

@@ -5,8 +5,10 @@ import Storage
 /// verification, predicted against realised benefit, rollbacks highlighted with their reason;
 /// forms to plan a dry run, approve a held swap and roll back a committed one.
 enum SwapsPage {
-    static func body(swaps: [SwapRecord], query: SwapHistoryQuery, csrf: String, mayOperate: Bool, notice: String?, mayApprove: Bool = true) -> String {
+    static func body(swaps: [SwapRecord], query: SwapHistoryQuery, csrf: String, mayOperate: Bool, notice: String?,
+                     approvable: Set<String>? = nil, error: String? = nil) -> String {
         var html = notice.map { #"<p class="notice">\#(HTML.escape($0))</p>"# } ?? ""
+        html += error.map { #"<p class="error">\#(HTML.escape($0))</p>"# } ?? ""
         html += #"<form method="get" action="/ui/swaps" id="filter">instance <input name="instance" value="\#(HTML.escape(query.instance ?? ""))" size="14"> "#
         html += #"tenant <input name="tenant" value="\#(HTML.escape(query.tenant ?? ""))" size="10"> outcome <select name="outcome"><option value="">any</option>"#
         for outcome in SwapRecord.Outcome.allCases {
@@ -15,15 +17,18 @@ enum SwapsPage {
         html += #"</select> from <input name="from" value="\#(query.from.map(String.init) ?? "")" size="11" placeholder="unix seconds">"#
         html += #" to <input name="to" value="\#(query.to.map(String.init) ?? "")" size="11" placeholder="unix seconds">"#
         html += #" limit <input name="limit" value="\#(query.limit)" size="4"> <button>Filter</button></form>"#
-        html += "<h2>History</h2>" + table(swaps, csrf: csrf, mayOperate: mayOperate, mayApprove: mayApprove)
-        if swaps.count == query.limit, let last = swaps.last?.id {
-            // The next page, as GET /swap_history's cursor: the same filters, ids below the last shown.
+        html += "<h2>History</h2>" + table(swaps, csrf: csrf, mayOperate: mayOperate, approvable: approvable)
+        // Pages as GET /swap_history's cursor: the same filters, ids below the last shown.
+        func link(cursor: Int64?) -> String {
             let fields: [(String, String?)] = [("instance", query.instance), ("tenant", query.tenant), ("outcome", query.outcome?.rawValue),
                                                ("from", query.from.map(String.init)), ("to", query.to.map(String.init)),
-                                               ("limit", String(query.limit)), ("cursor", String(last))]
-            let link = fields.compactMap { name, value in value.map { "\(name)=\(Path.encode($0))" } }.joined(separator: "&amp;")
-            html += #"<p><a id="older" href="/ui/swaps?\#(link)">Older swaps →</a></p>"#
+                                               ("limit", String(query.limit)), ("cursor", cursor.map(String.init))]
+            return "/ui/swaps?" + fields.compactMap { name, value in value.map { "\(name)=\(Path.encode($0))" } }.joined(separator: "&amp;")
         }
+        var pages: [String] = []
+        if query.before != nil { pages.append(#"<a id="newest" href="\#(link(cursor: nil))">← Newest swaps</a>"#) }
+        if swaps.count == query.limit, let last = swaps.last?.id { pages.append(#"<a id="older" href="\#(link(cursor: last))">Older swaps →</a>"#) }
+        if !pages.isEmpty { html += "<p>" + pages.joined(separator: " · ") + "</p>" }
         if mayOperate {
             html += """
             <h2>Plan a swap</h2><form method="post" action="/ui/plan" id="plan">\(HTML.csrfField(csrf))
@@ -36,8 +41,9 @@ enum SwapsPage {
         return html
     }
 
-    /// `mayApprove` false: no Approve button (a tenant's token cannot approve the loop's plans).
-    static func table(_ swaps: [SwapRecord], csrf: String, mayOperate: Bool, mayApprove: Bool = true) -> String {
+    /// `approvable`: the plans whose held swaps get an Approve button (nil: every plan; a tenant
+    /// approves only the plans it made).
+    static func table(_ swaps: [SwapRecord], csrf: String, mayOperate: Bool, approvable: Set<String>? = nil) -> String {
         guard !swaps.isEmpty else { return #"<p id="no-swaps">No swaps.</p>"# }
         var html = #"<table id="swaps"><tr><th>swap</th><th>time</th><th>instance</th><th>tenant</th><th>node</th><th>cpu</th><th>memory</th><th>gpu</th><th>predicted</th><th>realised</th><th>outcome</th><th>reason, risk, verification</th><th></th></tr>"#
         for s in swaps {
@@ -47,7 +53,7 @@ enum SwapsPage {
             if let risk = s.risk { detail += "<details><summary>risk report</summary><pre>\(HTML.escape(pretty(risk)))</pre></details>" }
             if let verification = s.verification { detail += "<details><summary>verification</summary><pre>\(HTML.escape(pretty(verification)))</pre></details>" }
             var actions = ""
-            if mayOperate, mayApprove, s.outcome == .held {
+            if mayOperate, s.outcome == .held, approvable?.contains(s.plan) ?? true {
                 actions = #"<form method="post" action="/ui/swaps/\#(Path.encode(s.plan))/approve" class="inline">\#(HTML.csrfField(csrf))<button title="approves every held swap of plan \#(HTML.escape(s.plan))">Approve plan</button></form>"#
             } else if mayOperate, s.outcome == .committed || s.outcome == .verifying {
                 actions = #"<form method="post" action="/ui/swaps/\#(Path.encode(s.plan))/rollback" class="inline">\#(HTML.csrfField(csrf))<input type="hidden" name="instance" value="\#(HTML.escape(s.instance))"><button>Roll back</button></form>"#
