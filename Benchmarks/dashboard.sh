@@ -38,10 +38,12 @@ for k, t in enumerate(range(lo + 3_600, hi, 6 * 3_600)):
     before, after = (2.0 + k % 3, 8.0, 0.0), (2.0 + (k + 1) % 3, 8.0 + k % 2, 0.0)
     rolled = k % 10 == 9
     swaps.append((f"bench-{k}", instance, tenant, t, node, node, ",".join(map(str, before)), ",".join(map(str, after)),
-                  0.5, 0.4, "rolledBack" if rolled else "committed", "bench" if rolled else None,
+                  0.5, 0.4, 0.6, 0.7, 12.0, "rolledBack" if rolled else "committed", "bench" if rolled else None,
                   t + 600 if rolled else None, ",".join(map(str, before)) if rolled else None))
+con.execute("DELETE FROM swap WHERE plan LIKE 'bench-%'")
 con.executemany("""INSERT INTO swap (plan, instance, tenant, time, from_node, to_node, before, after, predicted, realised,
-                                     outcome, reason, ended_at, restored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", swaps)
+                                     utilisation_before, utilisation_after, duration_ms, outcome, reason, ended_at, restored)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", swaps)
 con.commit()
 print(instance)
 print(f"{instance}: {n} samples over {(hi - lo) / 86400:.1f} days, {len(swaps)} swaps", file=sys.stderr)
