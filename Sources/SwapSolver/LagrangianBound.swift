@@ -41,8 +41,8 @@ struct LagrangianBound {
         /// Least priced cost on a candidate plus the migration cost (∞ without one).
         var alternative: [Double] = []
         var alternativeNode: [Int32] = []
-        /// Allocations at the priced optimum, flat `[instance * R + r]`: at home (or where the
-        /// decision puts it) and on the best candidate.
+        /// Allocations at the priced optimum where each instance is in the relaxation, flat
+        /// `[instance * R + r]`; and on the best candidate of those with a gain (taken or not).
         var amount: [Double] = []
         var alternativeAmount: [Double] = []
         /// Node each instance takes in the relaxation.
@@ -147,6 +147,7 @@ struct LagrangianBound {
                 r.choice[i] = Int32(bestNode)
                 total += best
                 r.forced += 1
+                allocations(i, at: bestNode, lambda, into: &r.amount)
             } else {
                 let q = Int(d)
                 let c = pricedCost(i, at: q, lambda, amounts: &r.amount) + (q != home ? problem.migrationCost[i] : 0)
@@ -155,12 +156,9 @@ struct LagrangianBound {
                 total += c
                 if q != home { r.forced += 1 }
             }
-            if bestNode >= 0, d != Self.free || !r.gains.isEmpty && r.gains[r.gains.count - 1].instance == Int32(i) {
-                // The candidate's allocations, for when it is chosen (`away`, or a gain that may be taken).
-                let base = i * R
-                for res in 0..<R {
-                    r.alternativeAmount[base + res] = curves.cheapest(base + res, price: lambda[bestNode * R + res]).amount
-                }
+            if d == Self.free, r.gains.last?.instance == Int32(i) {
+                // The candidate's allocations, for when the gain is taken.
+                allocations(i, at: bestNode, lambda, into: &r.alternativeAmount)
             }
         }
         r.budgetLeft = budget - r.forced
@@ -170,13 +168,11 @@ struct LagrangianBound {
             total -= r.gains[k].gain
             let i = Int(r.gains[k].instance)
             r.choice[i] = r.alternativeNode[i]
+            for res in i * R..<(i + 1) * R { r.amount[res] = r.alternativeAmount[res] }
         }
         for i in 0..<I {
-            let q = Int(r.choice[i]), base = i * R
-            let moved = decision?[i] == Self.away || (q != problem.node[i] && (decision?[i] ?? Self.free) == Self.free)
-            for res in 0..<R {
-                r.usage[q * R + res] += moved ? r.alternativeAmount[base + res] : r.amount[base + res]
-            }
+            let q = Int(r.choice[i])
+            for res in 0..<R { r.usage[q * R + res] += r.amount[i * R + res] }
         }
         r.value = total
         return total
@@ -189,7 +185,13 @@ struct LagrangianBound {
         return cost
     }
 
-    /// The same, leaving the allocations in `amounts[i * R + r]`.
+    /// Instance `i`'s allocations at node `q`'s prices, into `amounts[i * R + r]`.
+    private func allocations(_ i: Int, at q: Int, _ lambda: [Double], into amounts: inout [Double]) {
+        let R = problem.resourceCount
+        for r in 0..<R { amounts[i * R + r] = curves.cheapest(i * R + r, price: lambda[q * R + r]).amount }
+    }
+
+    /// `pricedCost`, leaving the allocations in `amounts[i * R + r]`.
     private func pricedCost(_ i: Int, at q: Int, _ lambda: [Double], amounts: inout [Double]) -> Double {
         let R = problem.resourceCount
         var cost = 0.0

@@ -15,7 +15,6 @@ struct MigrationBranchAndBound {
     var iterations = 10
     /// Lagrangian evaluations done (each weighs every instance).
     private(set) var evaluations = 0
-    private(set) var explored = 0
     var evaluationLimit = Int.max
     private var decision: [Int32]
     private var relaxation = LagrangianBound.Relaxation()
@@ -44,7 +43,6 @@ struct MigrationBranchAndBound {
     private mutating func visit(prices: [Double], parentBound: Double, depth: Int, shouldStop: () -> Bool) -> Double {
         // A node takes up to `iterations + 1` evaluations: enter it only if they fit the limit.
         if stopped || evaluations + iterations + 1 > evaluationLimit || shouldStop() { stopped = true; return parentBound }
-        explored += 1
         if let leaf = decidedLeaf() { return leaf }
         var counted = 0
         let (raised, lambda) = lagrangian.maximise(

@@ -119,7 +119,7 @@ public struct SwapSolver: Sendable {
             let proven = tree.run(prices: prices, bound: bound, shouldStop: shouldStop)
             work += tree.evaluations * problem.instanceCount
             if tree.upper < solution.objective {
-                let better = FixedSolver.solveWithPrices(problem, curves: curves, node: tree.incumbent).solution
+                let better = FixedSolver.solve(problem, curves: curves, node: tree.incumbent)
                 if better.status != .infeasible, better.objective < solution.objective { solution = better }
             }
             bound = max(bound, proven)

@@ -15,10 +15,7 @@ struct AnytimeSearchTests {
             let problem = randomProblem(seed: seed, nodes: 5, perNode: 6, migrations: true)
             let exact = SwapSolver().solve(problem)
             guard exact.status == .optimal else { continue }
-            var localOnly = SwapSolver()
-            localOnly.exhaustiveLimit = 0
-            localOnly.patience = 0
-            localOnly.proofEffort = 0
+            let localOnly = SwapSolver.localSearchOnly
             var iterated = localOnly
             iterated.patience = 300
             let local = localOnly.solve(problem), searched = iterated.solve(problem)

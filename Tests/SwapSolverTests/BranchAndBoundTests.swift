@@ -63,10 +63,7 @@ struct BranchAndBoundTests {
             let problem = randomProblem(seed: seed, nodes: 5, perNode: 6, migrations: true)
             let exact = SwapSolver().solve(problem)
             guard exact.status == .optimal else { continue }
-            var local = SwapSolver()
-            local.exhaustiveLimit = 0
-            local.patience = 0
-            local.proofEffort = 0
+            let local = SwapSolver.localSearchOnly
             var proving = local
             proving.proofEffort = 1_000_000
             var phases: [SwapSolver.Progress.Phase] = []
@@ -123,10 +120,7 @@ struct BranchAndBoundTests {
     @Test func aTreeCutShortStillBoundsTheOptimum() {
         var compared = 0
         var finished = 0
-        var local = SwapSolver()
-        local.exhaustiveLimit = 0
-        local.patience = 0
-        local.proofEffort = 0
+        let local = SwapSolver.localSearchOnly
         for seed in UInt64(1)...250 {
             let problem = randomProblem(seed: seed, nodes: 5, perNode: 6, migrations: true)
             let exact = SwapSolver().solve(problem)

@@ -99,3 +99,14 @@ func allAssignments(_ p: SwapProblem) -> [[Int]] {
     visit(0, moved: 0)
     return out
 }
+
+extension SwapSolver {
+    /// The local search alone: no enumeration, no iterated search, no branch and bound.
+    static var localSearchOnly: SwapSolver {
+        var solver = SwapSolver()
+        solver.exhaustiveLimit = 0
+        solver.patience = 0
+        solver.proofEffort = 0
+        return solver
+    }
+}

@@ -15,6 +15,8 @@ struct DashboardRoutes {
         let runtime = runtime, store = store, sessions = sessions
         // Demo pages without a form to fill reload themselves about every round.
         let refresh = runtime.configuration.demo ? max(2, Int(runtime.configuration.demoRoundSeconds.rounded(.up))) : nil
+        // Seconds the pool's and nodes' forecasts look ahead (the planning horizon).
+        let ahead = Int64(runtime.configuration.horizonSlots * runtime.configuration.interval)
 
         router.get("/login") { request, _ -> Response in
             Self.html(Self.loginPage(error: request.uri.queryParameters.get("error").map { _ in "That token is not known." }), status: .ok)
@@ -48,8 +50,7 @@ struct DashboardRoutes {
                 return Self.page("Instances", "Pool", principal, csrf, refresh, body + "</table>")
             }
             let view = await runtime.poolView(), timeline = await runtime.timeline
-            return Self.page("Pool", "Pool", principal, csrf, refresh, PoolPage.body(view: view, timeline: timeline,
-                                                                                   ahead: Int64(runtime.configuration.horizonSlots * runtime.configuration.interval)))
+            return Self.page("Pool", "Pool", principal, csrf, refresh, PoolPage.body(view: view, timeline: timeline, ahead: ahead))
         }
         router.get("/ui/nodes/:id") { _, context -> Response in
             let principal = try context.require(.read), csrf = context.csrf ?? ""
@@ -60,8 +61,7 @@ struct DashboardRoutes {
             let instances = await runtime.allInstances().filter { $0.node == id }
             let used = await runtime.lastUsed(instances.map(\.id))
             let entries = await runtime.timeline.nodes[id] ?? []
-            return Self.page("Node \(id)", "Pool", principal, csrf, refresh, PoolPage.nodeBody(node: node, entries: entries, instances: instances, used: used,
-                                                                                              ahead: Int64(runtime.configuration.horizonSlots * runtime.configuration.interval)))
+            return Self.page("Node \(id)", "Pool", principal, csrf, refresh, PoolPage.nodeBody(node: node, entries: entries, instances: instances, used: used, ahead: ahead))
         }
         router.get("/ui/instances/:id") { request, context -> Response in
             let principal = try context.require(.read), csrf = context.csrf ?? ""
