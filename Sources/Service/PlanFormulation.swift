@@ -116,6 +116,7 @@ struct PlanFormulation {
             // A plan, not a proof: the branch and bound rarely changes the plan, and a round
             // would wait for it.
             solver.proofEffort = 0
+            solver.decompositionIterations = 0
             solution = solver.solve(problem, warmStart: warmStart, shouldStop: shouldStop)
             if solution.status == .infeasible {
                 // Keep everything as it is; the answer says why nothing moves.

@@ -1,8 +1,8 @@
 /// Solves a swap problem: exactly when nobody can move, by exhaustive search
 /// over move sets when they are few, and otherwise by local search, a
 /// Lagrangian lower bound that certifies the gap, an iterated search that
-/// spends what is left of the budget improving the plan, and a branch and bound
-/// that tries to prove it optimal.
+/// spends what is left of the budget improving the plan, a stronger bound by node
+/// decomposition, and a branch and bound that tries to prove the plan optimal.
 public struct SwapSolver: Sendable {
     /// Most move sets searched exhaustively (each solved exactly).
     public var exhaustiveLimit = 200_000
@@ -22,11 +22,14 @@ public struct SwapSolver: Sendable {
     /// Its bound rises little until the whole tree is searched (only the root's own steps can
     /// raise it before), so a tree too big is cut off early.
     public var proofEffort = 50
+    /// Subgradient steps of the node-decomposition bound (`NodeDecompositionBound`), run after
+    /// the iterated search when a gap is left (a tenth when warm-started; 0: none).
+    public var decompositionIterations = 100
 
     /// One point of the search's trajectory: the incumbent's objective and the proven bound
     /// (-∞ before the bound is computed) after `work` (see `workLimit`). The last is `done`.
     public struct Progress: Sendable, Equatable {
-        public enum Phase: String, Sendable { case localSearch = "local-search", bound, iterated, branchAndBound = "branch-and-bound", done }
+        public enum Phase: String, Sendable { case localSearch = "local-search", bound, iterated, decomposition, branchAndBound = "branch-and-bound", done }
         public var phase: Phase
         public var work: Int
         public var objective: Double
@@ -108,6 +111,21 @@ public struct SwapSolver: Sendable {
         guard solution.status != .infeasible else {
             solution.reason = "no feasible assignment found (not proven infeasible): " + (solution.reason ?? "")
             return solution
+        }
+        if decompositionIterations > 0, SwapSolution.gap(objective: solution.objective, lowerBound: bound) > 0,
+           bound.isFinite, !shouldStop() {
+            // The node-decomposition bound, from the capacity bound's priced costs.
+            var relaxation = LagrangianBound.Relaxation()
+            LagrangianBound(problem: problem, curves: curves).evaluate(prices, into: &relaxation)
+            var decomposition = NodeDecompositionBound(problem: problem, curves: curves)
+            decomposition.workLimit = workLimit.map { max(0, $0 - work - search.work) } ?? .max
+            let stronger = decomposition.maximise(
+                from: relaxation, target: solution.objective,
+                iterations: warmStart == nil ? decompositionIterations : max(1, decompositionIterations / 10),
+                shouldStop: shouldStop)
+            work += decomposition.work
+            bound = max(bound, stronger)
+            progress(Progress(phase: .decomposition, work: work + search.work, objective: solution.objective, bound: bound))
         }
         if proofEffort > 0, SwapSolution.gap(objective: solution.objective, lowerBound: bound) > 0, bound.isFinite, !shouldStop() {
             // Branch and bound from the bound's prices: a proof, or a better plan.

@@ -85,7 +85,7 @@ struct RecommendCommand: ParsableCommand {
         var trajectory = "seconds,work,phase,objective,bound,gap\n"
         func record(_ step: SwapSolver.Progress) {
             let gap = SwapSolution.gap(objective: step.objective, lowerBound: step.bound)
-            trajectory += String(format: "%.6f,%d,%@,%.9g,%.9g,%.6g\n", (clock.now - parsed) / .seconds(1), step.work,
+            trajectory += String(format: "%.6f,%ld,%@,%.9g,%.9g,%.6g\n", (clock.now - parsed) / .seconds(1), step.work,
                                  step.phase.rawValue, step.objective, step.bound, gap)
         }
         let solution: SwapSolution

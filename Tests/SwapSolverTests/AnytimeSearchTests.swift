@@ -53,7 +53,7 @@ struct AnytimeSearchTests {
         #expect(trajectory.first?.phase == .localSearch && trajectory.dropFirst().first?.phase == .bound)
         for (before, after) in zip(trajectory, trajectory.dropFirst()) {
             #expect(after.objective <= before.objective + 1e-9 && after.work >= before.work)
-            #expect(after.phase == .bound || after.phase == .branchAndBound || after.bound == before.bound || before.phase == .localSearch)
+            #expect(after.phase == .bound || after.phase == .decomposition || after.phase == .branchAndBound || after.bound == before.bound || before.phase == .localSearch)
         }
         for step in trajectory where step.phase != .localSearch { #expect(step.bound <= step.objective + 1e-9) }
         #expect(abs((trajectory.last?.objective ?? .nan) - solution.objective) <= 1e-9 * solution.objective)

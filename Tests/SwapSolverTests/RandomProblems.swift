@@ -107,6 +107,7 @@ extension SwapSolver {
         solver.exhaustiveLimit = 0
         solver.patience = 0
         solver.proofEffort = 0
+        solver.decompositionIterations = 0
         return solver
     }
 }
