@@ -31,7 +31,7 @@ struct MigrationBranchAndBound {
         }
     }
 
-    private var tolerance: Double { 1e-9 * max(1, abs(upper)) }
+    private var tolerance: Double { SwapSolution.optimalityTolerance * max(1, abs(upper)) }
 
     /// Searches from the root's prices and bound; returns a proven lower bound on the optimum
     /// (`upper` when the search finished: the incumbent is optimal).

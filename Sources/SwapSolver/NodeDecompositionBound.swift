@@ -1,3 +1,5 @@
+import Foundation
+
 /// A stronger lower bound for the migration variant, by node decomposition. Each node keeps its
 /// exact least cost C_n (the greedy fill of `NodeBook`); relaxed are only the rule that an
 /// instance sits on exactly one node (a price π_i per instance) and the migration budget (μ):
@@ -83,7 +85,7 @@ struct NodeDecompositionBound {
     // MARK: One node's minimum
 
     /// Search state of one node's elements: taken (in L), left out (not in U), or open.
-    private enum State: UInt8 { case out = 0, taken = 1, open = 2 }
+    enum State: UInt8 { case out = 0, taken = 1, open = 2 }
 
     /// Buffers of a node search, reused.
     private struct Scratch {
@@ -96,6 +98,9 @@ struct NodeDecompositionBound {
         var evaluations = 0
         var undo: [Int] = []
         var lambda: [Double] = []
+        var other: [Double] = []
+        /// Decided elements (taken or out) before the search; the rest open.
+        var start: [State] = []
     }
 
     /// C_n(Y) + Σ_Y weight, where Y is the taken elements plus, when `open`, the open ones;
@@ -143,19 +148,20 @@ struct NodeDecompositionBound {
     /// bound when the search outgrew `nodeEvaluationLimit`. The best Y found is left in `s.best`.
     private func minimise(_ n: Int, _ s: inout Scratch, previous: ArraySlice<State>?) -> Double {
         let count = elementStart[n + 1] - elementStart[n]
-        s.state = Array(repeating: .open, count: count)
+        if s.start.count != count { s.start = Array(repeating: .open, count: count) }
+        s.state = s.start
         s.marginal = Array(repeating: 0, count: count)
         s.best = Array(repeating: .out, count: count)
         s.bestValue = .infinity
         s.unfinished = .infinity
         s.evaluations = 0
         s.undo.removeAll(keepingCapacity: true)
-        if let previous {
+        if let previous, (0..<count).allSatisfy({ s.start[$0] == .open || s.start[$0] == previous[previous.startIndex + $0] }) {
             // The last choice, priced anew, is a first incumbent to prune against.
             for e in 0..<count { s.state[e] = previous[previous.startIndex + e] }
             s.bestValue = value(n, &s, open: false, flip: -1)
             s.best = s.state
-            for e in 0..<count { s.state[e] = .open }
+            s.state = s.start
         }
         search(n, &s)
         return min(s.bestValue, s.unfinished)
@@ -234,30 +240,28 @@ struct NodeDecompositionBound {
         let R = problem.resourceCount
         let first = elementStart[n], count = elementStart[n + 1] - first
         if s.lambda.count != R { s.lambda = Array(repeating: 0, count: R) }
+        if s.other.count < count { s.other = Array(repeating: 0, count: count) }
         for r in 0..<R { s.lambda[r] = 0 }
-        // Priced cost of element e with resource r at `price`, the others at s.lambda.
         func capacity(_ r: Int) -> Double {
-            let nr = n * R + r, u = usable[nr]
+            let u = usable[n * R + r]
             return problem.integral[r] ? (u + NodeBook.tolerance(u)).rounded(.down) : u
-        }
-        func priced(_ e: Int, _ r0: Int, _ price: Double) -> (cost: Double, amount: Double) {
-            var cost = s.weight[e], amount = 0.0
-            let i = Int(element[first + e])
-            for r in 0..<R {
-                let (c, a) = curves.cheapest(i * R + r, price: r == r0 ? price : s.lambda[r])
-                cost += c
-                if r == r0 { amount = a }
-            }
-            return (cost, amount)
         }
         for _ in 0..<2 {
             for r in 0..<R {
-                // Slope in λ_r: the allocations of the taken and the active open, less capacity.
+                // Each instance's weight and priced cost of the other resources, then the slope
+                // in λ_r: the allocations of the taken and the active open, less capacity.
+                for e in 0..<count where s.state[e] != .out {
+                    let i = Int(element[first + e])
+                    var other = s.weight[e]
+                    for q in 0..<R where q != r { other += curves.cheapest(i * R + q, price: s.lambda[q]).cost }
+                    s.other[e] = other
+                }
                 func slope(_ price: Double) -> Double {
+                    s.evaluations += 1
                     var total = -capacity(r)
                     for e in 0..<count where s.state[e] != .out {
-                        let (c, a) = priced(e, r, price)
-                        if s.state[e] == .taken || c < 0 { total += a }
+                        let (c, a) = curves.cheapest(Int(element[first + e]) * R + r, price: price)
+                        if s.state[e] == .taken || c + s.other[e] < 0 { total += a }
                     }
                     return total
                 }
@@ -265,7 +269,7 @@ struct NodeDecompositionBound {
                 for k in segmentStart[n * R + r]..<segmentStart[n * R + r + 1] { high = max(high, -segmentSlope[k]) }
                 if slope(0) <= 0 { s.lambda[r] = 0; continue }
                 if slope(high) > 0 { s.lambda[r] = NodeBook.overloadPenalty; continue }
-                for _ in 0..<40 {
+                for _ in 0..<30 {
                     let mid = 0.5 * (low + high)
                     if slope(mid) > 0 { low = mid } else { high = mid }
                 }
@@ -275,11 +279,12 @@ struct NodeDecompositionBound {
         var total = 0.0
         for r in 0..<R { total -= s.lambda[r] * capacity(r) }
         for e in 0..<count where s.state[e] != .out {
-            let h = priced(e, 0, s.lambda[0]).cost
+            let i = Int(element[first + e])
+            var h = s.weight[e]
+            for r in 0..<R { h += curves.cheapest(i * R + r, price: s.lambda[r]).cost }
             s.marginal[e] = h
             total += s.state[e] == .taken ? h : min(0, h)
         }
-        s.evaluations += 2 * R * 42
         return total
     }
 
@@ -291,75 +296,211 @@ struct NodeDecompositionBound {
     func nodeMinimum(_ n: Int, weights: [Double]) -> (value: Double, exact: Bool) {
         var scratch = Scratch()
         scratch.weight = weights
+        scratch.start = Array(repeating: .open, count: weights.count)
         let value = minimise(n, &scratch, previous: nil)
         return (value, scratch.unfinished == .infinity)
     }
 
     // MARK: The dual
 
-    /// The best bound found in at most `iterations` subgradient steps, starting from the priced
-    /// costs of a capacity relaxation (`relaxation`, evaluated at any capacity prices; without
-    /// decisions), towards `upper`.
-    mutating func maximise(from relaxation: LagrangianBound.Relaxation, target upper: Double, iterations: Int,
-                           shouldStop: () -> Bool) -> Double {
+    /// Prices and what the node minima chose under them.
+    struct Dual {
+        var pi: [Double]
+        var mu: Double
+        /// Each node's minimum (or lower bound of it), and per element whether it is in.
+        var value: [Double]
+        var chosen: [State]
+        /// How many nodes took each instance.
+        var count: [Int]
+        var dirty: [Bool]
+        /// Per instance: `LagrangianBound.free`, `.away`, or the node it is fixed on.
+        var decision: [Int32]
+        /// L(π, μ) of the current choices.
+        var bound = -Double.infinity
+        var moves = 0
+    }
+
+    /// The dual at the priced costs of a capacity relaxation (`relaxation`, evaluated at any
+    /// capacity prices without decisions): L starts at least as high as that bound.
+    func start(from relaxation: LagrangianBound.Relaxation) -> Dual {
+        let p = problem
+        let mu = relaxation.takenMargin
+        return Dual(pi: (0..<p.instanceCount).map { min(relaxation.stay[$0], relaxation.alternative[$0] + mu) }, mu: mu,
+                    value: Array(repeating: 0, count: p.nodeCount), chosen: Array(repeating: .out, count: element.count),
+                    count: Array(repeating: 0, count: p.instanceCount), dirty: Array(repeating: true, count: p.nodeCount),
+                    decision: (0..<p.instanceCount).map { i in
+                        // An instance that cannot move is fixed at home.
+                        p.locked[i] || p.alternatives[i].isEmpty || p.maxMigrations == 0 ? Int32(p.node[i]) : LagrangianBound.free
+                    })
+    }
+
+    /// Fixes instance `i`'s decision (`LagrangianBound.free` frees it); its nodes are solved again.
+    func decide(_ i: Int, _ d: Int32, in dual: inout Dual) {
+        dual.decision[i] = d
+        touch(i, &dual)
+    }
+
+    private func touch(_ i: Int, _ dual: inout Dual) {
+        dual.dirty[problem.node[i]] = true
+        if !problem.locked[i], problem.maxMigrations > 0 { for q in problem.alternatives[i] { dual.dirty[q] = true } }
+    }
+
+    /// Solves the dirty nodes, then sets `dual.bound` and `dual.moves`.
+    mutating func evaluate(_ dual: inout Dual) {
+        let N = problem.nodeCount
+        var solved = dual.chosen
+        solveDirty(dual.dirty, pi: dual.pi, mu: dual.mu, decision: dual.decision, warm: dual.bound > -.infinity,
+                   value: &dual.value, chosen: &solved)
+        var moves = 0
+        for n in 0..<N {
+            let first = elementStart[n], last = elementStart[n + 1]
+            if dual.dirty[n] {
+                for e in first..<last {
+                    if dual.chosen[e] != solved[e] { dual.count[Int(element[e])] += solved[e] == .taken ? 1 : -1 }
+                    dual.chosen[e] = solved[e]
+                }
+                dual.dirty[n] = false
+            }
+            for e in first..<last where guest[e] && dual.chosen[e] == .taken { moves += 1 }
+        }
+        var total = -dual.mu * Double(problem.maxMigrations)
+        for i in 0..<problem.instanceCount { total += dual.pi[i] }
+        for n in 0..<N { total += dual.value[n] }
+        dual.bound = total
+        dual.moves = moves
+    }
+
+    /// At most `iterations` subgradient steps towards `upper`; `dual` is left at the best bound
+    /// found, which is returned.
+    mutating func ascend(_ dual: inout Dual, target upper: Double, iterations: Int, initialStep: Double = 1,
+                         shouldStop: () -> Bool) -> Double {
         let p = problem, I = p.instanceCount, N = p.nodeCount
         let budget = p.maxMigrations
-        var mu = relaxation.takenMargin
-        var pi = (0..<I).map { min(relaxation.stay[$0], relaxation.alternative[$0] + mu) }
-        var value = Array(repeating: 0.0, count: N)
-        var chosen = Array(repeating: State.out, count: element.count)
-        var count = Array(repeating: 0, count: I)
-        var dirty = Array(repeating: true, count: N)
-        var scratch = Scratch()
-        var best = -Double.infinity, step = 1.0, sinceImprovement = 0
+        var best: Dual? = nil
+        var step = initialStep, sinceImprovement = 0
         for _ in 0..<iterations {
             if shouldStop() || work >= workLimit { break }
-            var moves = 0
-            for n in 0..<N {
-                let first = elementStart[n], last = elementStart[n + 1]
-                if dirty[n] {
-                    scratch.weight = (first..<last).map { e in
-                        (guest[e] ? p.migrationCost[Int(element[e])] + mu : 0) - pi[Int(element[e])]
-                    }
-                    value[n] = minimise(n, &scratch, previous: best == -.infinity ? nil : chosen[first..<last])
-                    work += scratch.evaluations
-                    for e in first..<last {
-                        let now = scratch.best[e - first] == .taken ? State.taken : .out
-                        if chosen[e] != now { count[Int(element[e])] += now == .taken ? 1 : -1 }
-                        chosen[e] = now
-                    }
-                    dirty[n] = false
-                }
-                for e in first..<last where guest[e] && chosen[e] == .taken { moves += 1 }
-            }
-            var total = -mu * Double(budget)
-            for i in 0..<I { total += pi[i] }
-            for n in 0..<N { total += value[n] }
-            if best == -.infinity || total > best + 1e-12 * max(1, abs(best)) {
-                best = total; sinceImprovement = 0
-            } else {
+            evaluate(&dual)
+            if let b = best, dual.bound <= b.bound + 1e-12 * max(1, abs(b.bound)) {
                 sinceImprovement += 1
                 if sinceImprovement >= 5 { step *= 0.5; sinceImprovement = 0 }
+            } else {
+                best = dual; sinceImprovement = 0
             }
-            if upper - best <= 1e-9 * max(1, abs(upper)) || step < 1e-4 { break }
+            if let b = best, upper - b.bound <= SwapSolution.optimalityTolerance * max(1, abs(upper)) { break }
+            if step < 1e-4 { break }
             var norm = 0.0
-            for i in 0..<I { let g = Double(1 - count[i]); norm += g * g }
-            var muGradient = Double(moves - budget)
-            if mu <= 0 && muGradient < 0 { muGradient = 0 }
+            for i in 0..<I { let g = Double(1 - dual.count[i]); norm += g * g }
+            var muGradient = Double(dual.moves - budget)
+            if dual.mu <= 0 && muGradient < 0 { muGradient = 0 }
             norm += muGradient * muGradient
             guard norm > 0 else { break }
-            let t = step * (upper - total) / norm
-            for i in 0..<I where count[i] != 1 {
-                pi[i] += t * Double(1 - count[i])
-                dirty[p.node[i]] = true
-                if !p.locked[i], budget > 0 { for q in p.alternatives[i] { dirty[q] = true } }
+            let t = step * (upper - dual.bound) / norm
+            for i in 0..<I where dual.count[i] != 1 {
+                dual.pi[i] += t * Double(1 - dual.count[i])
+                touch(i, &dual)
             }
             if muGradient != 0 {
-                mu = max(0, mu + t * muGradient)
-                for n in 0..<N where elementStart[n + 1] > elementStart[n] && guest[elementStart[n + 1] - 1] { dirty[n] = true }
+                dual.mu = max(0, dual.mu + t * muGradient)
+                for n in 0..<N where elementStart[n + 1] > elementStart[n] && guest[elementStart[n + 1] - 1] { dual.dirty[n] = true }
             }
         }
-        return best
+        if let best { dual = best }
+        return best?.bound ?? -.infinity
+    }
+
+    /// The best bound found in at most `iterations` subgradient steps from `relaxation`'s priced
+    /// costs (see `start`), towards `upper`.
+    mutating func maximise(from relaxation: LagrangianBound.Relaxation, target upper: Double, iterations: Int,
+                           shouldStop: () -> Bool) -> Double {
+        var dual = start(from: relaxation)
+        return ascend(&dual, target: upper, iterations: iterations, shouldStop: shouldStop)
+    }
+
+    /// The node each instance is on when every instance was taken by exactly one node, else nil.
+    func assignment(_ dual: Dual) -> [Int]? {
+        guard dual.count.allSatisfy({ $0 == 1 }) else { return nil }
+        var node = problem.node
+        for n in 0..<problem.nodeCount {
+            for e in elementStart[n]..<elementStart[n + 1] where dual.chosen[e] == .taken { node[Int(element[e])] = n }
+        }
+        return node
+    }
+
+    /// Whether node `n` took instance `i` under `dual`.
+    func took(_ n: Int, _ i: Int, _ dual: Dual) -> Bool {
+        for e in elementStart[n]..<elementStart[n + 1] where element[e] == Int32(i) { return dual.chosen[e] == .taken }
+        return false
+    }
+
+    /// Node `n`'s minimum under prices `pi`, `mu` and the decisions (with `override` in place of
+    /// one instance's), its choice left in `s.best`. `previous` is a first incumbent.
+    private func solveNode(_ n: Int, _ s: inout Scratch, pi: [Double], mu: Double, decision: [Int32],
+                           override: (instance: Int, decision: Int32)?, previous: UnsafeMutableBufferPointer<State>.SubSequence?) -> Double {
+        let first = elementStart[n], last = elementStart[n + 1]
+        s.weight = (first..<last).map { e in
+            let i = Int(element[e])
+            return (guest[e] ? problem.migrationCost[i] + mu : 0) - pi[i]
+        }
+        s.start = (first..<last).map { e in
+            let i = Int(element[e])
+            let d = override.map { $0.instance == i ? $0.decision : decision[i] } ?? decision[i]
+            if d == LagrangianBound.free { return .open }
+            if d == LagrangianBound.away { return guest[e] ? .open : .out }
+            return Int(d) == n ? .taken : .out
+        }
+        let warm = previous.map { Array($0)[...] }
+        return minimise(n, &s, previous: warm)
+    }
+
+    /// The bound `dual` would have with instance `i`'s decision `d`: only i's nodes are solved
+    /// again, at the same prices (so it is a valid bound of that branch). `dual` must be evaluated.
+    mutating func probe(_ i: Int, _ d: Int32, in dual: inout Dual) -> Double {
+        var total = dual.bound
+        var scratch = Scratch()
+        var nodes = [problem.node[i]]
+        if !problem.locked[i], problem.maxMigrations > 0 { nodes += problem.alternatives[i] }
+        dual.chosen.withUnsafeMutableBufferPointer { chosen in
+            for n in nodes {
+                let v = solveNode(n, &scratch, pi: dual.pi, mu: dual.mu, decision: dual.decision, override: (i, d),
+                                  previous: chosen[elementStart[n]..<elementStart[n + 1]])
+                total += v - dual.value[n]
+                work += scratch.evaluations
+            }
+        }
+        return total
+    }
+
+    /// Solves the dirty nodes' minima under prices `pi` and `mu`, on up to two threads for
+    /// many nodes (each node's result depends only on its own data, so the split does not
+    /// change it). `chosen` holds each node's last choice on entry (the warm incumbent, when
+    /// `warm`) and its new one on return.
+    private mutating func solveDirty(_ dirty: [Bool], pi: [Double], mu: Double, decision: [Int32], warm: Bool,
+                                     value: inout [Double], chosen: inout [State]) {
+        let nodes = dirty.indices.filter { dirty[$0] }
+        let chunks = nodes.count >= 32 ? min(2, ProcessInfo.processInfo.activeProcessorCount) : 1
+        var evaluations = [Int](repeating: 0, count: chunks)
+        let this = self
+        value.withUnsafeMutableBufferPointer { valueBuffer in
+            chosen.withUnsafeMutableBufferPointer { chosenBuffer in
+                evaluations.withUnsafeMutableBufferPointer { evaluationsBuffer in
+                    // Chunk k takes every chunks-th dirty node and writes only those nodes' slots.
+                    nonisolated(unsafe) let (valueOut, chosenOut, evaluationsOut) = (valueBuffer, chosenBuffer, evaluationsBuffer)
+                    DispatchQueue.concurrentPerform(iterations: chunks) { k in
+                        var scratch = Scratch()
+                        for index in stride(from: k, to: nodes.count, by: chunks) {
+                            let n = nodes[index]
+                            let first = this.elementStart[n], last = this.elementStart[n + 1]
+                            valueOut[n] = this.solveNode(n, &scratch, pi: pi, mu: mu, decision: decision, override: nil,
+                                                         previous: warm ? chosenOut[first..<last] : nil)
+                            evaluationsOut[k] += scratch.evaluations
+                            for e in first..<last { chosenOut[e] = scratch.best[e - first] == .taken ? .taken : .out }
+                        }
+                    }
+                }
+            }
+        }
+        work += evaluations.reduce(0, +)
     }
 }
 

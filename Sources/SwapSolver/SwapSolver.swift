@@ -18,12 +18,16 @@ public struct SwapSolver: Sendable {
     /// Seed of the iterated search's kicks.
     public var seed: UInt64 = 1
     /// After the searches, a branch and bound on the migrations tries to prove the plan optimal
-    /// (or finds a better one) with at most this many times the work the searches did (0: none).
-    /// Its bound rises little until the whole tree is searched (only the root's own steps can
-    /// raise it before), so a tree too big is cut off early.
+    /// (or finds a better one) with at most this many times the work the searches did (0: none):
+    /// on the node decomposition when it ran (`DecompositionBranchAndBound`), else on capacity
+    /// prices (`MigrationBranchAndBound`). Its bound rises little until the whole tree is
+    /// searched, so a tree too big is cut off early.
     public var proofEffort = 50
     /// Subgradient steps of the node-decomposition bound (`NodeDecompositionBound`), run after
-    /// the iterated search when a gap is left (a tenth when warm-started; 0: none).
+    /// the iterated search when a gap is left, and followed by its branch and bound (see
+    /// `proofEffort`); 0: neither, and the capacity-price branch and bound instead. Not when
+    /// warm-started: a warm start is a loop's next round, which wants the plan; its capacity
+    /// bound certifies it.
     public var decompositionIterations = 100
 
     /// One point of the search's trajectory: the incumbent's objective and the proven bound
@@ -112,22 +116,40 @@ public struct SwapSolver: Sendable {
             solution.reason = "no feasible assignment found (not proven infeasible): " + (solution.reason ?? "")
             return solution
         }
-        if decompositionIterations > 0, SwapSolution.gap(objective: solution.objective, lowerBound: bound) > 0,
+        var searched = false
+        if decompositionIterations > 0, warmStart == nil, SwapSolution.gap(objective: solution.objective, lowerBound: bound) > 0,
            bound.isFinite, !shouldStop() {
             // The node-decomposition bound, from the capacity bound's priced costs.
             var relaxation = LagrangianBound.Relaxation()
             LagrangianBound(problem: problem, curves: curves).evaluate(prices, into: &relaxation)
             var decomposition = NodeDecompositionBound(problem: problem, curves: curves)
-            decomposition.workLimit = workLimit.map { max(0, $0 - work - search.work) } ?? .max
-            let stronger = decomposition.maximise(
-                from: relaxation, target: solution.objective,
-                iterations: warmStart == nil ? decompositionIterations : max(1, decompositionIterations / 10),
-                shouldStop: shouldStop)
+            let before = work + search.work
+            decomposition.workLimit = workLimit.map { max(0, $0 - before) } ?? .max
+            var dual = decomposition.start(from: relaxation)
+            bound = max(bound, decomposition.ascend(
+                &dual, target: solution.objective,
+                iterations: decompositionIterations,
+                shouldStop: shouldStop))
+            progress(Progress(phase: .decomposition, work: before + decomposition.work, objective: solution.objective, bound: bound))
+            if proofEffort > 0, SwapSolution.gap(objective: solution.objective, lowerBound: bound) > 0, !shouldStop() {
+                // Branch and bound on the decomposition: a proof, or a better plan.
+                let effort = search.work.multipliedReportingOverflow(by: proofEffort)
+                let allowed = decomposition.work.addingReportingOverflow(effort.overflow ? .max : effort.partialValue)
+                decomposition.workLimit = min(decomposition.workLimit, allowed.overflow ? .max : allowed.partialValue)
+                var tree = DecompositionBranchAndBound(decomposition: decomposition, upper: solution.objective, incumbent: search.node)
+                let proven = tree.run(from: dual, shouldStop: shouldStop)
+                decomposition = tree.decomposition
+                if tree.upper < solution.objective {
+                    let better = FixedSolver.solve(problem, curves: curves, node: tree.incumbent)
+                    if better.status != .infeasible, better.objective < solution.objective { solution = better }
+                }
+                bound = max(bound, proven)
+                progress(Progress(phase: .branchAndBound, work: before + decomposition.work, objective: solution.objective, bound: bound))
+                searched = true
+            }
             work += decomposition.work
-            bound = max(bound, stronger)
-            progress(Progress(phase: .decomposition, work: work + search.work, objective: solution.objective, bound: bound))
         }
-        if proofEffort > 0, SwapSolution.gap(objective: solution.objective, lowerBound: bound) > 0, bound.isFinite, !shouldStop() {
+        if !searched, proofEffort > 0, SwapSolution.gap(objective: solution.objective, lowerBound: bound) > 0, bound.isFinite, !shouldStop() {
             // Branch and bound from the bound's prices: a proof, or a better plan.
             var tree = MigrationBranchAndBound(problem: problem, curves: curves, upper: solution.objective, incumbent: search.node)
             let used = work + search.work

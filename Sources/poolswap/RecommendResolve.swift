@@ -37,7 +37,7 @@ extension RecommendCommand {
             guard result.status != .infeasible, report.isFeasible else {
                 throw ValidationError("the \(label) re-solve found no feasible plan: \(result.reason ?? report.violations.first ?? "")")
             }
-            lines.append(String(format: "%@ re-solve after %d instances' demands changed: objective %.6f (checked), gap %.4f%%, work %d, %.1f ms\n",
+            lines.append(String(format: "%@ re-solve after %d instances' demands changed: objective %.6f (checked), gap %.4f%%, work %ld, %.1f ms\n",
                                 label, count, report.objective, result.gap * 100, work, seconds * 1000))
         }
         FileHandle.standardError.write(Data(lines.joined().utf8))

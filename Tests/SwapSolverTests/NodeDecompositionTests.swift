@@ -67,4 +67,32 @@ struct NodeDecompositionTests {
         #expect(compared >= 50, "enough problems: \(compared)")
         #expect(tighter >= 10, "the decomposition adds something: \(tighter) of \(compared)")
     }
+
+    /// With the searches cut short, the decomposition and its branch and bound prove the
+    /// enumerated optimum, reaching it where the local search stopped short.
+    @Test func itsBranchAndBoundProvesTheEnumeratedOptimum() {
+        var compared = 0, searchedByTree = 0, localMissed = 0
+        for seed in UInt64(1)...250 {
+            let problem = randomProblem(seed: seed, nodes: 5, perNode: 6, migrations: true)
+            let exact = SwapSolver().solve(problem)
+            guard exact.status == .optimal else { continue }
+            var solver = SwapSolver.localSearchOnly
+            solver.decompositionIterations = 100
+            solver.proofEffort = 1_000_000
+            var phases: [SwapSolver.Progress.Phase] = []
+            let proven = solver.solve(problem, progress: { phases.append($0.phase) })
+            compared += 1
+            let tolerance = SwapSolution.optimalityTolerance * max(1, abs(exact.objective))
+            if SwapSolver.localSearchOnly.solve(problem).objective > exact.objective + tolerance { localMissed += 1 }
+            let check = SolutionChecker.check(problem, node: proven.node, allocation: proven.allocation)
+            #expect(check.violations == [] && abs(check.objective - proven.objective) <= 1e-9 * max(1, abs(proven.objective)), "seed \(seed)")
+            #expect(abs(proven.objective - exact.objective) <= tolerance, "seed \(seed): \(proven.objective), optimum \(exact.objective)")
+            #expect(proven.status == .optimal && proven.gap == 0, "seed \(seed): \(proven.status), gap \(proven.gap)")
+            #expect(!phases.contains(.branchAndBound) || phases.contains(.decomposition), "seed \(seed): the tree follows the decomposition")
+            if phases.contains(.branchAndBound) { searchedByTree += 1 }
+        }
+        print("decomposition branch and bound: \(compared) problems proven, \(searchedByTree) by the tree, \(localMissed) missed by the local search")
+        #expect(compared >= 50, "enough problems: \(compared)")
+        #expect(searchedByTree >= 5 && localMissed > 0, "the tree has work to do: \(searchedByTree) searched, \(localMissed) missed by the local search")
+    }
 }
