@@ -40,11 +40,10 @@ struct DecompositionBranchAndBound {
                                 shouldStop: () -> Bool) -> Double {
         if stopped || decomposition.work >= decomposition.workLimit || shouldStop() { stopped = true; return parentBound }
         visited += 1
-        if !root {
-            _ = decomposition.ascend(&dual, target: upper, iterations: iterations, initialStep: 0.2, shouldStop: shouldStop)
-        }
+        if !root, !follow(&dual, shouldStop: shouldStop) { return parentBound }
         var bound = max(parentBound, dual.bound)
-        if bound >= upper - tolerance { return upper }
+        // Within the tolerance of the incumbent: closed (its bound, not the incumbent's value, is returned).
+        if bound >= upper - tolerance { return min(bound, upper) }
         // Probing: a disagreed instance whose one branch is already bounded past the incumbent
         // takes the other without a tree node; the prices then follow.
         var strongest = -1, strongestScore = -Double.infinity
@@ -53,6 +52,7 @@ struct DecompositionBranchAndBound {
             strongest = -1; strongestScore = -.infinity
             for i in 0..<problem.instanceCount where dual.count[i] != 1 && dual.decision[i] == LagrangianBound.free
                 && !problem.locked[i] && !problem.alternatives[i].isEmpty && problem.maxMigrations > 0 {
+                if decomposition.work >= decomposition.workLimit || shouldStop() { stopped = true; return bound }
                 let home = Int32(problem.node[i])
                 let away = decomposition.probe(i, LagrangianBound.away, in: &dual)
                 if away >= upper - tolerance { decomposition.decide(i, home, in: &dual); fixed = true; break }
@@ -61,24 +61,26 @@ struct DecompositionBranchAndBound {
                 if min(away, stay) > strongestScore { strongestScore = min(away, stay); strongest = i }
             }
             guard fixed else { break }
-            _ = decomposition.ascend(&dual, target: upper, iterations: iterations, initialStep: 0.2, shouldStop: shouldStop)
+            if !follow(&dual, shouldStop: shouldStop) { return bound }
             bound = max(bound, dual.bound)
-            if bound >= upper - tolerance { return upper }
+            if bound >= upper - tolerance { return min(bound, upper) }
         }
+        var plan: Double?
         if let node = decomposition.assignment(dual), dual.moves <= problem.maxMigrations {
-            let plan = FixedSolver.solve(problem, curves: curves, node: node)
-            if plan.status != .infeasible, plan.objective < upper - tolerance {
-                upper = plan.objective
+            // The node minima agree: a plan, costed exactly.
+            let solution = FixedSolver.solve(problem, curves: curves, node: node)
+            decomposition.count(problem.nodeCount)
+            plan = solution.status == .infeasible ? .infinity : solution.objective
+            if solution.status != .infeasible, solution.objective < upper - tolerance {
+                upper = solution.objective
                 incumbent = node
-                if bound >= upper - tolerance { return upper }
+                if bound >= upper - tolerance { return min(bound, upper) }
             }
         }
         guard let (i, children) = branching(dual, prefer: strongest) else {
-            // Every decision made: one plan, costed exactly above (or infeasible).
-            guard let node = decomposition.assignment(dual) else { return min(bound, upper) }
-            guard dual.moves <= problem.maxMigrations else { return upper }
-            let plan = FixedSolver.solve(problem, curves: curves, node: node)
-            return plan.status == .infeasible ? upper : min(max(bound, plan.objective), upper)
+            // Every decision made: the one plan left (none when too many move).
+            guard let plan else { return dual.moves > problem.maxMigrations ? upper : min(bound, upper) }
+            return min(max(bound, plan), upper)
         }
         var lowest = Double.infinity
         for child in children {
@@ -88,6 +90,14 @@ struct DecompositionBranchAndBound {
             if stopped { lowest = min(lowest, bound) }
         }
         return max(bound, min(lowest, upper))
+    }
+
+    /// The subgradient steps of a tree node; false (and the tree stops) when they were cut off
+    /// before evaluating anything, so that `dual` still holds its parent's choices.
+    private mutating func follow(_ dual: inout NodeDecompositionBound.Dual, shouldStop: () -> Bool) -> Bool {
+        _ = decomposition.ascend(&dual, target: upper, iterations: iterations, initialStep: 0.2, shouldStop: shouldStop)
+        if dual.dirty.contains(true) { stopped = true; return false }
+        return true
     }
 
     /// The instance to branch on and its children, likeliest first. First one the node minima

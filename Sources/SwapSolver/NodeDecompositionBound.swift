@@ -15,8 +15,9 @@ import Foundation
 /// its minimum is found exactly by a data-correcting branch and bound: an instance whose
 /// marginal is ≤ 0 with every open instance in is taken, one whose marginal is ≥ 0 with only
 /// the taken ones is left out, and the rest are branched on. π starts at the capacity bound's
-/// priced costs, so L starts at least as high as that bound; it then follows subgradient steps,
-/// and only nodes whose prices changed are solved again.
+/// priced costs, so L starts at least as high as that bound when every node's search finishes
+/// (one cut short gives a lower bound of its minimum instead); it then follows subgradient
+/// steps, and only nodes whose prices changed are solved again.
 struct NodeDecompositionBound {
     let problem: SwapProblem
     let curves: AllocationCurves
@@ -32,11 +33,14 @@ struct NodeDecompositionBound {
     private var segmentOwner: [Int32] = []
     private let usable: [Double]
 
-    /// Node-cost evaluations so far (the work unit: each weighs a node's instances, about what
-    /// weighing one instance's moves costs the search).
+    /// Node-cost evaluations so far (the work unit: each weighs every instance that may sit on
+    /// a node, over every resource).
     private(set) var work = 0
     /// The steps stop once `work` passes this.
     var workLimit = Int.max
+
+    /// Adds work done elsewhere on the decomposition's behalf (a plan costed exactly).
+    mutating func count(_ units: Int) { work += units }
     /// Most cost evaluations one node's search may take; past it the node gives a lower bound
     /// of its minimum instead of the minimum.
     var nodeEvaluationLimit = 60_000
@@ -52,7 +56,7 @@ struct NodeDecompositionBound {
             homes[p.node[i]].append(Int32(i))
             if !p.locked[i], p.maxMigrations > 0 { for q in p.alternatives[i] { guests[q].append(Int32(i)) } }
         }
-        var order: [Int] = []
+        var order: [(segment: Int, owner: Int32)] = []
         for n in 0..<p.nodeCount {
             let start = element.count
             element += homes[n]
@@ -63,19 +67,15 @@ struct NodeDecompositionBound {
                 order.removeAll(keepingCapacity: true)
                 for e in start..<element.count {
                     let k = Int(element[e]) * R + r
-                    order += Int(curves.segmentStart[k])..<Int(curves.segmentStart[k + 1])
+                    for segment in Int(curves.segmentStart[k])..<Int(curves.segmentStart[k + 1]) {
+                        order.append((segment, Int32(e - start)))
+                    }
                 }
-                order.sort { curves.slope[$0] < curves.slope[$1] }
-                for s in order {
-                    segmentSlope.append(curves.slope[s])
-                    segmentLength.append(curves.length[s])
-                }
-                // Owners: find each segment's element again (segments are few per instance).
-                for s in order {
-                    var e = start
-                    while !(s >= Int(curves.segmentStart[Int(element[e]) * R + r])
-                            && s < Int(curves.segmentStart[Int(element[e]) * R + r + 1])) { e += 1 }
-                    segmentOwner.append(Int32(e - start))
+                order.sort { curves.slope[$0.segment] < curves.slope[$1.segment] }
+                for (segment, owner) in order {
+                    segmentSlope.append(curves.slope[segment])
+                    segmentLength.append(curves.length[segment])
+                    segmentOwner.append(owner)
                 }
                 segmentStart.append(segmentSlope.count)
             }
@@ -151,7 +151,8 @@ struct NodeDecompositionBound {
         if s.start.count != count { s.start = Array(repeating: .open, count: count) }
         s.state = s.start
         s.marginal = Array(repeating: 0, count: count)
-        s.best = Array(repeating: .out, count: count)
+        // Until a leaf is reached the choice is the decided instances alone.
+        s.best = s.start.map { $0 == .taken ? .taken : .out }
         s.bestValue = .infinity
         s.unfinished = .infinity
         s.evaluations = 0
@@ -201,6 +202,8 @@ struct NodeDecompositionBound {
                     if add < steepest { steepest = add; branch = e }
                 }
             }
+            // (The evaluation limit is checked where the search branches: a pass's decisions
+            // are few, and a bound cut off here would lack the price bound.)
             if changed { continue }
             lower = max(lower, upperSide)
             guard branch >= 0 else { break }
@@ -291,13 +294,16 @@ struct NodeDecompositionBound {
     /// The instances that may sit on node `n`, its own first.
     func elements(of n: Int) -> ArraySlice<Int32> { element[elementStart[n]..<elementStart[n + 1]] }
 
-    /// min over Y ⊆ `elements(of: n)` of C_n(Y) + Σ_Y weights (one weight per element), and
-    /// whether the search finished (else a lower bound).
-    func nodeMinimum(_ n: Int, weights: [Double]) -> (value: Double, exact: Bool) {
+    /// min over Y ⊆ `elements(of: n)` of C_n(Y) + Σ_Y weights (one weight per element), with
+    /// the elements `start` decides taken or left out, and whether the search finished (else a
+    /// lower bound). `limit` replaces `nodeEvaluationLimit`.
+    func nodeMinimum(_ n: Int, weights: [Double], start: [State]? = nil, limit: Int? = nil) -> (value: Double, exact: Bool) {
+        var search = self
+        if let limit { search.nodeEvaluationLimit = limit }
         var scratch = Scratch()
         scratch.weight = weights
-        scratch.start = Array(repeating: .open, count: weights.count)
-        let value = minimise(n, &scratch, previous: nil)
+        scratch.start = start ?? Array(repeating: .open, count: weights.count)
+        let value = search.minimise(n, &scratch, previous: nil)
         return (value, scratch.unfinished == .infinity)
     }
 

@@ -118,7 +118,9 @@ public struct SwapSolver: Sendable {
         }
         var searched = false
         if decompositionIterations > 0, warmStart == nil, SwapSolution.gap(objective: solution.objective, lowerBound: bound) > 0,
-           bound.isFinite, !shouldStop() {
+           bound.isFinite, workLimit.map({ $0 > work + search.work }) ?? true, !shouldStop(),
+           // Its node search relies on the overload penalty outweighing every slope.
+           curves.slope.allSatisfy({ $0 > -NodeBook.overloadPenalty / 2 }) {
             // The node-decomposition bound, from the capacity bound's priced costs.
             var relaxation = LagrangianBound.Relaxation()
             LagrangianBound(problem: problem, curves: curves).evaluate(prices, into: &relaxation)

@@ -82,6 +82,7 @@ struct AnytimeSearchTests {
         base.maxMigrations = 6  // past what the enumeration takes: the search runs
         var solver = SwapSolver()
         solver.patience = 100  // a tenth of it when warm-started
+        solver.proofEffort = 5  // the cold bound for the cross-check, not a proof
         let first = solver.solve(base)
         #expect(first.status != .infeasible && !first.prices.isEmpty)
         let memory = SwapWarmStart(problem: base, solution: first)

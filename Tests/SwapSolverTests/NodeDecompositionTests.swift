@@ -6,10 +6,11 @@ import Testing
 /// capacity-price bound it starts from and the enumerated optimum.
 @Suite("Node-decomposition bound")
 struct NodeDecompositionTests {
-    /// A node's minimum against every subset of the instances that may sit on it, each costed by
-    /// `NodeBook` with only that subset on the node.
+    /// A node's minimum against every subset of the instances that may sit on it that keeps
+    /// the decided ones (taken or left out), each costed by `NodeBook` with only that subset on
+    /// the node; a search cut short by a small evaluation limit still never exceeds it.
     @Test func eachNodesMinimumIsTheLeastOverEverySubset() {
-        var compared = 0
+        var compared = 0, cutShort = 0
         for seed in UInt64(1)...60 {
             let problem = randomProblem(seed: seed, nodes: 4, perNode: 5, migrations: true)
             guard case .success(let curves) = AllocationCurves.build(problem) else { continue }
@@ -18,27 +19,124 @@ struct NodeDecompositionTests {
             for n in 0..<problem.nodeCount {
                 let elements = Array(decomposition.elements(of: n))
                 guard elements.count <= 14 else { continue }
-                for _ in 0..<3 {
+                for round in 0..<4 {
                     let weights = elements.map { _ in Double(random.next() % 4_000) / 100 - 30 }
-                    let found = decomposition.nodeMinimum(n, weights: weights)
+                    // Rounds 2 and 3 decide some elements first.
+                    let start: [NodeDecompositionBound.State] = elements.map { _ in
+                        round < 2 ? .open : [.open, .open, .taken, .out][Int(random.next() % 4)]
+                    }
+                    let limit = round % 2 == 0 ? nil : Int(random.next() % 40)
+                    let found = decomposition.nodeMinimum(n, weights: weights, start: start, limit: limit)
                     var least = Double.infinity
                     for mask in 0..<(1 << elements.count) {
-                        var node = problem.node, weight = 0.0
+                        var node = problem.node, weight = 0.0, keeps = true
                         for (e, i) in elements.enumerated() {
                             let inside = mask & (1 << e) != 0
+                            if (start[e] == .taken && !inside) || (start[e] == .out && inside) { keeps = false; break }
                             node[Int(i)] = inside ? n : (problem.node[Int(i)] != n ? problem.node[Int(i)] : (n + 1) % problem.nodeCount)
                             if inside { weight += weights[e] }
                         }
+                        guard keeps else { continue }
                         let book = NodeBook(problem: problem, curves: curves, node: node, building: n..<(n + 1))
                         least = min(least, book.cost(n) + weight)
                     }
-                    #expect(found.exact, "seed \(seed) node \(n): a node this small is searched to the end")
-                    #expect(abs(found.value - least) <= 1e-7 * max(1, abs(least)), "seed \(seed) node \(n): \(found.value), enumerated \(least)")
+                    let tolerance = 1e-7 * max(1, abs(least))
+                    if limit == nil {
+                        #expect(found.exact, "seed \(seed) node \(n): a node this small is searched to the end")
+                    }
+                    if found.exact {
+                        #expect(abs(found.value - least) <= tolerance, "seed \(seed) node \(n): \(found.value), enumerated \(least)")
+                    } else {
+                        #expect(found.value <= least + tolerance, "seed \(seed) node \(n): cut short at \(found.value), above \(least)")
+                        cutShort += 1
+                    }
                     compared += 1
                 }
             }
         }
-        #expect(compared >= 300, "enough nodes compared: \(compared)")
+        #expect(compared >= 400, "enough nodes compared: \(compared)")
+        #expect(cutShort >= 20, "enough searches cut short: \(cutShort)")
+    }
+
+    /// Under random decisions (home, away, a node), the bound after subgradient steps and the
+    /// bound a probe gives for one more decision never exceed the best plan that keeps them.
+    @Test func decidedBoundsAndProbesNeverExceedTheRestrictedOptimum() {
+        var checked = 0, probed = 0
+        for seed in UInt64(1)...120 {
+            let problem = randomProblem(seed: seed, nodes: 3, perNode: 3, migrations: true)
+            guard case .success(let curves) = AllocationCurves.build(problem) else { continue }
+            let assignments = allAssignments(problem)
+            let lagrangian = LagrangianBound(problem: problem, curves: curves)
+            let zero = [Double](repeating: 0, count: problem.nodeCount * problem.resourceCount)
+            var relaxation = LagrangianBound.Relaxation()
+            lagrangian.evaluate(zero, into: &relaxation)
+            var random = SplitMix64(seed: seed)
+            func keeps(_ node: [Int], _ decision: [Int32]) -> Bool {
+                (0..<problem.instanceCount).allSatisfy { i in
+                    let d = decision[i]
+                    return d == LagrangianBound.free || (d == LagrangianBound.away ? node[i] != problem.node[i] : node[i] == Int(d))
+                }
+            }
+            for _ in 0..<4 {
+                var decomposition = NodeDecompositionBound(problem: problem, curves: curves)
+                var dual = decomposition.start(from: relaxation)
+                for i in 0..<problem.instanceCount where dual.decision[i] == LagrangianBound.free {
+                    switch random.next() % 4 {
+                    case 0: decomposition.decide(i, Int32(problem.node[i]), in: &dual)
+                    case 1: decomposition.decide(i, LagrangianBound.away, in: &dual)
+                    case 2: decomposition.decide(i, Int32(problem.alternatives[i][Int(random.next() % UInt64(problem.alternatives[i].count))]), in: &dual)
+                    default: break
+                    }
+                }
+                let best = assignments.filter { keeps($0, dual.decision) }.compactMap { bruteForceObjective(problem, node: $0) }.min() ?? .infinity
+                let target = best.isFinite ? best + 1 : 1e6
+                let bound = decomposition.ascend(&dual, target: target, iterations: 30, shouldStop: { false })
+                let tolerance = 1e-7 * max(1, abs(best))
+                #expect(bound <= best + tolerance, "seed \(seed): bound \(bound) above the restricted optimum \(best)")
+                checked += 1
+                for i in 0..<problem.instanceCount where dual.decision[i] == LagrangianBound.free {
+                    for d in [Int32(problem.node[i]), LagrangianBound.away] {
+                        var decision = dual.decision
+                        decision[i] = d
+                        let restricted = assignments.filter { keeps($0, decision) }.compactMap { bruteForceObjective(problem, node: $0) }.min() ?? .infinity
+                        let probe = decomposition.probe(i, d, in: &dual)
+                        #expect(probe <= restricted + tolerance, "seed \(seed) instance \(i): probe \(probe) above \(restricted)")
+                        probed += 1
+                    }
+                }
+            }
+        }
+        #expect(checked >= 300 && probed >= 300, "enough cases: \(checked) bounds, \(probed) probes")
+    }
+
+    /// With many nodes (solved on two threads) and a work limit that cuts the decomposition
+    /// short, two solves give the same plan and bound.
+    @Test func aWorkLimitGivesTheSameBoundOnEveryRun() {
+        var compared = 0
+        for seed in UInt64(1)...3 {
+            var problem = randomProblem(seed: seed, nodes: 40, perNode: 4, migrations: true)
+            problem.alternatives = problem.alternatives.map { Array($0.prefix(2)) }
+            problem.maxMigrations = 4
+            // Roomier nodes: a feasible pool with some congestion.
+            problem.capacity = problem.capacity.map { ($0 * 1.5).rounded() }
+            var solver = SwapSolver()
+            solver.exhaustiveLimit = 0
+            solver.patience = 50
+            var first: [SwapSolver.Progress] = []
+            let probe = solver.solve(problem, progress: { first.append($0) })
+            guard let decomposed = first.first(where: { $0.phase == .decomposition }) else {
+                print("seed \(seed): no decomposition (\(first.map(\.phase.rawValue)))")
+                continue
+            }
+            // Halfway into the decomposition's own work.
+            let searched = first.last(where: { $0.phase == .iterated || $0.phase == .bound })?.work ?? 0
+            solver.workLimit = searched + max(1, (decomposed.work - searched) / 2)
+            let a = solver.solve(problem), b = solver.solve(problem)
+            #expect(a.objective == b.objective && a.node == b.node && a.lowerBound == b.lowerBound, "seed \(seed)")
+            #expect(a.lowerBound <= probe.objective + 1e-9 * max(1, abs(probe.objective)))
+            compared += 1
+        }
+        #expect(compared >= 2, "enough problems reached the decomposition: \(compared)")
     }
 
     /// Never above the optimum, never below the capacity bound it starts from, and above it on
