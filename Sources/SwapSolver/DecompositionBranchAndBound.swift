@@ -29,8 +29,8 @@ struct DecompositionBranchAndBound {
     private var tolerance: Double { SwapSolution.optimalityTolerance * max(1, abs(upper)) }
 
     /// Searches from the root's dual (after its own steps); returns a proven lower bound on the
-    /// optimum (`upper` when the search finished: the incumbent is optimal). Stops when the
-    /// decomposition's work passes its limit.
+    /// optimum (within `SwapSolution.optimalityTolerance` of `upper` when the search finished:
+    /// the incumbent is optimal). Stops when the decomposition's work passes its limit.
     mutating func run(from root: NodeDecompositionBound.Dual, shouldStop: () -> Bool) -> Double {
         var dual = root
         return min(upper, visit(&dual, parentBound: root.bound, root: true, shouldStop: shouldStop))
@@ -38,6 +38,15 @@ struct DecompositionBranchAndBound {
 
     private mutating func visit(_ dual: inout NodeDecompositionBound.Dual, parentBound: Double, root: Bool,
                                 shouldStop: () -> Bool) -> Double {
+        // A branch probing dropped was bounded only to within the tolerance of the incumbent:
+        // the subtree's bound is no higher than that.
+        var dropped = Double.infinity
+        let value = explore(&dual, parentBound: parentBound, root: root, dropped: &dropped, shouldStop: shouldStop)
+        return min(value, dropped)
+    }
+
+    private mutating func explore(_ dual: inout NodeDecompositionBound.Dual, parentBound: Double, root: Bool,
+                                  dropped: inout Double, shouldStop: () -> Bool) -> Double {
         if stopped || decomposition.work >= decomposition.workLimit || shouldStop() { stopped = true; return parentBound }
         visited += 1
         if !root, !follow(&dual, shouldStop: shouldStop) { return parentBound }
@@ -55,9 +64,9 @@ struct DecompositionBranchAndBound {
                 if decomposition.work >= decomposition.workLimit || shouldStop() { stopped = true; return bound }
                 let home = Int32(problem.node[i])
                 let away = decomposition.probe(i, LagrangianBound.away, in: &dual)
-                if away >= upper - tolerance { decomposition.decide(i, home, in: &dual); fixed = true; break }
+                if away >= upper - tolerance { decomposition.decide(i, home, in: &dual); dropped = min(dropped, away); fixed = true; break }
                 let stay = decomposition.probe(i, home, in: &dual)
-                if stay >= upper - tolerance { decomposition.decide(i, LagrangianBound.away, in: &dual); fixed = true; break }
+                if stay >= upper - tolerance { decomposition.decide(i, LagrangianBound.away, in: &dual); dropped = min(dropped, stay); fixed = true; break }
                 if min(away, stay) > strongestScore { strongestScore = min(away, stay); strongest = i }
             }
             guard fixed else { break }

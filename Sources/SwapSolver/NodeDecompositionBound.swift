@@ -33,16 +33,17 @@ struct NodeDecompositionBound {
     private var segmentOwner: [Int32] = []
     private let usable: [Double]
 
-    /// Node-cost evaluations so far (the work unit: each weighs every instance that may sit on
-    /// a node, over every resource).
+    /// Work so far, in node-cost evaluations (each weighs every instance that may sit on a node,
+    /// over every resource); a slope evaluation of the price bound (one resource) counts as one
+    /// too, and a plan costed exactly as one per node.
     private(set) var work = 0
     /// The steps stop once `work` passes this.
     var workLimit = Int.max
 
     /// Adds work done elsewhere on the decomposition's behalf (a plan costed exactly).
     mutating func count(_ units: Int) { work += units }
-    /// Most cost evaluations one node's search may take; past it the node gives a lower bound
-    /// of its minimum instead of the minimum.
+    /// Evaluations after which one node's search branches no further (checked where it
+    /// branches); the node then gives a lower bound of its minimum instead of the minimum.
     var nodeEvaluationLimit = 60_000
 
     init(problem p: SwapProblem, curves: AllocationCurves) {

@@ -11,8 +11,9 @@ public struct SwapSolver: Sendable {
     /// Rounds of the iterated search in a row without improvement after which it ends (a tenth
     /// when warm-started: the start is where an earlier search ended).
     public var patience = 1_000
-    /// Most work the searches do, counted in instances whose moves are weighed (`nil`: no
-    /// limit but time and patience). Work, not time: the same problem, seed and limit give the
+    /// Most work the solve does (`nil`: no limit but time and patience): the searches count
+    /// instances whose moves are weighed, the node decomposition and its tree node-cost
+    /// evaluations. Work, not time: the same problem, seed and limit give the
     /// same plan on any machine, as long as the time limit does not come first.
     public var workLimit: Int?
     /// Seed of the iterated search's kicks.

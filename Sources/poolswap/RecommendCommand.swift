@@ -35,7 +35,7 @@ struct RecommendCommand: ParsableCommand {
     @Option(name: .long, help: "Write the search's trajectory here as CSV (seconds, work, phase, objective, bound, gap): what more time buys.")
     var trace: String?
 
-    @Option(name: .long, help: "Stop the search after this much work (instances whose moves are weighed): the same plan on any machine, unless the time limit comes first.")
+    @Option(name: .long, help: "Stop after this much work (instances whose moves are weighed, then node-cost evaluations of the bound by node decomposition): the same plan and bound on any machine, unless the time limit comes first.")
     var workLimit: Int?
 
     @Option(name: .long, help: "Seed of the iterated search.")
