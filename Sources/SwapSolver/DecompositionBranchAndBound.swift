@@ -59,8 +59,8 @@ struct DecompositionBranchAndBound {
         for _ in 0..<probeRounds {
             var fixed = false
             strongest = -1; strongestScore = -.infinity
-            for i in 0..<problem.instanceCount where dual.count[i] != 1 && dual.decision[i] == LagrangianBound.free
-                && !problem.locked[i] && !problem.alternatives[i].isEmpty && problem.maxMigrations > 0 {
+            // (Only instances that can move are free: `start` fixes the others at home.)
+            for i in 0..<problem.instanceCount where dual.count[i] != 1 && dual.decision[i] == LagrangianBound.free {
                 if decomposition.work >= decomposition.workLimit || shouldStop() { stopped = true; return bound }
                 let home = Int32(problem.node[i])
                 let away = decomposition.probe(i, LagrangianBound.away, in: &dual)
@@ -126,7 +126,8 @@ struct DecompositionBranchAndBound {
         }
         if prefer >= 0 { return homeOrAway(prefer) }
         var moved: Int?, open: Int?, away: Int?
-        for i in 0..<p.instanceCount where !p.locked[i] && !p.alternatives[i].isEmpty && p.maxMigrations > 0 {
+        // Instances that cannot move are fixed at home from the start, so never free or away.
+        for i in 0..<p.instanceCount {
             let d = dual.decision[i]
             if d == LagrangianBound.free {
                 if dual.count[i] != 1 { return homeOrAway(i) }

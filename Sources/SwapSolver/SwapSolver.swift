@@ -136,16 +136,12 @@ public struct SwapSolver: Sendable {
             progress(Progress(phase: .decomposition, work: before + decomposition.work, objective: solution.objective, bound: bound))
             if proofEffort > 0, SwapSolution.gap(objective: solution.objective, lowerBound: bound) > 0, !shouldStop() {
                 // Branch and bound on the decomposition: a proof, or a better plan.
-                let effort = search.work.multipliedReportingOverflow(by: proofEffort)
-                let allowed = decomposition.work.addingReportingOverflow(effort.overflow ? .max : effort.partialValue)
+                let allowed = decomposition.work.addingReportingOverflow(proofWork(search.work))
                 decomposition.workLimit = min(decomposition.workLimit, allowed.overflow ? .max : allowed.partialValue)
                 var tree = DecompositionBranchAndBound(decomposition: decomposition, upper: solution.objective, incumbent: search.node)
                 let proven = tree.run(from: dual, shouldStop: shouldStop)
                 decomposition = tree.decomposition
-                if tree.upper < solution.objective {
-                    let better = FixedSolver.solve(problem, curves: curves, node: tree.incumbent)
-                    if better.status != .infeasible, better.objective < solution.objective { solution = better }
-                }
+                adopt(tree.incumbent, worth: tree.upper, problem, curves: curves, into: &solution)
                 bound = max(bound, proven)
                 progress(Progress(phase: .branchAndBound, work: before + decomposition.work, objective: solution.objective, bound: bound))
                 searched = true
@@ -156,15 +152,11 @@ public struct SwapSolver: Sendable {
             // Branch and bound from the bound's prices: a proof, or a better plan.
             var tree = MigrationBranchAndBound(problem: problem, curves: curves, upper: solution.objective, incumbent: search.node)
             let used = work + search.work
-            let effort = search.work.multipliedReportingOverflow(by: proofEffort)
-            let allowed = min(effort.overflow ? .max : effort.partialValue, workLimit.map { max(0, $0 - used) } ?? .max)
+            let allowed = min(proofWork(search.work), workLimit.map { max(0, $0 - used) } ?? .max)
             tree.evaluationLimit = allowed / max(1, problem.instanceCount)
             let proven = tree.run(prices: prices, bound: bound, shouldStop: shouldStop)
             work += tree.evaluations * problem.instanceCount
-            if tree.upper < solution.objective {
-                let better = FixedSolver.solve(problem, curves: curves, node: tree.incumbent)
-                if better.status != .infeasible, better.objective < solution.objective { solution = better }
-            }
+            adopt(tree.incumbent, worth: tree.upper, problem, curves: curves, into: &solution)
             bound = max(bound, proven)
             progress(Progress(phase: .branchAndBound, work: work + search.work, objective: solution.objective, bound: bound))
         }
@@ -172,6 +164,22 @@ public struct SwapSolver: Sendable {
         solution.prices = prices
         solution.status = solution.gap == 0 ? .optimal : .feasible
         return solution
+    }
+
+    /// The work a branch and bound may do after searches that did `searchWork` (`proofEffort`
+    /// times it, `Int.max` on overflow).
+    private func proofWork(_ searchWork: Int) -> Int {
+        let effort = searchWork.multipliedReportingOverflow(by: proofEffort)
+        return effort.overflow ? .max : effort.partialValue
+    }
+
+    /// Takes a tree's incumbent (`node`, costed `upper` by the tree) when it beats `solution`,
+    /// solved exactly again for its allocations.
+    private func adopt(_ node: [Int], worth upper: Double, _ problem: SwapProblem, curves: AllocationCurves,
+                       into solution: inout SwapSolution) {
+        guard upper < solution.objective else { return }
+        let better = FixedSolver.solve(problem, curves: curves, node: node)
+        if better.status != .infeasible, better.objective < solution.objective { solution = better }
     }
 
     /// Names a node that cannot hold the lowest allocations of the instances
