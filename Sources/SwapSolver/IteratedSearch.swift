@@ -23,12 +23,19 @@ struct IteratedSearch {
         guard problem.maxMigrations > 0, !search.movable.isEmpty, search.isFeasible else { return }
         var random = SplitMix64(seed: seed)
         var idle = 0
+        // Where each instance moved this round was when the round began (`round` stamps it).
+        var before = [Int](repeating: 0, count: problem.instanceCount)
+        var stamp = [Int](repeating: 0, count: problem.instanceCount)
+        var round = 0
+        var migrated: [Int] = []
         while idle < patience, search.work < search.workLimit, !shouldStop() {
             idle += 1
+            round += 1
             let best = search.objective
-            let bestNode = search.node
-            var migrated: [Int] = []
-            for i in search.movable where search.node[i] != problem.node[i] { migrated.append(i) }
+            // In index order, as `movable` is: the draws below depend on it.
+            migrated.removeAll(keepingCapacity: true)
+            for i in search.migrated { migrated.append(Int(i)) }
+            migrated.sort()
             search.log = []
             var ban: Set<Int> = []
             var changed: Set<Int> = []
@@ -60,7 +67,7 @@ struct IteratedSearch {
             search.forbidden = ban
             search.run(from: dependents(of: changed, in: search), exchange: false, shouldStop: shouldStop)
             search.forbidden = []
-            search.run(from: dependents(of: Set(search.log!.map { search.node[Int($0)] }).union(changed), in: search),
+            search.run(from: dependents(of: Set(search.log!.map { search.node[Int($0.instance)] }).union(changed), in: search),
                        exchange: false, shouldStop: shouldStop)
             let moved = search.log!
             search.log = nil
@@ -68,8 +75,12 @@ struct IteratedSearch {
                 idle = 0
                 improved(Improvement(work: search.work, objective: search.objective))
             } else {
-                for i in moved.reversed().map(Int.init) where search.node[i] != bestNode[i] {
-                    search.apply(.init(instance: i, target: bestNode[i], delta: 0, budgetChange: 0))
+                for (instance, from) in moved where stamp[Int(instance)] != round {
+                    stamp[Int(instance)] = round
+                    before[Int(instance)] = Int(from)
+                }
+                for (instance, _) in moved.reversed() where search.node[Int(instance)] != before[Int(instance)] {
+                    search.apply(.init(instance: Int(instance), target: before[Int(instance)], delta: 0, budgetChange: 0))
                 }
                 search.restore(objective: best)
             }

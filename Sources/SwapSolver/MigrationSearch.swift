@@ -20,6 +20,9 @@ struct MigrationSearch {
     private(set) var node: [Int]
     private(set) var nodeCost: [Double]
     private(set) var migrations = 0
+    /// The instances away from home, in no order; `migratedPosition[i]` is i's index in it or -1.
+    private(set) var migrated: [Int32] = []
+    private var migratedPosition: [Int32]
     private(set) var objective: Double
     /// Instances whose moves involve a node: it is their home or a candidate.
     let dependents: [[Int32]]
@@ -27,8 +30,8 @@ struct MigrationSearch {
     private var stamp: [Int]
     /// Moves `bestMove` does not offer, keyed `instance * nodeCount + node` (a kick's tabu).
     var forbidden: Set<Int> = []
-    /// Instances moved since the log was started (nil: not logging).
-    var log: [Int32]?
+    /// Moves since the log was started, each with the node the instance left (nil: not logging).
+    var log: [(instance: Int32, from: Int32)]?
     /// Instances whose moves were weighed so far (and repair trials): the search's unit of work.
     private(set) var work = 0
     /// The search stops once `work` reaches this.
@@ -44,10 +47,13 @@ struct MigrationSearch {
         node = start
         nodeCost = (0..<problem.nodeCount).map { [book] in book.cost($0) }
         objective = nodeCost.reduce(0, +)
+        migratedPosition = Array(repeating: -1, count: problem.instanceCount)
         for i in 0..<problem.instanceCount where start[i] != problem.node[i] {
             assert(!problem.locked[i] && problem.alternatives[i].contains(start[i]), "a start moves only movable instances to their candidates")
             migrations += 1
             objective += problem.migrationCost[i]
+            migratedPosition[i] = Int32(migrated.count)
+            migrated.append(Int32(i))
         }
         assert(migrations <= problem.maxMigrations, "a start keeps the budget")
         var dependents = [[Int32]](repeating: [], count: problem.nodeCount)
@@ -99,9 +105,17 @@ struct MigrationSearch {
         let i = move.instance, p = node[i], q = move.target
         book.move(i, from: p, to: q)
         node[i] = q
-        log?.append(Int32(i))
+        log?.append((Int32(i), Int32(p)))
         let home = problem.node[i]
         migrations += (q != home ? 1 : 0) - (p != home ? 1 : 0)
+        if p == home, q != home {
+            migratedPosition[i] = Int32(migrated.count)
+            migrated.append(Int32(i))
+        } else if p != home, q == home {
+            let k = Int(migratedPosition[i]), last = migrated.removeLast()
+            if Int(last) != i { migrated[k] = last; migratedPosition[Int(last)] = Int32(k) }
+            migratedPosition[i] = -1
+        }
         let before = nodeCost[p] + nodeCost[q]
         nodeCost[p] = book.cost(p)
         nodeCost[q] = book.cost(q)

@@ -8,8 +8,8 @@ public struct SwapSolver: Sendable {
     public var exhaustiveLimit = 200_000
     /// Most subgradient steps spent on the lower bound (a tenth when warm-started).
     public var boundIterations = 300
-    /// Rounds of the iterated search in a row without improvement after which it ends (a tenth
-    /// when warm-started: the start is where an earlier search ended).
+    /// Rounds of the iterated search in a row without improvement after which it ends (warm
+    /// starts too: with less, the 100,000-instance re-solve ended worse than a cold one).
     public var patience = 1_000
     /// Most work the solve does (`nil`: no limit but time and patience): the searches count
     /// instances whose moves are weighed, the node decomposition and its tree node-cost
@@ -22,7 +22,8 @@ public struct SwapSolver: Sendable {
     /// (or finds a better one) with at most this many times the work the searches did (0: none):
     /// on the node decomposition when it ran (`DecompositionBranchAndBound`), else on capacity
     /// prices (`MigrationBranchAndBound`). Its bound rises little until the whole tree is
-    /// searched, so a tree too big is cut off early.
+    /// searched, so a tree too big is cut off early. Not when warm-started: a warm start is a
+    /// loop's next round, which wants the plan; its capacity bound certifies it.
     public var proofEffort = 50
     /// Subgradient steps of the node-decomposition bound (`NodeDecompositionBound`), run after
     /// the iterated search when a gap is left, and followed by its branch and bound (see
@@ -107,7 +108,7 @@ public struct SwapSolver: Sendable {
         }
         var iterated = IteratedSearch()
         iterated.seed = seed
-        iterated.patience = warmStart == nil ? patience : max(1, patience / 10)
+        iterated.patience = patience
         let before = work
         iterated.run(&search, shouldStop: shouldStop) { step in
             progress(Progress(phase: .iterated, work: before + step.work, objective: step.objective, bound: bound))
@@ -148,7 +149,7 @@ public struct SwapSolver: Sendable {
             }
             work += decomposition.work
         }
-        if !searched, proofEffort > 0, SwapSolution.gap(objective: solution.objective, lowerBound: bound) > 0, bound.isFinite, !shouldStop() {
+        if !searched, warmStart == nil, proofEffort > 0, SwapSolution.gap(objective: solution.objective, lowerBound: bound) > 0, bound.isFinite, !shouldStop() {
             // Branch and bound from the bound's prices: a proof, or a better plan.
             var tree = MigrationBranchAndBound(problem: problem, curves: curves, upper: solution.objective, incumbent: search.node)
             let used = work + search.work
