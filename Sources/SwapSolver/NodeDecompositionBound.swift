@@ -31,6 +31,10 @@ struct NodeDecompositionBound {
     private var segmentSlope: [Double] = []
     private var segmentLength: [Double] = []
     private var segmentOwner: [Int32] = []
+    /// Element g's segments of resource r, as positions within their node-resource's sorted
+    /// list: `ownPosition[ownStart[g * R + r] ..< ownStart[g * R + r + 1]]`, ascending.
+    private var ownStart: [Int32] = [0]
+    private var ownPosition: [Int32] = []
     private let usable: [Double]
 
     /// Work so far, in node-cost evaluations (each weighs every instance that may sit on a node,
@@ -39,6 +43,8 @@ struct NodeDecompositionBound {
     private(set) var work = 0
     /// The steps stop once `work` passes this.
     var workLimit = Int.max
+    /// The ascent's direction, reused.
+    private var direction: [Double] = []
 
     /// Adds work done elsewhere on the decomposition's behalf (a plan costed exactly).
     mutating func count(_ units: Int) { work += units }
@@ -81,6 +87,21 @@ struct NodeDecompositionBound {
                 segmentStart.append(segmentSlope.count)
             }
         }
+        // Each element's own positions, resource by resource.
+        var own = Array(repeating: [Int32](), count: element.count * R)
+        for n in 0..<p.nodeCount {
+            for r in 0..<R {
+                let nr = n * R + r
+                for k in segmentStart[nr]..<segmentStart[nr + 1] {
+                    own[(elementStart[n] + Int(segmentOwner[k])) * R + r].append(Int32(k - segmentStart[nr]))
+                }
+            }
+        }
+        ownStart.reserveCapacity(own.count + 1)
+        for positions in own {
+            ownPosition += positions
+            ownStart.append(Int32(ownPosition.count))
+        }
     }
 
     // MARK: One node's minimum
@@ -102,6 +123,12 @@ struct NodeDecompositionBound {
         var other: [Double] = []
         /// Decided elements (taken or out) before the search; the rest open.
         var start: [State] = []
+        /// A pass's snapshot (`prepare`): per resource the taken (L) and not-left-out (U)
+        /// elements' summed base and lowest allocation, their summed weights, and prefix sums of
+        /// their segments' lengths and costs in slope order (resource r's from `offset(r)`).
+        var baseL: [Double] = [], baseU: [Double] = [], lowL: [Double] = [], lowU: [Double] = []
+        var weightL = 0.0, weightU = 0.0
+        var lengthL: [Double] = [], costL: [Double] = [], lengthU: [Double] = [], costU: [Double] = []
     }
 
     /// C_n(Y) + Σ_Y weight, where Y is the taken elements plus, when `open`, the open ones;
@@ -145,6 +172,132 @@ struct NodeDecompositionBound {
         return total
     }
 
+    /// Takes the snapshot of L (the taken elements) and U (taken and open) that `snapshotValue`
+    /// prices sets near.
+    private func prepare(_ n: Int, _ s: inout Scratch) {
+        let R = problem.resourceCount
+        let first = elementStart[n], count = elementStart[n + 1] - first
+        let size = segmentStart[(n + 1) * R] - segmentStart[n * R] + R
+        if s.lengthL.count < size {
+            s.lengthL = Array(repeating: 0, count: size); s.costL = s.lengthL
+            s.lengthU = s.lengthL; s.costU = s.lengthL
+        }
+        if s.baseL.count != R {
+            s.baseL = Array(repeating: 0, count: R); s.baseU = s.baseL; s.lowL = s.baseL; s.lowU = s.baseL
+        }
+        s.weightL = 0; s.weightU = 0
+        for r in 0..<R { s.baseL[r] = 0; s.baseU[r] = 0; s.lowL[r] = 0; s.lowU[r] = 0 }
+        for e in 0..<count where s.state[e] != .out {
+            let taken = s.state[e] == .taken
+            s.weightU += s.weight[e]
+            if taken { s.weightL += s.weight[e] }
+            let k0 = Int(element[first + e]) * R
+            for r in 0..<R {
+                s.baseU[r] += curves.base[k0 + r]; s.lowU[r] += curves.lo[k0 + r]
+                if taken { s.baseL[r] += curves.base[k0 + r]; s.lowL[r] += curves.lo[k0 + r] }
+            }
+        }
+        var o = 0
+        for r in 0..<R {
+            let nr = n * R + r
+            var lengthL = 0.0, costL = 0.0, lengthU = 0.0, costU = 0.0
+            s.lengthL[o] = 0; s.costL[o] = 0; s.lengthU[o] = 0; s.costU[o] = 0
+            for k in segmentStart[nr]..<segmentStart[nr + 1] {
+                let state = s.state[Int(segmentOwner[k])]
+                if state != .out {
+                    let piece = segmentSlope[k] * segmentLength[k]
+                    lengthU += segmentLength[k]; costU += piece
+                    if state == .taken { lengthL += segmentLength[k]; costL += piece }
+                }
+                o += 1
+                s.lengthL[o] = lengthL; s.costL[o] = costL; s.lengthU[o] = lengthU; s.costU[o] = costU
+            }
+            o += 1
+        }
+    }
+
+    /// `value` of the snapshot's L with open element `e` added (`upper` false), or of its U
+    /// with `e` removed (`upper` true); e = -1 prices L or U itself. A resource costs a few
+    /// binary searches over the snapshot's prefix sums, not a walk over every segment.
+    private func snapshotValue(_ n: Int, _ s: inout Scratch, upper: Bool, _ e: Int) -> Double {
+        s.evaluations += 1
+        let R = problem.resourceCount
+        let sign: Double = e < 0 ? 0 : (upper ? -1 : 1)
+        let g = elementStart[n] + max(e, 0)
+        let i = e < 0 ? 0 : Int(element[g])
+        var total = (upper ? s.weightU : s.weightL) + (e < 0 ? 0 : sign * s.weight[e])
+        let origin = segmentStart[n * R]
+        for r in 0..<R {
+            let k = i * R + r
+            let base = (upper ? s.baseU[r] : s.baseL[r]) + (e < 0 ? 0 : sign * curves.base[k])
+            let low = (upper ? s.lowU[r] : s.lowL[r]) + (e < 0 ? 0 : sign * curves.lo[k])
+            let nr = n * R + r
+            let tolerance = NodeBook.tolerance(usable[nr])
+            var remaining = usable[nr] - low
+            if problem.integral[r] { remaining = (remaining + tolerance).rounded(.down) }
+            if remaining < -tolerance { total += base + NodeBook.overloadPenalty * -remaining; continue }
+            total += base
+            guard remaining > 0 else { continue }
+            let start = segmentStart[nr], end = segmentStart[nr + 1]
+            let offset = start - origin + r
+            let own = e < 0 ? 0..<0 : Int(ownStart[g * R + r])..<Int(ownStart[g * R + r + 1])
+            total += upper
+                ? fill(remaining, s.lengthU, s.costU, offset: offset, start: start, count: end - start, own: own, sign: sign)
+                : fill(remaining, s.lengthL, s.costL, offset: offset, start: start, count: end - start, own: own, sign: sign)
+        }
+        return total
+    }
+
+    /// The greedy fill's cost of `capacity` over the set whose prefix sums are `length` and
+    /// `cost` (positions 0...count from `offset`), with the segments at positions `own` added
+    /// (sign 1) or removed (sign -1).
+    @inline(__always)
+    private func fill(_ capacity: Double, _ length: [Double], _ cost: [Double], offset: Int, start: Int, count: Int,
+                      own: Range<Int>, sign: Double) -> Double {
+        // Between two of the element's own positions the set's prefix sums move by a constant.
+        var from = 0, ownLength = 0.0, ownCost = 0.0
+        func within(_ to: Int) -> Double {
+            // The capacity runs out at a position in [from, to): the last one whose prefix is short.
+            var low = from, high = to
+            while high - low > 1 {
+                let middle = (low + high) / 2
+                if length[offset + middle] + sign * ownLength >= capacity { high = middle } else { low = middle }
+            }
+            let before = length[offset + low] + sign * ownLength
+            return cost[offset + low] + sign * ownCost + segmentSlope[start + low] * (capacity - before)
+        }
+        for index in own {
+            let q = Int(ownPosition[index])
+            let before = length[offset + q] + sign * ownLength
+            if before >= capacity { return within(q) }
+            let piece = segmentLength[start + q]
+            if sign > 0, before + piece >= capacity {
+                return cost[offset + q] + ownCost + segmentSlope[start + q] * (capacity - before)
+            }
+            ownLength += piece
+            ownCost += segmentSlope[start + q] * piece
+            from = q + 1
+        }
+        if length[offset + count] + sign * ownLength >= capacity { return within(count) }
+        return cost[offset + count] + sign * ownCost
+    }
+
+    /// For tests: under `state`, the snapshot's prices of U and L and, for each open element e,
+    /// of L + e and U − e, each beside the full evaluation of the same set.
+    func snapshotCheck(_ n: Int, weights: [Double], state: [State]) -> [(snapshot: Double, full: Double)] {
+        var s = Scratch()
+        s.weight = weights
+        s.state = state
+        prepare(n, &s)
+        var pairs = [(snapshotValue(n, &s, upper: true, -1), value(n, &s, open: true, flip: -1)),
+                     (snapshotValue(n, &s, upper: false, -1), value(n, &s, open: false, flip: -1))]
+        for e in state.indices where state[e] == .open {
+            pairs.append((snapshotValue(n, &s, upper: false, e), value(n, &s, open: false, flip: e)))
+            pairs.append((snapshotValue(n, &s, upper: true, e), value(n, &s, open: true, flip: e)))
+        }
+        return pairs
+    }
+
     /// The least C_n(Y) + Σ_Y weight over all Y ⊆ E_n with `s.weight` set: exact, or a lower
     /// bound when the search outgrew `nodeEvaluationLimit`. The best Y found is left in `s.best`.
     private func minimise(_ n: Int, _ s: inout Scratch, previous: ArraySlice<State>?) -> Double {
@@ -181,16 +334,17 @@ struct NodeDecompositionBound {
         while true {
             // Decisions from one snapshot stay valid together: U only shrinks and L only grows,
             // which can only confirm a marginal's sign.
-            let withOpen = value(n, &s, open: true, flip: -1)
-            let taken = value(n, &s, open: false, flip: -1)
+            prepare(n, &s)
+            let withOpen = snapshotValue(n, &s, upper: true, -1)
+            let taken = snapshotValue(n, &s, upper: false, -1)
             var changed = false
             lower = taken
             var upperSide = withOpen
             branch = -1
             var steepest = Double.infinity
             for e in 0..<count where s.state[e] == .open {
-                let add = value(n, &s, open: false, flip: e) - taken
-                let last = withOpen - value(n, &s, open: true, flip: e)
+                let add = snapshotValue(n, &s, upper: false, e) - taken
+                let last = withOpen - snapshotValue(n, &s, upper: true, e)
                 if last <= 0 {
                     s.state[e] = .taken; s.undo.append(e); changed = true
                 } else if add >= 0 {
@@ -377,38 +531,61 @@ struct NodeDecompositionBound {
         dual.moves = moves
     }
 
-    /// At most `iterations` subgradient steps towards `upper`; `dual` is left at the best bound
-    /// found, which is returned.
+    /// Each step moves the prices along the subgradient plus this share of the last step's
+    /// direction (a deflected subgradient): plain steps zigzag between the same few instances,
+    /// and on the medium problems only the deflected ones reached the optimum's value.
+    static let deflection = 0.7
+    /// A direction's entries smaller than this are dropped, so that instances the node minima
+    /// agree on stop moving (and their nodes are not solved again).
+    static let negligibleDirection = 1e-3
+    /// Steps without a better bound after which the step size halves; the ascent ends once it
+    /// falls below `smallestStep`.
+    static let stepPatience = 20
+    static let smallestStep = 1e-6
+
+    /// At most `iterations` deflected subgradient steps towards `upper` (Polyak's step size with
+    /// `upper` as the target); `dual` is left at the best bound found, which is returned.
     mutating func ascend(_ dual: inout Dual, target upper: Double, iterations: Int, initialStep: Double = 1,
                          shouldStop: () -> Bool) -> Double {
         let p = problem, I = p.instanceCount, N = p.nodeCount
         let budget = p.maxMigrations
         var best: Dual? = nil
         var step = initialStep, sinceImprovement = 0
+        // The direction: one entry per instance's price, the last for μ.
+        if direction.count != I + 1 { direction = Array(repeating: 0, count: I + 1) }
+        for k in 0...I { direction[k] = 0 }
         for _ in 0..<iterations {
             if shouldStop() || work >= workLimit { break }
             evaluate(&dual)
             if let b = best, dual.bound <= b.bound + 1e-12 * max(1, abs(b.bound)) {
                 sinceImprovement += 1
-                if sinceImprovement >= 5 { step *= 0.5; sinceImprovement = 0 }
+                if sinceImprovement >= Self.stepPatience { step *= 0.5; sinceImprovement = 0 }
             } else {
                 best = dual; sinceImprovement = 0
             }
             if let b = best, upper - b.bound <= SwapSolution.optimalityTolerance * max(1, abs(upper)) { break }
-            if step < 1e-4 { break }
+            if step < Self.smallestStep { break }
             var norm = 0.0
-            for i in 0..<I { let g = Double(1 - dual.count[i]); norm += g * g }
+            for i in 0..<I {
+                var d = Double(1 - dual.count[i]) + Self.deflection * direction[i]
+                if abs(d) < Self.negligibleDirection { d = 0 }
+                direction[i] = d
+                norm += d * d
+            }
             var muGradient = Double(dual.moves - budget)
             if dual.mu <= 0 && muGradient < 0 { muGradient = 0 }
-            norm += muGradient * muGradient
+            var muDirection = muGradient + Self.deflection * direction[I]
+            if abs(muDirection) < Self.negligibleDirection || (dual.mu <= 0 && muDirection < 0) { muDirection = 0 }
+            direction[I] = muDirection
+            norm += muDirection * muDirection
             guard norm > 0 else { break }
             let t = step * (upper - dual.bound) / norm
-            for i in 0..<I where dual.count[i] != 1 {
-                dual.pi[i] += t * Double(1 - dual.count[i])
+            for i in 0..<I where direction[i] != 0 {
+                dual.pi[i] += t * direction[i]
                 touch(i, &dual)
             }
-            if muGradient != 0 {
-                dual.mu = max(0, dual.mu + t * muGradient)
+            if muDirection != 0 {
+                dual.mu = max(0, dual.mu + t * muDirection)
                 for n in 0..<N where elementStart[n + 1] > elementStart[n] && guest[elementStart[n + 1] - 1] { dual.dirty[n] = true }
             }
         }

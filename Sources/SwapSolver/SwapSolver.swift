@@ -30,7 +30,7 @@ public struct SwapSolver: Sendable {
     /// `proofEffort`); 0: neither, and the capacity-price branch and bound instead. Not when
     /// warm-started: a warm start is a loop's next round, which wants the plan; its capacity
     /// bound certifies it.
-    public var decompositionIterations = 100
+    public var decompositionIterations = 1_000
 
     /// One point of the search's trajectory: the incumbent's objective and the proven bound
     /// (-∞ before the bound is computed) after `work` (see `workLimit`). The last is `done`.

@@ -38,6 +38,9 @@ struct RecommendCommand: ParsableCommand {
     @Option(name: .long, help: "Stop after this much work (instances whose moves are weighed, then node-cost evaluations of the bound by node decomposition): the same plan and bound on any machine, unless the time limit comes first.")
     var workLimit: Int?
 
+    @Option(name: .long, help: "Work the branch and bound may spend trying to prove the plan optimal, as a multiple of the searches' work (0: none).")
+    var proofEffort = 50
+
     @Option(name: .long, help: "Seed of the iterated search.")
     var seed: UInt64 = 1
 
@@ -52,6 +55,7 @@ struct RecommendCommand: ParsableCommand {
     func validate() throws {
         guard timeLimit.isFinite, timeLimit > 0 else { throw ValidationError("--time-limit must be a positive number of seconds, not \(timeLimit)") }
         if let workLimit, workLimit <= 0 { throw ValidationError("--work-limit must be positive, not \(workLimit)") }
+        if proofEffort < 0 { throw ValidationError("--proof-effort must be 0 or more, not \(proofEffort)") }
         if check != nil, trace != nil || workLimit != nil || resolveAfterChange != nil {
             throw ValidationError("--check only checks: --trace, --work-limit and --resolve-after-change are for a solve")
         }
@@ -81,6 +85,7 @@ struct RecommendCommand: ParsableCommand {
         let deadline = started.advanced(by: .seconds(timeLimit))
         var solver = SwapSolver()
         solver.workLimit = workLimit
+        solver.proofEffort = proofEffort
         solver.seed = seed
         var trajectory = "seconds,work,phase,objective,bound,gap\n"
         func record(_ step: SwapSolver.Progress) {

@@ -6,6 +6,33 @@ import Testing
 /// capacity-price bound it starts from and the enumerated optimum.
 @Suite("Node-decomposition bound")
 struct NodeDecompositionTests {
+    /// The node search prices each set next to a pass's snapshot (L plus one element, U less
+    /// one) from prefix sums; each must equal the full evaluation of that set, overloaded and
+    /// whole-unit resources included.
+    @Test func snapshotPricesEqualFullEvaluations() {
+        var compared = 0, overloaded = 0
+        for seed in UInt64(1)...40 {
+            let problem = randomProblem(seed: seed, nodes: 4, perNode: 6, migrations: true)
+            guard case .success(let curves) = AllocationCurves.build(problem) else { continue }
+            let decomposition = NodeDecompositionBound(problem: problem, curves: curves)
+            var random = SplitMix64(seed: seed &+ 99)
+            for n in 0..<problem.nodeCount {
+                let count = decomposition.elements(of: n).count
+                for _ in 0..<5 {
+                    let weights = (0..<count).map { _ in Double(random.next() % 4_000) / 100 - 30 }
+                    let state: [NodeDecompositionBound.State] = (0..<count).map { _ in [.open, .open, .taken, .out][Int(random.next() % 4)] }
+                    for (snapshot, full) in decomposition.snapshotCheck(n, weights: weights, state: state) {
+                        #expect(abs(snapshot - full) <= 1e-9 * max(1, abs(full)), "seed \(seed) node \(n): \(snapshot) against \(full)")
+                        if full >= NodeBook.overloadPenalty / 1e6 { overloaded += 1 }
+                        compared += 1
+                    }
+                }
+            }
+        }
+        #expect(compared >= 2_000, "enough sets compared: \(compared)")
+        #expect(overloaded >= 50, "overloaded sets among them: \(overloaded)")
+    }
+
     /// A node's minimum against every subset of the instances that may sit on it that keeps
     /// the decided ones (taken or left out), each costed by `NodeBook` with only that subset on
     /// the node; a search cut short by a small evaluation limit still never exceeds it.
@@ -124,6 +151,7 @@ struct NodeDecompositionTests {
             var solver = SwapSolver()
             solver.exhaustiveLimit = 0
             solver.patience = 50
+            solver.decompositionIterations = 10  // a gap left at the root, for the tree to work on
             var full: [SwapSolver.Progress] = []
             let unlimited = solver.solve(problem, progress: { full.append($0) })
             // Each phase's progress comes at its end: one unit short of it ends inside it.
