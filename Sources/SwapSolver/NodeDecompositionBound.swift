@@ -123,6 +123,8 @@ struct NodeDecompositionBound {
         var other: [Double] = []
         /// Decided elements (taken or out) before the search; the rest open.
         var start: [State] = []
+        /// The node's last choice, a first incumbent.
+        var previous: [State] = []
         /// A pass's snapshot (`prepare`): per resource the taken (L) and not-left-out (U)
         /// elements' summed base and lowest allocation, their summed weights, and prefix sums of
         /// their segments' lengths and costs in slope order (resource r's from `offset(r)`).
@@ -300,26 +302,33 @@ struct NodeDecompositionBound {
 
     /// The least C_n(Y) + Σ_Y weight over all Y ⊆ E_n with `s.weight` set: exact, or a lower
     /// bound when the search outgrew `nodeEvaluationLimit`. The best Y found is left in `s.best`.
-    private func minimise(_ n: Int, _ s: inout Scratch, previous: ArraySlice<State>?) -> Double {
+    private func minimise(_ n: Int, _ s: inout Scratch, warm: Bool) -> Double {
         let count = elementStart[n + 1] - elementStart[n]
-        if s.start.count != count { s.start = Array(repeating: .open, count: count) }
-        s.state = s.start
-        s.marginal = Array(repeating: 0, count: count)
+        if s.start.count != count { Self.reset(&s.start, count, .open) }
+        Self.reset(&s.marginal, count, 0)
         // Until a leaf is reached the choice is the decided instances alone.
-        s.best = s.start.map { $0 == .taken ? .taken : .out }
+        Self.reset(&s.best, count, .out)
+        Self.reset(&s.state, count, .open)
+        for e in 0..<count where s.start[e] == .taken { s.best[e] = .taken }
         s.bestValue = .infinity
         s.unfinished = .infinity
         s.evaluations = 0
         s.undo.removeAll(keepingCapacity: true)
-        if let previous, (0..<count).allSatisfy({ s.start[$0] == .open || s.start[$0] == previous[previous.startIndex + $0] }) {
+        if warm, (0..<count).allSatisfy({ s.start[$0] == .open || s.start[$0] == s.previous[$0] }) {
             // The last choice, priced anew, is a first incumbent to prune against.
-            for e in 0..<count { s.state[e] = previous[previous.startIndex + e] }
+            for e in 0..<count { s.state[e] = s.previous[e] }
             s.bestValue = value(n, &s, open: false, flip: -1)
-            s.best = s.state
-            s.state = s.start
+            for e in 0..<count { s.best[e] = s.state[e] }
         }
+        for e in 0..<count { s.state[e] = s.start[e] }
         search(n, &s)
         return min(s.bestValue, s.unfinished)
+    }
+
+    /// Makes `buffer` `count` copies of `value`, in the memory it has when that is enough.
+    private static func reset<T>(_ buffer: inout [T], _ count: Int, _ value: T) {
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: repeatElement(value, count: count))
     }
 
     private func search(_ n: Int, _ s: inout Scratch) {
@@ -378,7 +387,7 @@ struct NodeDecompositionBound {
             if !changed { break }
         }
         guard branch >= 0 else {
-            if lower < s.bestValue { s.bestValue = lower; s.best = s.state }
+            if lower < s.bestValue { s.bestValue = lower; for e in s.state.indices { s.best[e] = s.state[e] } }
             return
         }
         if lower >= s.bestValue { return }
@@ -458,7 +467,7 @@ struct NodeDecompositionBound {
         var scratch = Scratch()
         scratch.weight = weights
         scratch.start = start ?? Array(repeating: .open, count: weights.count)
-        let value = search.minimise(n, &scratch, previous: nil)
+        let value = search.minimise(n, &scratch, warm: false)
         return (value, scratch.unfinished == .infinity)
     }
 
@@ -622,19 +631,21 @@ struct NodeDecompositionBound {
     private func solveNode(_ n: Int, _ s: inout Scratch, pi: [Double], mu: Double, decision: [Int32],
                            override: (instance: Int, decision: Int32)?, previous: UnsafeMutableBufferPointer<State>.SubSequence?) -> Double {
         let first = elementStart[n], last = elementStart[n + 1]
-        s.weight = (first..<last).map { e in
+        s.weight.removeAll(keepingCapacity: true)
+        s.start.removeAll(keepingCapacity: true)
+        for e in first..<last {
             let i = Int(element[e])
-            return (guest[e] ? problem.migrationCost[i] + mu : 0) - pi[i]
-        }
-        s.start = (first..<last).map { e in
-            let i = Int(element[e])
+            s.weight.append((guest[e] ? problem.migrationCost[i] + mu : 0) - pi[i])
             let d = override.map { $0.instance == i ? $0.decision : decision[i] } ?? decision[i]
-            if d == LagrangianBound.free { return .open }
-            if d == LagrangianBound.away { return guest[e] ? .open : .out }
-            return Int(d) == n ? .taken : .out
+            s.start.append(d == LagrangianBound.free ? .open
+                           : d == LagrangianBound.away ? (guest[e] ? .open : .out)
+                           : Int(d) == n ? .taken : .out)
         }
-        let warm = previous.map { Array($0)[...] }
-        return minimise(n, &s, previous: warm)
+        if let previous {
+            s.previous.removeAll(keepingCapacity: true)
+            s.previous.append(contentsOf: previous)
+        }
+        return minimise(n, &s, warm: previous != nil)
     }
 
     /// The bound `dual` would have with instance `i`'s decision `d`: only i's nodes are solved
