@@ -93,11 +93,15 @@ public final class SQLiteStore: PoolStore {
         }
     }
 
+    /// SQLite stores NaN as NULL: a NULL in a column of numbers reads back as NaN, never a crash.
+    private static func real(_ row: Row, _ column: String) -> Double { (row[column] as Double?) ?? .nan }
+    private static func reals(_ row: Row, _ columns: String...) -> [Double] { columns.map { real(row, $0) } }
+
     public func nodes() async throws -> [NodeRecord] {
         try await database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM node ORDER BY id").map { row in
-                NodeRecord(id: row["id"], capacity: [row["cpu"], row["memory"], row["gpu"]],
-                           reserve: [row["reserve_cpu"], row["reserve_memory"], row["reserve_gpu"]])
+                NodeRecord(id: row["id"], capacity: Self.reals(row, "cpu", "memory", "gpu"),
+                           reserve: Self.reals(row, "reserve_cpu", "reserve_memory", "reserve_gpu"))
             }
         }
     }
@@ -115,9 +119,9 @@ public final class SQLiteStore: PoolStore {
 
     private static func instance(_ row: Row) -> InstanceRecord {
         InstanceRecord(id: row["id"], tenant: row["tenant"], node: row["node"],
-                       allocation: [row["cpu"], row["memory"], row["gpu"]],
-                       minimum: [row["min_cpu"], row["min_memory"], row["min_gpu"]],
-                       maximum: [row["max_cpu"], row["max_memory"], row["max_gpu"]], weight: row["weight"])
+                       allocation: reals(row, "cpu", "memory", "gpu"),
+                       minimum: reals(row, "min_cpu", "min_memory", "min_gpu"),
+                       maximum: reals(row, "max_cpu", "max_memory", "max_gpu"), weight: real(row, "weight"))
     }
 
     public func instances(tenant: String?) async throws -> [InstanceRecord] {
@@ -154,7 +158,7 @@ public final class SQLiteStore: PoolStore {
         try await database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM usage WHERE instance = ? AND time >= ? AND time < ? ORDER BY time",
                              arguments: [instance, from, to]).map { row in
-                UsageSample(instance: row["instance"], time: row["time"], used: [row["cpu"], row["memory"], row["gpu"]])
+                UsageSample(instance: row["instance"], time: row["time"], used: Self.reals(row, "cpu", "memory", "gpu"))
             }
         }
     }
@@ -255,9 +259,9 @@ public final class SQLiteStore: PoolStore {
                 SwapRecord(id: row["id"], plan: row["plan"], instance: row["instance"], tenant: row["tenant"], time: row["time"],
                            fromNode: row["from_node"], toNode: row["to_node"],
                            before: StoredAmounts.values(row["before"]), after: StoredAmounts.values(row["after"]),
-                           predictedBenefit: row["predicted"], realisedBenefit: row["realised"],
-                           utilisationBefore: row["utilisation_before"], utilisationAfter: row["utilisation_after"],
-                           durationMilliseconds: row["duration_ms"], outcome: SwapRecord.outcome(stored: row["outcome"]),
+                           predictedBenefit: Self.real(row, "predicted"), realisedBenefit: row["realised"],
+                           utilisationBefore: Self.real(row, "utilisation_before"), utilisationAfter: row["utilisation_after"],
+                           durationMilliseconds: Self.real(row, "duration_ms"), outcome: SwapRecord.outcome(stored: row["outcome"]),
                            reason: row["reason"], risk: row["risk"], verification: row["verification"], endedAt: row["ended_at"],
                            restored: (row["restored"] as String?).map(StoredAmounts.values))
             }

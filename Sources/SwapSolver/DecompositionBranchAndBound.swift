@@ -104,7 +104,7 @@ struct DecompositionBranchAndBound {
     /// The subgradient steps of a tree node; false (and the tree stops) when they were cut off
     /// before evaluating anything, so that `dual` still holds its parent's choices.
     private mutating func follow(_ dual: inout NodeDecompositionBound.Dual, shouldStop: () -> Bool) -> Bool {
-        _ = decomposition.ascend(&dual, target: upper, iterations: iterations, initialStep: 0.2, shouldStop: shouldStop)
+        _ = decomposition.ascend(&dual, target: upper, iterations: iterations, initialStep: 0.2, stepPatience: 5, shouldStop: shouldStop)
         if dual.dirty.contains(true) { stopped = true; return false }
         return true
     }

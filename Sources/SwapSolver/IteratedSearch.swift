@@ -82,6 +82,7 @@ struct IteratedSearch {
                 for (instance, _) in moved.reversed() where search.node[Int(instance)] != before[Int(instance)] {
                     search.apply(.init(instance: Int(instance), target: before[Int(instance)], delta: 0, budgetChange: 0))
                 }
+                assert(moved.allSatisfy { search.node[Int($0.instance)] == before[Int($0.instance)] }, "a failed kick is undone")
                 search.restore(objective: best)
             }
         }

@@ -37,14 +37,15 @@ struct NodeDecompositionBound {
     private var ownPosition: [Int32] = []
     private let usable: [Double]
 
-    /// Work so far, in node-cost evaluations (each weighs every instance that may sit on a node,
-    /// over every resource); a slope evaluation of the price bound (one resource) counts as one
-    /// too, and a plan costed exactly as one per node.
+    /// Work so far, in node-cost evaluations: a set's full cost, or its cost next to a pass's
+    /// snapshot (a few binary searches per resource), counts as one, as does a slope evaluation
+    /// of the price bound (one resource) and, per node, a plan costed exactly.
     private(set) var work = 0
     /// The steps stop once `work` passes this.
     var workLimit = Int.max
-    /// The ascent's direction, reused.
+    /// The ascent's direction, and the probes' scratch, reused.
     private var direction: [Double] = []
+    private var probeScratch = Scratch()
 
     /// Adds work done elsewhere on the decomposition's behalf (a plan costed exactly).
     mutating func count(_ units: Int) { work += units }
@@ -511,8 +512,7 @@ struct NodeDecompositionBound {
     }
 
     private func touch(_ i: Int, _ dual: inout Dual) {
-        dual.dirty[problem.node[i]] = true
-        if !problem.locked[i], problem.maxMigrations > 0 { for q in problem.alternatives[i] { dual.dirty[q] = true } }
+        forEachNode(of: i) { dual.dirty[$0] = true }
     }
 
     /// Solves the dirty nodes, then sets `dual.bound` and `dual.moves`.
@@ -547,15 +547,16 @@ struct NodeDecompositionBound {
     /// A direction's entries smaller than this are dropped, so that instances the node minima
     /// agree on stop moving (and their nodes are not solved again).
     static let negligibleDirection = 1e-3
-    /// Steps without a better bound after which the step size halves; the ascent ends once it
-    /// falls below `smallestStep`.
+    /// Steps without a better bound after which the step size halves (by default); the ascent
+    /// ends once it falls below `smallestStep`.
     static let stepPatience = 20
     static let smallestStep = 1e-6
 
     /// At most `iterations` deflected subgradient steps towards `upper` (Polyak's step size with
-    /// `upper` as the target); `dual` is left at the best bound found, which is returned.
+    /// `upper` as the target), the step halving after `stepPatience` steps without a better
+    /// bound; `dual` is left at the best bound found, which is returned.
     mutating func ascend(_ dual: inout Dual, target upper: Double, iterations: Int, initialStep: Double = 1,
-                         shouldStop: () -> Bool) -> Double {
+                         stepPatience: Int = NodeDecompositionBound.stepPatience, shouldStop: () -> Bool) -> Double {
         let p = problem, I = p.instanceCount, N = p.nodeCount
         let budget = p.maxMigrations
         var best: Dual? = nil
@@ -568,12 +569,17 @@ struct NodeDecompositionBound {
             evaluate(&dual)
             if let b = best, dual.bound <= b.bound + 1e-12 * max(1, abs(b.bound)) {
                 sinceImprovement += 1
-                if sinceImprovement >= Self.stepPatience { step *= 0.5; sinceImprovement = 0 }
+                if sinceImprovement >= stepPatience { step *= 0.5; sinceImprovement = 0 }
             } else {
                 best = dual; sinceImprovement = 0
             }
             if let b = best, upper - b.bound <= SwapSolution.optimalityTolerance * max(1, abs(upper)) { break }
             if step < Self.smallestStep { break }
+            var muGradient = Double(dual.moves - budget)
+            if dual.mu <= 0 && muGradient < 0 { muGradient = 0 }
+            // A zero subgradient: these prices are optimal (the minima describe a plan that
+            // keeps the budget, or μ is 0), and a deflected step would only leave them.
+            guard muGradient != 0 || dual.count.contains(where: { $0 != 1 }) else { break }
             var norm = 0.0
             for i in 0..<I {
                 var d = Double(1 - dual.count[i]) + Self.deflection * direction[i]
@@ -581,8 +587,6 @@ struct NodeDecompositionBound {
                 direction[i] = d
                 norm += d * d
             }
-            var muGradient = Double(dual.moves - budget)
-            if dual.mu <= 0 && muGradient < 0 { muGradient = 0 }
             var muDirection = muGradient + Self.deflection * direction[I]
             if abs(muDirection) < Self.negligibleDirection || (dual.mu <= 0 && muDirection < 0) { muDirection = 0 }
             direction[I] = muDirection
@@ -652,18 +656,27 @@ struct NodeDecompositionBound {
     /// again, at the same prices (so it is a valid bound of that branch). `dual` must be evaluated.
     mutating func probe(_ i: Int, _ d: Int32, in dual: inout Dual) -> Double {
         var total = dual.bound
+        // The probes' scratch is kept between calls (swapped out while in use).
         var scratch = Scratch()
-        var nodes = [problem.node[i]]
-        if !problem.locked[i], problem.maxMigrations > 0 { nodes += problem.alternatives[i] }
+        swap(&scratch, &probeScratch)
+        defer { swap(&scratch, &probeScratch) }
+        var evaluations = 0
         dual.chosen.withUnsafeMutableBufferPointer { chosen in
-            for n in nodes {
+            forEachNode(of: i) { n in
                 let v = solveNode(n, &scratch, pi: dual.pi, mu: dual.mu, decision: dual.decision, override: (i, d),
                                   previous: chosen[elementStart[n]..<elementStart[n + 1]])
                 total += v - dual.value[n]
-                work += scratch.evaluations
+                evaluations += scratch.evaluations
             }
         }
+        work += evaluations
         return total
+    }
+
+    /// Instance `i`'s nodes: its home, then its candidates when it can move.
+    private func forEachNode(of i: Int, _ body: (Int) -> Void) {
+        body(problem.node[i])
+        if !problem.locked[i], problem.maxMigrations > 0 { for q in problem.alternatives[i] { body(q) } }
     }
 
     /// Solves the dirty nodes' minima under prices `pi` and `mu`, on up to two threads for

@@ -28,6 +28,7 @@ struct PostgresStoreTests {
     @Test func compaction() async throws { try await StoreConformance(store: try await fresh()).compaction() }
     @Test func plansSwapsAndJournal() async throws { try await StoreConformance(store: try await fresh()).plansSwapsAndJournal() }
     @Test func tokensAndCheckpoints() async throws { try await StoreConformance(store: try await fresh()).tokensAndCheckpoints() }
+    @Test func notANumberIsKept() async throws { try await StoreConformance(store: try await fresh()).notANumberIsKept() }
 
     @Test func aServerThatCannotBeReachedIsNamed() async {
         await #expect(throws: StoreError.self) { _ = try await PostgresStore(url: "postgres://nobody@127.0.0.1:1/none") }

@@ -117,6 +117,28 @@ struct StoreConformance {
         #expect(journal.first?.action == "{\"resize\":{}}" && journal.last?.action == nil)
     }
 
+    /// A measurement that came out as NaN (a utilisation over an empty window, say) is kept and
+    /// read back as NaN: SQLite stores it as NULL, which must not stop a read.
+    func notANumberIsKept() async throws {
+        let sample = UsageSample(instance: "q", time: 600, used: [.nan, 2, .nan])
+        #expect(try await store.append(samples: [sample]) == 1)
+        let read = try #require(try await store.samples(instance: "q", from: 0, to: 1_000).first)
+        #expect(read.used[0].isNaN && read.used[1] == 2 && read.used[2].isNaN)
+        let swap = SwapRecord(plan: "pn", instance: "q", tenant: "acme", time: 700, fromNode: "n1", toNode: "n1",
+                              before: [2, 8, 0], after: [1, 8, 0], predictedBenefit: .nan, utilisationBefore: .nan,
+                              durationMilliseconds: .nan, outcome: .verifying)
+        let id = try #require(try await store.record(swaps: [swap]).first?.id)
+        var settled = try #require(try await store.swapHistory(SwapHistoryQuery(instance: "q")).first)
+        #expect(settled.id == id)
+        #expect(settled.predictedBenefit.isNaN && settled.utilisationBefore.isNaN && settled.durationMilliseconds.isNaN)
+        settled.outcome = .committed
+        settled.utilisationAfter = .nan
+        try await store.update(swaps: [settled])
+        let again = try #require(try await store.swapHistory(SwapHistoryQuery(instance: "q")).first)
+        #expect(again.outcome == .committed && again.utilisationBefore.isNaN)
+        #expect(again.utilisationAfter.map { $0.isNaN } ?? true, "NaN, or no measurement where NaN is stored as NULL")
+    }
+
     func tokensAndCheckpoints() async throws {
         let token = TokenRecord(hash: "abc", name: "ops", role: .operator, tenant: nil, created: 1)
         try await store.insert(token: token)
@@ -142,6 +164,7 @@ struct SQLiteStoreTests {
     @Test func compaction() async throws { try await StoreConformance(store: try fresh().0).compaction() }
     @Test func plansSwapsAndJournal() async throws { try await StoreConformance(store: try fresh().0).plansSwapsAndJournal() }
     @Test func tokensAndCheckpoints() async throws { try await StoreConformance(store: try fresh().0).tokensAndCheckpoints() }
+    @Test func notANumberIsKept() async throws { try await StoreConformance(store: try fresh().0).notANumberIsKept() }
 
     @Test func survivesReopening() async throws {
         let (store, path) = try fresh()

@@ -121,8 +121,10 @@ struct AnytimeSearchTests {
                     if problem.integral[r] { problem.demand[i * problem.resourceCount + r].round() }
                 }
             }
-            let warm = solver.solve(problem, warmStart: memory)
+            var phases: Set<SwapSolver.Progress.Phase> = []
+            let warm = solver.solve(problem, warmStart: memory, progress: { phases.insert($0.phase) })
             let cold = solver.solve(problem)
+            #expect(!phases.contains(.decomposition) && !phases.contains(.branchAndBound), "trial \(trial): a warm start wants the plan, not the proof")
             guard warm.status != .infeasible, cold.status != .infeasible else {
                 Issue.record("trial \(trial): \(warm.reason ?? "") \(cold.reason ?? "")"); continue
             }

@@ -6,6 +6,55 @@ import Testing
 /// capacity-price bound it starts from and the enumerated optimum.
 @Suite("Node-decomposition bound")
 struct NodeDecompositionTests {
+    /// The minima the dual keeps (solved warm, with reused buffers, on both threads) and the
+    /// probes are each a fresh search's minimum of the same node under the same prices.
+    @Test func theDualsNodeMinimaAreFreshMinima() {
+        var compared = 0, probed = 0
+        for seed in UInt64(1)...30 {
+            let problem = randomProblem(seed: seed, nodes: 6, perNode: 5, migrations: true)
+            guard case .success(let curves) = AllocationCurves.build(problem) else { continue }
+            var relaxation = LagrangianBound.Relaxation()
+            LagrangianBound(problem: problem, curves: curves)
+                .evaluate([Double](repeating: 0, count: problem.nodeCount * problem.resourceCount), into: &relaxation)
+            var decomposition = NodeDecompositionBound(problem: problem, curves: curves)
+            var dual = decomposition.start(from: relaxation)
+            var random = SplitMix64(seed: seed &+ 5)
+            for i in 0..<problem.instanceCount where dual.decision[i] == LagrangianBound.free && random.next() % 3 == 0 {
+                decomposition.decide(i, random.next() % 2 == 0 ? Int32(problem.node[i]) : LagrangianBound.away, in: &dual)
+            }
+            _ = decomposition.ascend(&dual, target: 1e4, iterations: 15, shouldStop: { false })
+            func fresh(_ n: Int, _ decision: [Int32]) -> (value: Double, exact: Bool) {
+                let elements = decomposition.elements(of: n).map(Int.init)
+                let weights = elements.map { i in (problem.node[i] != n ? problem.migrationCost[i] + dual.mu : 0) - dual.pi[i] }
+                let start: [NodeDecompositionBound.State] = elements.map { i in
+                    let d = decision[i]
+                    if d == LagrangianBound.free { return .open }
+                    if d == LagrangianBound.away { return problem.node[i] != n ? .open : .out }
+                    return Int(d) == n ? .taken : .out
+                }
+                return decomposition.nodeMinimum(n, weights: weights, start: start)
+            }
+            for n in 0..<problem.nodeCount {
+                let minimum = fresh(n, dual.decision)
+                #expect(minimum.exact)
+                #expect(abs(dual.value[n] - minimum.value) <= 1e-9 * max(1, abs(minimum.value)), "seed \(seed) node \(n): \(dual.value[n]) against \(minimum.value)")
+                compared += 1
+            }
+            for i in 0..<problem.instanceCount where dual.decision[i] == LagrangianBound.free {
+                for d in [Int32(problem.node[i]), LagrangianBound.away] {
+                    var decision = dual.decision
+                    decision[i] = d
+                    var expected = dual.bound
+                    for n in Set([problem.node[i]] + problem.alternatives[i]) { expected += fresh(n, decision).value - dual.value[n] }
+                    let probe = decomposition.probe(i, d, in: &dual)
+                    #expect(abs(probe - expected) <= 1e-9 * max(1, abs(expected)), "seed \(seed) instance \(i): probe \(probe) against \(expected)")
+                    probed += 1
+                }
+            }
+        }
+        #expect(compared >= 120 && probed >= 100, "enough nodes and probes: \(compared), \(probed)")
+    }
+
     /// The node search prices each set next to a pass's snapshot (L plus one element, U less
     /// one) from prefix sums; each must equal the full evaluation of that set, overloaded and
     /// whole-unit resources included.
