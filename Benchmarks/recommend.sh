@@ -65,6 +65,14 @@ trajectory() {   # name, problem, time limit: the search's trajectory, condensed
     sed 1d "$work/$name.trace.csv" | awk -F, 'NR <= 3 || $3 == "done" || NR % 5 == 0 { print "   ", $0 }'
 }
 
+# Small generated migration problems (the shared small vector's size), several seeds.
+for seed in 1 2 3; do
+    f="$work/mig-200-$seed.json"
+    [ -f "$f" ] || python3 "$gen" --nodes 10 --instances 200 --seed "$seed" --migrations --out "$f"
+    run "mig-200-s$seed" "$f" 60 "(HiGHS below)"
+    highs "mig-200-s$seed" "$f" 60
+done
+
 # Medium migration problems, several seeds: where HiGHS proves its optimum.
 for seed in 1 2 3 4 5; do
     f="$work/mig-1k-$seed.json"

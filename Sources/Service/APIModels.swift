@@ -230,11 +230,12 @@ public struct SwapHistoryView: Codable, Sendable, ResponseEncodable {
         public var toNode: String
         public var before: Amounts
         public var after: Amounts
-        public var predictedBenefit: Double
+        /// Absent when not a number (a store keeps what it was given; JSON has no NaN).
+        public var predictedBenefit: Double?
         public var realisedBenefit: Double?
-        public var utilisationBefore: Double
+        public var utilisationBefore: Double?
         public var utilisationAfter: Double?
-        public var durationMilliseconds: Double
+        public var durationMilliseconds: Double?
         public var outcome: String
         public var reason: String?
         /// Pool time it committed, rolled back or failed safe; the allocation a rollback left.

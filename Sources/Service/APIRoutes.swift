@@ -198,15 +198,18 @@ struct APIRoutes: Sendable {
             let entries = records.map { r in
                 SwapHistoryView.Entry(id: r.id ?? 0, plan: r.plan, instance: r.instance, tenant: r.tenant, time: r.time,
                                       fromNode: r.fromNode, toNode: r.toNode, before: Amounts(r.before), after: Amounts(r.after),
-                                      predictedBenefit: r.predictedBenefit, realisedBenefit: r.realisedBenefit,
-                                      utilisationBefore: r.utilisationBefore, utilisationAfter: r.utilisationAfter,
-                                      durationMilliseconds: r.durationMilliseconds, outcome: r.outcome.rawValue,
+                                      predictedBenefit: Self.number(r.predictedBenefit), realisedBenefit: r.realisedBenefit.flatMap(Self.number),
+                                      utilisationBefore: Self.number(r.utilisationBefore), utilisationAfter: r.utilisationAfter.flatMap(Self.number),
+                                      durationMilliseconds: Self.number(r.durationMilliseconds), outcome: r.outcome.rawValue,
                                       reason: r.reason, endedAt: r.endedAt, restored: r.restored.map(Amounts.init),
                                       risk: SwapRecords.value(RiskReport.self, r.risk), verification: SwapRecords.value(Verification.self, r.verification))
             }
             return SwapHistoryView(swaps: entries, nextCursor: entries.count == query.limit ? entries.last.map { "\($0.id)" } : nil)
         }
     }
+
+    /// A stored measurement as JSON can carry it: nil when not a number.
+    static func number(_ value: Double) -> Double? { value.isNaN ? nil : value }
 
     func view(_ record: InstanceRecord) async -> InstanceView {
         InstanceView(id: record.id, tenant: record.tenant, node: record.node, allocation: Amounts(record.allocation),

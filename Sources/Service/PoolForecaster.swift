@@ -21,7 +21,9 @@ struct PoolForecaster {
     /// The engine's pool of residuals for GPU series.
     static let gpuPool = 1
     var coverage: [String: CoverageTracker] = [:]
-    var lastUsed: [String: [Double]] = [:]
+    /// Each instance's last measured use per resource (a resource a sample lacks, NaN, keeps
+    /// the value before it; 0 until one comes).
+    private(set) var lastUsed: [String: [Double]] = [:]
     var lastObservedSlot: [String: Int64] = [:]
     /// The slot observed last and the grid's interval.
     var lastSlot: Int64?
@@ -102,7 +104,7 @@ struct PoolForecaster {
                 values[series.memory] = sample[1]
                 if series.gpu >= 0 { values[series.gpu] = sample[2] }
                 gpuPeak[id] = max(gpuPeak[id] ?? 0, sample[2])
-                lastUsed[id] = sample
+                remember(sample, for: id)
                 lastObservedSlot[id] = time
                 historySince = historySince ?? time
             }
@@ -221,5 +223,14 @@ struct PoolForecaster {
 
     func coverage(_ id: String, resource: Int, horizon: Int) -> (shares: [Double], scored: Int) {
         coverage[id]?.coverage(resource: resource, horizon: horizon) ?? ([.nan, .nan, .nan], 0)
+    }
+}
+
+extension PoolForecaster {
+    /// Takes `sample`'s measured resources as the instance's last use.
+    mutating func remember(_ sample: [Double], for id: String) {
+        var last = lastUsed[id] ?? Array(repeating: 0, count: sample.count)
+        for (r, value) in sample.enumerated() where r < last.count && !value.isNaN { last[r] = value }
+        lastUsed[id] = last
     }
 }

@@ -80,7 +80,7 @@ extension PoolRuntime {
             if let peak = history.gpu.filter({ !$0.isNaN }).max() { forecaster.gpuPeak[id] = max(forecaster.gpuPeak[id] ?? 0, peak) }
             if let oldest = history.oldest { forecaster.historySince = min(forecaster.historySince ?? oldest, oldest) }
             if let newest = history.newest {
-                forecaster.lastUsed[id] = newest.used
+                forecaster.remember(newest.used, for: id)
                 forecaster.lastObservedSlot[id] = (newest.time / interval) * interval
             }
         }

@@ -93,7 +93,8 @@ public final class SQLiteStore: PoolStore {
         }
     }
 
-    /// SQLite stores NaN as NULL: a NULL in a column of numbers reads back as NaN, never a crash.
+    /// SQLite stores NaN as NULL: a NULL in a column of numbers reads back as NaN, never a crash
+    /// (an optional one, such as `realised`, reads back as nil: not measured).
     private static func real(_ row: Row, _ column: String) -> Double { (row[column] as Double?) ?? .nan }
     private static func reals(_ row: Row, _ columns: String...) -> [Double] { columns.map { real(row, $0) } }
 

@@ -577,8 +577,8 @@ struct NodeDecompositionBound {
             if step < Self.smallestStep { break }
             var muGradient = Double(dual.moves - budget)
             if dual.mu <= 0 && muGradient < 0 { muGradient = 0 }
-            // A zero subgradient: these prices are optimal (the minima describe a plan that
-            // keeps the budget, or μ is 0), and a deflected step would only leave them.
+            // A zero subgradient (every instance taken once, and the budget used exactly or
+            // kept with μ at 0): these prices are optimal, and a deflected step would only leave them.
             guard muGradient != 0 || dual.count.contains(where: { $0 != 1 }) else { break }
             var norm = 0.0
             for i in 0..<I {

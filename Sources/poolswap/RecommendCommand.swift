@@ -38,8 +38,8 @@ struct RecommendCommand: ParsableCommand {
     @Option(name: .long, help: "Stop after this much work (instances whose moves are weighed, then node-cost evaluations of the bound by node decomposition): the same plan and bound on any machine, unless the time limit comes first.")
     var workLimit: Int?
 
-    @Option(name: .long, help: "Work the branch and bound may spend trying to prove the plan optimal, as a multiple of the searches' work (0: none; the node-decomposition bound before it still runs). Warm re-solves run no branch and bound.")
-    var proofEffort = SwapSolver().proofEffort
+    @Option(name: .long, help: "Work the branch and bound may spend trying to prove the plan optimal, as a multiple of the searches' work (default 50; 0: none, the node-decomposition bound before it still runs). Warm re-solves run no branch and bound.")
+    var proofEffort: Int?
 
     @Option(name: .long, help: "Seed of the iterated search.")
     var seed: UInt64 = 1
@@ -55,8 +55,8 @@ struct RecommendCommand: ParsableCommand {
     func validate() throws {
         guard timeLimit.isFinite, timeLimit > 0 else { throw ValidationError("--time-limit must be a positive number of seconds, not \(timeLimit)") }
         if let workLimit, workLimit <= 0 { throw ValidationError("--work-limit must be positive, not \(workLimit)") }
-        if proofEffort < 0 { throw ValidationError("--proof-effort must be 0 or more, not \(proofEffort)") }
-        if check != nil, trace != nil || workLimit != nil || resolveAfterChange != nil || proofEffort != SwapSolver().proofEffort {
+        if let proofEffort, proofEffort < 0 { throw ValidationError("--proof-effort must be 0 or more, not \(proofEffort)") }
+        if check != nil, trace != nil || workLimit != nil || resolveAfterChange != nil || proofEffort != nil {
             throw ValidationError("--check only checks: --trace, --work-limit, --proof-effort and --resolve-after-change are for a solve")
         }
         if let resolveAfterChange, !(resolveAfterChange > 0 && resolveAfterChange <= 1) {
@@ -85,7 +85,7 @@ struct RecommendCommand: ParsableCommand {
         let deadline = started.advanced(by: .seconds(timeLimit))
         var solver = SwapSolver()
         solver.workLimit = workLimit
-        solver.proofEffort = proofEffort
+        if let proofEffort { solver.proofEffort = proofEffort }
         solver.seed = seed
         var trajectory = "seconds,work,phase,objective,bound,gap\n"
         func record(_ step: SwapSolver.Progress) {

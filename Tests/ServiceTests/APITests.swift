@@ -8,6 +8,30 @@ import Testing
 
 @Suite("HTTP API and control loop")
 struct APITests {
+    /// A swap stored with measurements that are not numbers (SQLite keeps NaN as NULL) is
+    /// served with those fields left out, not a failed page; a sample lacking a resource keeps
+    /// the instance's last measured use of it.
+    @Test func measurementsThatAreNotNumbersAreLeftOutOfTheAnswer() async throws {
+        let harness = try await ServiceHarness()
+        _ = try await harness.store.record(swaps: [SwapRecord(plan: "p", instance: "a1", tenant: "acme", time: ServiceHarness.start,
+                                                              fromNode: "n1", toNode: "n1", before: [2, 4, 0], after: [3, 4, 0],
+                                                              predictedBenefit: .nan, utilisationBefore: .nan,
+                                                              durationMilliseconds: .nan, outcome: .verifying)])
+        try await harness.test { client in
+            try await client.execute(uri: "/swap_history", method: .get, headers: harness.headers("admin")) { response in
+                #expect(response.status == .ok, "\(String(buffer: response.body))")
+                let swaps = try #require(try json(response.body)["swaps"] as? [[String: Any]])
+                #expect(swaps.count == 1)
+                #expect(swaps.first?["utilisationBefore"] == nil && swaps.first?["predictedBenefit"] == nil
+                        && swaps.first?["durationMilliseconds"] == nil && swaps.first?["outcome"] as? String == "verifying")
+            }
+        }
+        var forecaster = PoolForecaster()
+        forecaster.remember([2, 3, .nan], for: "x")
+        forecaster.remember([.nan, 5, 1], for: "x")
+        #expect(forecaster.lastUsed["x"] == [2, 5, 1])
+    }
+
     @Test func usageIsValidatedPerSampleAndStored() async throws {
         let harness = try await ServiceHarness()
         try await harness.test { client in

@@ -6,7 +6,7 @@ import Testing
 /// capacity-price bound it starts from and the enumerated optimum.
 @Suite("Node-decomposition bound")
 struct NodeDecompositionTests {
-    /// The minima the dual keeps (solved warm, with reused buffers, on both threads) and the
+    /// The minima the dual keeps (solved warm, with reused buffers) and the
     /// probes are each a fresh search's minimum of the same node under the same prices.
     @Test func theDualsNodeMinimaAreFreshMinima() {
         var compared = 0, probed = 0
