@@ -72,7 +72,7 @@ public enum FixedSolver {
             for r in 0..<R {
                 let need = book.members[n].reduce(0.0) { $0 + book.curves.lo[Int($1) * R + r] }
                 let usable = problem.usable(node: n, r)
-                let whole = problem.integral[r] ? (usable + NodeBook.tolerance(usable)).rounded(.down) : usable
+                let whole = NodeBook.budget(usable: usable, low: 0, integral: problem.integral[r])
                 if need > whole + NodeBook.tolerance(usable) {
                     return "node \(problem.nodeIDs[n]) \(problem.resources[r]): its instances need at least \(need) (SLA minimums, locked allocations and maxChange), capacity minus reserve is \(usable)"
                 }

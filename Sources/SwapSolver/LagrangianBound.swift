@@ -27,8 +27,7 @@ struct LagrangianBound {
         self.curves = curves
         let R = problem.resourceCount
         usable = (0..<(problem.nodeCount * R)).map { nr in
-            let u = problem.capacity[nr] - problem.reserve[nr]
-            return problem.integral[nr % R] ? (u + NodeBook.tolerance(u)).rounded(.down) : u
+            NodeBook.budget(usable: problem.capacity[nr] - problem.reserve[nr], low: 0, integral: problem.integral[nr % R])
         }
     }
 

@@ -72,9 +72,15 @@ struct NodeBook: Sendable {
     /// Capacity left for growth above everybody's `lo`; negative when overloaded.
     @inline(__always)
     private func budget(_ nr: Int, low: Double) -> Double {
-        let b = usable[nr] - low
-        let tolerance = Self.tolerance(usable[nr])
-        return integral[nr % resourceCount] ? (b + tolerance).rounded(.down) : b
+        Self.budget(usable: usable[nr], low: low, integral: integral[nr % resourceCount])
+    }
+
+    /// What `usable` leaves above lowest allocations summing to `low`, in whole units (rounded
+    /// down) for an integral resource; negative when overloaded.
+    @inline(__always)
+    static func budget(usable: Double, low: Double, integral: Bool) -> Double {
+        let b = usable - low
+        return integral ? (b + tolerance(usable)).rounded(.down) : b
     }
 
     /// How far a sum may exceed capacity before it counts as over (rounding in sums).

@@ -155,10 +155,8 @@ struct NodeDecompositionBound {
                     low += curves.lo[k]
                 }
                 let nr = n * R + r
-                let tolerance = NodeBook.tolerance(usable[nr])
-                var remaining = usable[nr] - low
-                if problem.integral[r] { remaining = (remaining + tolerance).rounded(.down) }
-                if remaining < -tolerance { total += base + NodeBook.overloadPenalty * -remaining; continue }
+                var remaining = NodeBook.budget(usable: usable[nr], low: low, integral: problem.integral[r])
+                if remaining < -NodeBook.tolerance(usable[nr]) { total += base + NodeBook.overloadPenalty * -remaining; continue }
                 total += base
                 var k = segmentStart[nr]
                 let end = segmentStart[nr + 1]
@@ -235,10 +233,8 @@ struct NodeDecompositionBound {
             let base = (upper ? s.baseU[r] : s.baseL[r]) + (e < 0 ? 0 : sign * curves.base[k])
             let low = (upper ? s.lowU[r] : s.lowL[r]) + (e < 0 ? 0 : sign * curves.lo[k])
             let nr = n * R + r
-            let tolerance = NodeBook.tolerance(usable[nr])
-            var remaining = usable[nr] - low
-            if problem.integral[r] { remaining = (remaining + tolerance).rounded(.down) }
-            if remaining < -tolerance { total += base + NodeBook.overloadPenalty * -remaining; continue }
+            let remaining = NodeBook.budget(usable: usable[nr], low: low, integral: problem.integral[r])
+            if remaining < -NodeBook.tolerance(usable[nr]) { total += base + NodeBook.overloadPenalty * -remaining; continue }
             total += base
             guard remaining > 0 else { continue }
             let start = segmentStart[nr], end = segmentStart[nr + 1]
@@ -410,10 +406,7 @@ struct NodeDecompositionBound {
         if s.lambda.count != R { s.lambda = Array(repeating: 0, count: R) }
         if s.other.count < count { s.other = Array(repeating: 0, count: count) }
         for r in 0..<R { s.lambda[r] = 0 }
-        func capacity(_ r: Int) -> Double {
-            let u = usable[n * R + r]
-            return problem.integral[r] ? (u + NodeBook.tolerance(u)).rounded(.down) : u
-        }
+        func capacity(_ r: Int) -> Double { NodeBook.budget(usable: usable[n * R + r], low: 0, integral: problem.integral[r]) }
         for _ in 0..<2 {
             for r in 0..<R {
                 // Each instance's weight and priced cost of the other resources, then the slope

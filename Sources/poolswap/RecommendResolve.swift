@@ -6,8 +6,9 @@ import SwapSolver
 extension RecommendCommand {
     /// `--resolve-after-change`: what a control loop's next round costs. A seeded share of the
     /// instances get a new demand (each resource × a factor in [0.8, 1.25]); the changed problem
-    /// is solved warm-started from `solution` (so with a tenth of the bound steps, no node decomposition and no branch and bound)
-    /// and then cold, and both go to stderr with their checked objectives and work.
+    /// is solved warm-started from `solution` (so with a tenth of the bound steps, no node
+    /// decomposition and no branch and bound) and then cold, and both go to stderr with their
+    /// checked objectives and work.
     func resolve(_ problem: SwapProblem, after solution: SwapSolution, changing fraction: Double, solver: SwapSolver) throws {
         guard problem.instanceCount > 0 else { return }
         var changed = problem
